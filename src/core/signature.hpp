@@ -1,0 +1,91 @@
+// Incoming webhook signature schemes (SPEC §3): which headers carry what, what
+// bytes are signed, how secrets become keys, and the verdict codes. No I/O: the
+// NGINX glue feeds header values and body bytes, this decides.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/hmac.hpp"
+
+namespace webhook {
+
+enum class Scheme { standard, github, stripe, slack, shopify, hmac };
+enum class Encoding { hex, base64 };
+
+enum class Verdict {
+    ok,
+    missing_signature,
+    malformed_signature,
+    bad_signature,
+    timestamp_out_of_tolerance,
+    replayed,
+};
+
+std::optional<Scheme> scheme_from_name(std::string_view name);
+std::string_view scheme_name(Scheme scheme);
+std::string_view verdict_code(Verdict v);
+std::string_view verdict_message(Verdict v);
+
+// Limits on what a sender may put in the headers we parse.
+constexpr size_t kMaxSignatureHeader = 4096;
+constexpr size_t kMaxIdHeader = 256;
+constexpr size_t kMaxSignatures = 16;
+
+// The resolved configuration of one webhook_verify directive.
+struct SchemeConfig {
+    Scheme scheme = Scheme::hmac;
+    std::string header;        // signature header; empty = scheme default
+    Encoding encoding = Encoding::hex;
+    std::string prefix;
+    HashAlg alg = HashAlg::sha256;
+    int64_t tolerance = -1;    // seconds; -1 = scheme default, 0 = no timestamp check
+    std::string id_header;     // replay id header; empty = scheme default
+};
+
+// Header names one scheme reads, in the order they are tried. Standard Webhooks
+// has two families of names (webhook-* and svix-*); the first family whose
+// signature header is present is used.
+struct HeaderFamily {
+    std::string_view signature;
+    std::string_view timestamp;  // empty: the scheme has no timestamp header
+    std::string_view id;         // empty: no id header
+};
+std::vector<HeaderFamily> header_families(const SchemeConfig& cfg);
+
+int64_t effective_tolerance(const SchemeConfig& cfg);
+bool scheme_has_timestamp(Scheme scheme);
+
+// The secret as configured turns into the HMAC key: Standard Webhooks decodes
+// "whsec_<base64>"; every other scheme uses the bytes as they are.
+std::optional<std::string> derive_key(Scheme scheme, std::string_view secret);
+
+// Header values found for one request (absent = nullopt).
+struct HeaderValues {
+    std::optional<std::string_view> signature;
+    std::optional<std::string_view> timestamp;
+    std::optional<std::string_view> id;
+};
+
+// What is known before the body is read.
+struct Parsed {
+    Verdict verdict = Verdict::ok;   // not ok: refuse now, no body needed
+    std::string detail;              // human text naming what was wrong
+    std::vector<std::string> signatures;  // decoded candidate MACs
+    std::string signed_prefix;       // bytes hashed before the body
+    std::string replay_id;           // what the replay cache remembers
+};
+
+Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& headers, int64_t now);
+
+// True when digest equals any candidate; every candidate is compared in full.
+bool signature_matches(const std::vector<std::string>& candidates, std::string_view digest);
+
+// A replay-cache key: SHA-256 over the scheme and id, so ids of any length
+// take a fixed 32 bytes in shared memory.
+std::string replay_key(Scheme scheme, std::string_view id);
+
+}  // namespace webhook

@@ -1,0 +1,160 @@
+// ngx_http_webhook_module: the `webhook_zone` directive and the shared zone
+// every other part of the module stores its state in.
+
+#include "ngx/webhook_zone.hpp"
+
+using namespace webhook::ngx;
+
+static void* ngx_http_webhook_create_main_conf(ngx_conf_t* cf);
+static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+extern ngx_int_t ngx_http_webhook_init_zone(ngx_shm_zone_t* shm_zone, void* data);
+
+static ngx_command_t ngx_http_webhook_commands[] = {
+    {ngx_string("webhook_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, ngx_http_webhook_zone,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+
+static ngx_http_module_t ngx_http_webhook_module_ctx = {
+    nullptr,                            /* preconfiguration */
+    nullptr,                            /* postconfiguration */
+    ngx_http_webhook_create_main_conf,  /* create main configuration */
+    nullptr,                            /* init main configuration */
+    nullptr,                            /* create server configuration */
+    nullptr,                            /* merge server configuration */
+    nullptr,                            /* create location configuration */
+    nullptr,                            /* merge location configuration */
+};
+
+extern "C" {
+ngx_module_t ngx_http_webhook_module = {
+    NGX_MODULE_V1,
+    &ngx_http_webhook_module_ctx,  /* module context */
+    ngx_http_webhook_commands,     /* module directives */
+    NGX_HTTP_MODULE,               /* module type */
+    nullptr,                       /* init master */
+    nullptr,                       /* init module */
+    nullptr,                       /* init process */
+    nullptr,                       /* init thread */
+    nullptr,                       /* exit thread */
+    nullptr,                       /* exit process */
+    nullptr,                       /* exit master */
+    NGX_MODULE_V1_PADDING,
+};
+}
+
+static void* ngx_http_webhook_create_main_conf(ngx_conf_t* cf) {
+    auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+    if (mcf == nullptr) return nullptr;
+    if (ngx_array_init(&mcf->zones, cf->pool, 2, sizeof(Zone*)) != NGX_OK) return nullptr;
+    return mcf;
+}
+
+// Parses "N" of a count parameter; NGX_ERROR when it is not a positive number.
+static ngx_int_t parse_count(ngx_str_t value, size_t skip) {
+    return ngx_atoi(value.data + skip, value.len - skip);
+}
+
+static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+    auto* mcf = static_cast<MainConf*>(conf);
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+
+    auto* zone = static_cast<Zone*>(ngx_pcalloc(cf->pool, sizeof(Zone)));
+    if (zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    zone->max_webhooks = 20;
+    zone->max_keys = 20;
+    zone->log_size = 100;
+
+    ngx_str_t name = ngx_null_string;
+    ssize_t size = 0;
+
+    for (ngx_uint_t i = 1; i < cf->args->nelts; i++) {
+        ngx_str_t v = value[i];
+        if (ngx_strncmp(v.data, "zone=", 5) == 0) {
+            u_char* colon = (u_char*) ngx_strchr(v.data + 5, ':');
+            if (colon == nullptr || colon == v.data + 5) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: invalid zone=\"%V\", expected zone=NAME:SIZE", &v);
+                return static_cast<char*>(NGX_CONF_ERROR);
+            }
+            name.data = v.data + 5;
+            name.len = colon - name.data;
+            ngx_str_t s = {static_cast<size_t>(v.data + v.len - colon - 1), colon + 1};
+            size = ngx_parse_size(&s);
+            if (size == NGX_ERROR || size < static_cast<ssize_t>(8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: zone size in \"%V\" is invalid or below %uz", &v,
+                                   8 * ngx_pagesize);
+                return static_cast<char*>(NGX_CONF_ERROR);
+            }
+        } else if (ngx_strncmp(v.data, "state=", 6) == 0 && v.len > 6) {
+            zone->state_dir = {v.len - 6, v.data + 6};
+            if (ngx_conf_full_name(cf->cycle, &zone->state_dir, 0) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
+        } else if (ngx_strncmp(v.data, "max_webhooks=", 13) == 0) {
+            ngx_int_t n = parse_count(v, 13);
+            if (n <= 0) goto invalid;
+            zone->max_webhooks = n;
+        } else if (ngx_strncmp(v.data, "max_keys=", 9) == 0) {
+            ngx_int_t n = parse_count(v, 9);
+            if (n <= 0) goto invalid;
+            zone->max_keys = n;
+        } else if (ngx_strncmp(v.data, "log=", 4) == 0) {
+            ngx_int_t n = parse_count(v, 4);
+            if (n <= 0) goto invalid;
+            zone->log_size = n;
+        } else {
+            goto invalid;
+        }
+        continue;
+    invalid:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: invalid parameter \"%V\"", &v);
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: the zone=NAME:SIZE parameter is required");
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
+
+    Zone** it = static_cast<Zone**>(mcf->zones.elts);
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; i++) {
+        if (it[i]->shm->shm.name.len == name.len && ngx_strncmp(it[i]->shm->shm.name.data, name.data, name.len) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: duplicate zone \"%V\"", &name);
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+    }
+
+    zone->shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_webhook_module);
+    if (zone->shm == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    if (zone->shm->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: zone \"%V\" is already used by another directive", &name);
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    zone->shm->init = ngx_http_webhook_init_zone;
+    zone->shm->data = zone;
+
+    Zone** slot = static_cast<Zone**>(ngx_array_push(&mcf->zones));
+    if (slot == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    *slot = zone;
+
+    if (zone->state_dir.len == 0) {
+        ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0, "webhook_zone \"%V\" has no state=: its contents live in memory only", &name);
+    }
+    return NGX_CONF_OK;
+}
+
+Zone* webhook::ngx::zone_lookup(ngx_conf_t* cf, ngx_str_t name, const char* directive) {
+    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_module));
+    Zone** it = static_cast<Zone**>(mcf->zones.elts);
+    if (name.len == 0) {
+        if (mcf->zones.nelts == 1) return it[0];
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s: zone=NAME is needed: the configuration has %ui webhook_zone directives", directive,
+                           mcf->zones.nelts);
+        return nullptr;
+    }
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; i++) {
+        ngx_str_t& n = it[i]->shm->shm.name;
+        if (n.len == name.len && ngx_strncmp(n.data, name.data, name.len) == 0) return it[i];
+    }
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s: unknown webhook_zone \"%V\"", directive, &name);
+    return nullptr;
+}

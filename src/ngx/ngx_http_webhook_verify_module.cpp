@@ -1,0 +1,496 @@
+// ngx_http_webhook_verify_module: `webhook_verify` checks the HMAC signature of
+// an incoming webhook in the access phase, before the request goes on.
+//
+// The body is hashed as NGINX reads it: a request body filter feeds every
+// buffer to the HMAC before the buffer is saved (to memory or the temp file),
+// so a body is never copied or read back. The access handler starts the read
+// (as the mirror module does), and decides once the body is complete.
+
+#include <memory>
+#include <new>
+#include <optional>
+#include <vector>
+
+#include "core/signature.hpp"
+#include "ngx/webhook_zone.hpp"
+
+using namespace webhook;
+using namespace webhook::ngx;
+
+namespace {
+
+struct Secret {
+    ngx_http_complex_value_t* value;   // with variables: keyed per request
+    std::optional<Hmac> keyed;         // literal: keyed once, cloned per request
+};
+
+struct VerifyConf {
+    bool enabled = false;
+    bool report = false;
+    SchemeConfig scheme;
+    std::vector<HeaderFamily> families;
+    std::vector<Secret> secrets;
+    ngx_str_t replay_zone_name = ngx_null_string;
+    bool replay = false;
+    Zone* replay_zone = nullptr;
+    time_t replay_window = 0;
+};
+
+struct LocConf {
+    VerifyConf* verify;   // nullptr: unset (inherit)
+};
+
+struct RequestCtx {
+    const VerifyConf* conf = nullptr;
+    std::vector<Hmac> macs;
+    Parsed parsed;
+    Verdict verdict = Verdict::ok;
+    bool hashing = false;     // the body filter feeds macs
+    bool hash_failed = false;
+    bool body_done = false;   // the post handler ran
+    bool waiting = false;     // the handler returned NGX_DONE and waits for the body
+    bool decided = false;
+};
+
+ngx_http_request_body_filter_pt next_request_body_filter;
+
+char* conf_error(ngx_conf_t* cf, const char* fmt, ngx_str_t* arg) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, fmt, arg);
+    return static_cast<char*>(NGX_CONF_ERROR);
+}
+
+// --- per-request context, found again after an internal redirect --------------
+
+void ctx_cleanup(void* data) { static_cast<RequestCtx*>(data)->~RequestCtx(); }
+
+RequestCtx* get_ctx(ngx_http_request_t* r) {
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
+    if (ctx != nullptr || !(r->internal || r->filter_finalize)) return ctx;
+    // r->ctx was zeroed by an internal redirect; the pool cleanup still has it.
+    for (ngx_pool_cleanup_t* cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ctx_cleanup) {
+            ctx = static_cast<RequestCtx*>(cln->data);
+            ngx_http_set_ctx(r, ctx, ngx_http_webhook_verify_module);
+            return ctx;
+        }
+    }
+    return nullptr;
+}
+
+RequestCtx* create_ctx(ngx_http_request_t* r) {
+    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(RequestCtx));
+    if (cln == nullptr) return nullptr;
+    auto* ctx = new (cln->data) RequestCtx();
+    cln->handler = ctx_cleanup;
+    ngx_http_set_ctx(r, ctx, ngx_http_webhook_verify_module);
+    return ctx;
+}
+
+// --- hashing ------------------------------------------------------------------
+
+void hash_bytes(RequestCtx* ctx, const u_char* p, size_t n) {
+    for (auto& mac : ctx->macs) mac.update(p, n);
+}
+
+// A buffer in memory is hashed in place; one only in a file (a body another
+// module read before us) is read back in chunks.
+ngx_int_t hash_buf(RequestCtx* ctx, ngx_buf_t* b) {
+    if (ngx_buf_in_memory(b)) {
+        hash_bytes(ctx, b->pos, b->last - b->pos);
+        return NGX_OK;
+    }
+    if (!b->in_file) return NGX_OK;
+    u_char chunk[65536];
+    for (off_t off = b->file_pos; off < b->file_last;) {
+        size_t want = static_cast<size_t>(ngx_min(static_cast<off_t>(sizeof(chunk)), b->file_last - off));
+        ssize_t n = ngx_read_file(b->file, chunk, want, off);
+        if (n <= 0) return NGX_ERROR;
+        hash_bytes(ctx, chunk, n);
+        off += n;
+    }
+    return NGX_OK;
+}
+
+ngx_int_t request_body_filter(ngx_http_request_t* r, ngx_chain_t* in) {
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
+    if (ctx != nullptr && ctx->hashing && !ctx->hash_failed) {
+        bool ok = guarded(r->connection->log, false, [&] {
+            for (ngx_chain_t* cl = in; cl; cl = cl->next) {
+                if (hash_buf(ctx, cl->buf) != NGX_OK) return false;
+            }
+            return true;
+        });
+        if (!ok) ctx->hash_failed = true;
+    }
+    return next_request_body_filter(r, in);
+}
+
+// --- the decision -------------------------------------------------------------
+
+std::optional<std::string_view> header_value(ngx_http_request_t* r, std::string_view name) {
+    if (name.empty()) return std::nullopt;
+    ngx_table_elt_t* h = find_header(r, name);
+    if (h == nullptr) return std::nullopt;
+    return sv(h->value);
+}
+
+// Reads the headers, and when they can be checked without the body, keys the
+// HMACs and feeds them the signed prefix. False: decided already.
+bool start(ngx_http_request_t* r, RequestCtx* ctx) {
+    const VerifyConf& conf = *ctx->conf;
+    HeaderValues values;
+    for (const HeaderFamily& f : conf.families) {
+        values.signature = header_value(r, f.signature);
+        if (!values.signature) continue;
+        values.timestamp = header_value(r, f.timestamp);
+        values.id = header_value(r, f.id);
+        break;
+    }
+
+    ctx->parsed = parse_request(conf.scheme, values, ngx_time());
+    if (ctx->parsed.verdict != Verdict::ok) {
+        ctx->verdict = ctx->parsed.verdict;
+        return false;
+    }
+
+    for (const Secret& s : conf.secrets) {
+        if (s.keyed) {
+            ctx->macs.push_back(s.keyed->clone());
+            continue;
+        }
+        ngx_str_t value;
+        if (ngx_http_complex_value(r, s.value, &value) != NGX_OK) throw std::bad_alloc();
+        std::optional<std::string> key = derive_key(conf.scheme.scheme, sv(value));
+        if (!key) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "webhook_verify: a secret= evaluated to an empty or undecodable value, skipped");
+            continue;
+        }
+        ctx->macs.emplace_back(conf.scheme.alg, *key);
+    }
+    if (ctx->macs.empty()) {
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "no usable secret";
+        return false;
+    }
+    for (auto& mac : ctx->macs) mac.update(ctx->parsed.signed_prefix);
+    return true;
+}
+
+void finish(ngx_http_request_t* r, RequestCtx* ctx) {
+    ctx->hashing = false;
+    if (ctx->hash_failed) {
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "the body could not be hashed";
+        return;
+    }
+    bool match = false;
+    for (auto& mac : ctx->macs) match |= signature_matches(ctx->parsed.signatures, mac.finish());
+    ctx->macs.clear();
+    if (!match) {
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "no secret produces this signature";
+        return;
+    }
+    const VerifyConf& conf = *ctx->conf;
+    if (conf.replay_zone != nullptr) {
+        time_t now = ngx_time();
+        std::string key = replay_key(conf.scheme.scheme, ctx->parsed.replay_id);
+        if (replay_check_and_remember(conf.replay_zone, key, now, now + conf.replay_window) == ReplayResult::replayed) {
+            ctx->verdict = Verdict::replayed;
+            ctx->parsed.detail = "signature id seen within the replay window";
+            return;
+        }
+    }
+    ctx->verdict = Verdict::ok;
+}
+
+// The verdict as a phase handler's return value; logs a refusal once.
+ngx_int_t respond(ngx_http_request_t* r, RequestCtx* ctx) {
+    if (!ctx->decided) {
+        ctx->decided = true;
+        if (ctx->verdict != Verdict::ok) {
+            std::string_view code = verdict_code(ctx->verdict);
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "webhook_verify: %*s%s: %s (%*s)", code.size(),
+                          code.data(), ctx->conf->report ? " (report mode, passed on)" : "",
+                          ctx->parsed.detail.c_str(), scheme_name(ctx->conf->scheme.scheme).size(),
+                          scheme_name(ctx->conf->scheme.scheme).data());
+        }
+    }
+    if (ctx->verdict == Verdict::ok || ctx->conf->report) return NGX_DECLINED;
+    return send_error(r, NGX_HTTP_UNAUTHORIZED, verdict_code(ctx->verdict), verdict_message(ctx->verdict));
+}
+
+void body_post_handler(ngx_http_request_t* r) {
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
+    r->main->count--;   // ngx_http_read_client_request_body() took one
+    if (ctx == nullptr || ctx->body_done) return;
+    ctx->body_done = true;
+    guarded(r->connection->log, 0, [&] {
+        finish(r, ctx);
+        return 0;
+    });
+    if (ctx->waiting) {
+        ctx->waiting = false;
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+    }
+}
+
+ngx_int_t access_handler_impl(ngx_http_request_t* r) {
+    if (r != r->main) return NGX_DECLINED;
+    auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module));
+    if (lcf->verify == nullptr || !lcf->verify->enabled) return NGX_DECLINED;
+
+    RequestCtx* ctx = get_ctx(r);
+    if (ctx != nullptr) {
+        if (ctx->waiting) return NGX_DONE;
+        if (ctx->body_done || ctx->decided || !ctx->hashing) return respond(r, ctx);
+        return NGX_DONE;
+    }
+
+    ctx = create_ctx(r);
+    if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ctx->conf = lcf->verify;
+    if (!start(r, ctx)) return respond(r, ctx);
+
+    if (r->request_body != nullptr) {
+        // Read already (by a module before us, or before an internal
+        // redirect into this location): hash what was kept.
+        if (r->request_body->bufs == nullptr && r->request_body->rest > 0) {
+            ctx->verdict = Verdict::bad_signature;
+            ctx->parsed.detail = "the body was not kept by an earlier reader";
+            return respond(r, ctx);
+        }
+        for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
+            if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+        }
+        ctx->body_done = true;
+        finish(r, ctx);
+        return respond(r, ctx);
+    }
+
+    ctx->hashing = true;
+    ngx_int_t rc = ngx_http_read_client_request_body(r, body_post_handler);
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->hashing = false;
+        return rc;
+    }
+    if (!ctx->body_done) {
+        ctx->waiting = true;
+        return NGX_DONE;
+    }
+    return respond(r, ctx);
+}
+
+ngx_int_t access_handler(ngx_http_request_t* r) {
+    return guarded(r->connection->log, static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR),
+                   [&] { return access_handler_impl(r); });
+}
+
+// --- $webhook_verify_status ---------------------------------------------------
+
+ngx_int_t status_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) {
+    RequestCtx* ctx = get_ctx(r->main);
+    if (ctx == nullptr || !ctx->decided) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+    std::string_view code = verdict_code(ctx->verdict);
+    v->data = (u_char*) code.data();
+    v->len = code.size();
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+ngx_http_variable_t variables[] = {
+    {ngx_string("webhook_verify_status"), nullptr, status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    ngx_http_null_variable,
+};
+
+// --- configuration ------------------------------------------------------------
+
+void verify_conf_cleanup(void* data) { static_cast<VerifyConf*>(data)->~VerifyConf(); }
+
+char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+
+    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(cf->pool, sizeof(VerifyConf));
+    if (cln == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    auto* vc = new (cln->data) VerifyConf();
+    cln->handler = verify_conf_cleanup;
+    lcf->verify = vc;
+
+    if (cf->args->nelts == 2 && sv(value[1]) == "off") return NGX_CONF_OK;
+
+    std::optional<Scheme> scheme = scheme_from_name(sv(value[1]));
+    if (!scheme) {
+        return conf_error(cf, "webhook_verify: unknown scheme \"%V\" (standard, github, stripe, slack, shopify, hmac)",
+                          &value[1]);
+    }
+    vc->enabled = true;
+    vc->scheme.scheme = *scheme;
+    std::vector<ngx_str_t> secret_texts;
+    bool custom_format = false;
+
+    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+        ngx_str_t& v = value[i];
+        std::string_view a = sv(v);
+        size_t eq = a.find('=');
+        std::string_view key = a.substr(0, eq);
+        std::string_view val = eq == std::string_view::npos ? std::string_view() : a.substr(eq + 1);
+        if (eq == std::string_view::npos || (val.empty() && key != "prefix"))
+            return conf_error(cf, "webhook_verify: parameter \"%V\" needs a value (NAME=VALUE)", &v);
+
+        if (key == "secret") {
+            secret_texts.push_back({val.size(), v.data + eq + 1});
+        } else if (key == "header") {
+            vc->scheme.header = std::string(val);
+        } else if (key == "id_header") {
+            vc->scheme.id_header = std::string(val);
+        } else if (key == "encoding") {
+            if (val == "hex") vc->scheme.encoding = Encoding::hex;
+            else if (val == "base64") vc->scheme.encoding = Encoding::base64;
+            else return conf_error(cf, "webhook_verify: invalid encoding= in \"%V\" (hex or base64)", &v);
+            custom_format = true;
+        } else if (key == "prefix") {
+            vc->scheme.prefix = std::string(val);
+            custom_format = true;
+        } else if (key == "alg") {
+            std::optional<HashAlg> alg = hash_alg_from_name(val);
+            if (!alg) return conf_error(cf, "webhook_verify: invalid alg= in \"%V\" (sha256, sha1 or sha512)", &v);
+            vc->scheme.alg = *alg;
+            custom_format = true;
+        } else if (key == "tolerance") {
+            ngx_str_t t = {val.size(), v.data + eq + 1};
+            time_t secs = ngx_parse_time(&t, 1);
+            if (secs == static_cast<time_t>(NGX_ERROR))
+                return conf_error(cf, "webhook_verify: invalid tolerance= in \"%V\" (a time such as 300s or 5m)", &v);
+            vc->scheme.tolerance = secs;
+        } else if (key == "replay") {
+            vc->replay = val != "off";
+            if (val != "on" && val != "off") vc->replay_zone_name = {val.size(), v.data + eq + 1};
+        } else if (key == "mode") {
+            if (val == "report") vc->report = true;
+            else if (val != "enforce") return conf_error(cf, "webhook_verify: invalid mode= in \"%V\" (enforce or report)", &v);
+        } else {
+            return conf_error(cf, "webhook_verify: unknown parameter \"%V\"", &v);
+        }
+    }
+
+    if (custom_format && vc->scheme.scheme != Scheme::hmac) {
+        return conf_error(cf, "webhook_verify: encoding=, prefix= and alg= apply to the \"hmac\" scheme only, not \"%V\"",
+                          &value[1]);
+    }
+    if (secret_texts.empty()) return conf_error(cf, "webhook_verify %V: at least one secret= is required", &value[1]);
+
+    for (ngx_str_t& text : secret_texts) {
+        Secret s{nullptr, std::nullopt};
+        s.value = static_cast<ngx_http_complex_value_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+        if (s.value == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+        ngx_http_compile_complex_value_t ccv{};
+        ccv.cf = cf;
+        ccv.value = &text;
+        ccv.complex_value = s.value;
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
+        if (s.value->lengths == nullptr) {
+            std::optional<std::string> key = derive_key(*scheme, sv(text));
+            if (!key) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "webhook_verify: a secret= is empty or not valid whsec_<base64>");
+                return static_cast<char*>(NGX_CONF_ERROR);
+            }
+            s.keyed.emplace(vc->scheme.alg, *key);
+        }
+        vc->secrets.push_back(std::move(s));
+    }
+    vc->families = header_families(vc->scheme);
+
+    int64_t tolerance = effective_tolerance(vc->scheme);
+    // A timestamped message can come back until its timestamp leaves the
+    // window on the far side; without timestamps, remember ids for a day.
+    vc->replay_window = tolerance > 0 ? 2 * tolerance : 86400;
+    if (vc->scheme.tolerance > 0 && !scheme_has_timestamp(*scheme)) vc->replay_window = vc->scheme.tolerance;
+    return NGX_CONF_OK;
+}
+
+char* webhook_verify_directive(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->verify != nullptr) return const_cast<char*>("is duplicate");
+    return guarded(cf->log, static_cast<char*>(NGX_CONF_ERROR), [&] { return parse_verify(cf, lcf); });
+}
+
+void* create_loc_conf(ngx_conf_t* cf) {
+    return ngx_pcalloc(cf->pool, sizeof(LocConf));
+}
+
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
+    auto* prev = static_cast<LocConf*>(parent);
+    auto* conf = static_cast<LocConf*>(child);
+    if (conf->verify == nullptr) conf->verify = prev->verify;
+    VerifyConf* vc = conf->verify;
+    if (vc != nullptr && vc->replay && vc->replay_zone == nullptr) {
+        vc->replay_zone = zone_lookup(cf, vc->replay_zone_name, "webhook_verify replay=");
+        if (vc->replay_zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    return NGX_CONF_OK;
+}
+
+ngx_int_t add_variables(ngx_conf_t* cf) {
+    for (ngx_http_variable_t* v = variables; v->name.len; v++) {
+        ngx_http_variable_t* var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == nullptr) return NGX_ERROR;
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+    return NGX_OK;
+}
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) {
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == nullptr) return NGX_ERROR;
+    *h = access_handler;
+
+    next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = request_body_filter;
+    return NGX_OK;
+}
+
+ngx_command_t commands[] = {
+    {ngx_string("webhook_verify"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE,
+     webhook_verify_directive, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+
+ngx_http_module_t module_ctx = {
+    add_variables,       /* preconfiguration */
+    postconfiguration,   /* postconfiguration */
+    nullptr,             /* create main configuration */
+    nullptr,             /* init main configuration */
+    nullptr,             /* create server configuration */
+    nullptr,             /* merge server configuration */
+    create_loc_conf,     /* create location configuration */
+    merge_loc_conf,      /* merge location configuration */
+};
+
+}  // namespace
+
+extern "C" {
+ngx_module_t ngx_http_webhook_verify_module = {
+    NGX_MODULE_V1,
+    &module_ctx,       /* module context */
+    commands,          /* module directives */
+    NGX_HTTP_MODULE,   /* module type */
+    nullptr,           /* init master */
+    nullptr,           /* init module */
+    nullptr,           /* init process */
+    nullptr,           /* init thread */
+    nullptr,           /* exit thread */
+    nullptr,           /* exit process */
+    nullptr,           /* exit master */
+    NGX_MODULE_V1_PADDING,
+};
+}

@@ -1,0 +1,51 @@
+// The one place NGINX headers enter the C++ code, and what the glue files
+// share: the zone, JSON error replies, and small conversions.
+#pragma once
+
+extern "C" {
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+}
+
+#include <exception>
+#include <string>
+#include <string_view>
+
+extern "C" {
+extern ngx_module_t ngx_http_webhook_module;
+extern ngx_module_t ngx_http_webhook_verify_module;
+}
+
+namespace webhook::ngx {
+
+inline std::string_view sv(const ngx_str_t& s) {
+    return {reinterpret_cast<const char*>(s.data), s.len};
+}
+
+// First request header with this name (case-insensitive), or nullptr.
+ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name);
+
+// Replies {"error":{"code":…,"message":…}} with the given status, discarding
+// an unread body, and finalizes the request. Returns what a phase handler
+// returns after finishing the request itself (NGX_DONE).
+ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
+
+// Appends s as a JSON string literal (quotes included).
+void json_quote(std::string& out, std::string_view s);
+
+// Runs f, turning any C++ exception into an error-log line and `failed`: no
+// exception may unwind into NGINX's C frames.
+template <class F, class R>
+R guarded(ngx_log_t* log, R failed, F&& f) noexcept {
+    try {
+        return f();
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "webhook: internal error: %s", e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "webhook: internal error");
+    }
+    return failed;
+}
+
+}  // namespace webhook::ngx

@@ -1,0 +1,153 @@
+// Shared zone setup (limit_req's pattern: reuse on reload, slab + rbtree) and
+// the replay cache: 32-byte keys in an rbtree with an LRU queue for eviction.
+
+#include "ngx/webhook_zone.hpp"
+
+#include <cstring>
+
+namespace webhook::ngx {
+
+namespace {
+
+struct ReplayNode {
+    ngx_rbtree_node_t node;   // key: the first bytes of hash
+    ngx_queue_t lru;
+    time_t expires;
+    u_char hash[32];
+};
+
+ReplayNode* replay_node(ngx_rbtree_node_t* n) { return reinterpret_cast<ReplayNode*>(n); }
+
+void replay_insert(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
+    ngx_rbtree_node_t** p;
+    for (;;) {
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+        } else {
+            p = (std::memcmp(replay_node(node)->hash, replay_node(temp)->hash, 32) < 0) ? &temp->left : &temp->right;
+        }
+        if (*p == sentinel) break;
+        temp = *p;
+    }
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+ngx_rbtree_key_t hash_key(const u_char* hash) {
+    ngx_rbtree_key_t k;
+    std::memcpy(&k, hash, sizeof(k));
+    return k;
+}
+
+ReplayNode* replay_find(ZoneShared* sh, const u_char* hash) {
+    ngx_rbtree_key_t key = hash_key(hash);
+    ngx_rbtree_node_t* n = sh->replay_tree.root;
+    ngx_rbtree_node_t* sentinel = sh->replay_tree.sentinel;
+    while (n != sentinel) {
+        if (key != n->key) {
+            n = key < n->key ? n->left : n->right;
+            continue;
+        }
+        int rc = std::memcmp(hash, replay_node(n)->hash, 32);
+        if (rc == 0) return replay_node(n);
+        n = rc < 0 ? n->left : n->right;
+    }
+    return nullptr;
+}
+
+void replay_remove(Zone* zone, ReplayNode* rn) {
+    ngx_queue_remove(&rn->lru);
+    ngx_rbtree_delete(&zone->sh->replay_tree, &rn->node);
+    ngx_slab_free_locked(zone->shpool, rn);
+    zone->sh->replay_entries--;
+}
+
+// Drops up to `n` entries from the cold end: expired ones only, unless
+// `force` (the slab is full and the oldest must make room).
+void replay_expire(Zone* zone, time_t now, int n, bool force) {
+    while (n-- > 0 && !ngx_queue_empty(&zone->sh->replay_lru)) {
+        ngx_queue_t* q = ngx_queue_last(&zone->sh->replay_lru);
+        auto* rn = ngx_queue_data(q, ReplayNode, lru);
+        if (!force && rn->expires > now) return;
+        replay_remove(zone, rn);
+        force = false;
+    }
+}
+
+}  // namespace
+
+ReplayResult replay_check_and_remember(Zone* zone, const std::string& key, time_t now, time_t expires) {
+    const auto* hash = reinterpret_cast<const u_char*>(key.data());
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    ReplayNode* rn = replay_find(zone->sh, hash);
+    if (rn != nullptr) {
+        bool live = rn->expires > now;
+        rn->expires = live ? rn->expires : expires;
+        ngx_queue_remove(&rn->lru);
+        ngx_queue_insert_head(&zone->sh->replay_lru, &rn->lru);
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return live ? ReplayResult::replayed : ReplayResult::fresh;
+    }
+
+    replay_expire(zone, now, 2, false);
+    rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
+    for (int tries = 0; rn == nullptr && tries < 16 && !ngx_queue_empty(&zone->sh->replay_lru); tries++) {
+        replay_expire(zone, now, 1, true);
+        rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
+    }
+    if (rn == nullptr) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: replay id not remembered",
+                      &zone->shm->shm.name);
+        return ReplayResult::fresh;
+    }
+    std::memcpy(rn->hash, hash, 32);
+    rn->node.key = hash_key(hash);
+    rn->expires = expires;
+    ngx_rbtree_insert(&zone->sh->replay_tree, &rn->node);
+    ngx_queue_insert_head(&zone->sh->replay_lru, &rn->lru);
+    zone->sh->replay_entries++;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+    return ReplayResult::fresh;
+}
+
+}  // namespace webhook::ngx
+
+using namespace webhook::ngx;
+
+ngx_int_t ngx_http_webhook_init_zone(ngx_shm_zone_t* shm_zone, void* data) {
+    auto* zone = static_cast<Zone*>(shm_zone->data);
+    auto* old = static_cast<Zone*>(data);
+
+    if (old != nullptr) {
+        // Reload with the same name and size: keep everything.
+        zone->shpool = old->shpool;
+        zone->sh = old->sh;
+        return NGX_OK;
+    }
+
+    zone->shpool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
+    if (shm_zone->shm.exists) {
+        zone->sh = static_cast<ZoneShared*>(zone->shpool->data);
+        return NGX_OK;
+    }
+
+    auto* sh = static_cast<ZoneShared*>(ngx_slab_calloc(zone->shpool, sizeof(ZoneShared)));
+    if (sh == nullptr) return NGX_ERROR;
+    zone->sh = sh;
+    zone->shpool->data = sh;
+    ngx_rbtree_init(&sh->replay_tree, &sh->replay_sentinel, replay_insert);
+    ngx_queue_init(&sh->replay_lru);
+
+    static const char ctx_fmt[] = " in webhook_zone \"%V\"%Z";
+    size_t len = sizeof(ctx_fmt) + shm_zone->shm.name.len;
+    zone->shpool->log_ctx = static_cast<u_char*>(ngx_slab_alloc(zone->shpool, len));
+    if (zone->shpool->log_ctx == nullptr) return NGX_ERROR;
+    ngx_sprintf(zone->shpool->log_ctx, ctx_fmt, &shm_zone->shm.name);
+    zone->shpool->log_nomem = 0;   // a full zone is reported by the module, once per refusal
+    return NGX_OK;
+}

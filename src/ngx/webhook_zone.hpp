@@ -1,0 +1,43 @@
+// The shared-memory zone of `webhook_zone`: one slab, visible to every worker,
+// kept across reloads. Today it holds the replay cache; keys, subscriptions
+// and the delivery queue live beside it.
+#pragma once
+
+#include "ngx/ngx_webhook.hpp"
+
+namespace webhook::ngx {
+
+// Shared part, allocated from the zone's slab.
+struct ZoneShared {
+    ngx_rbtree_t replay_tree;
+    ngx_rbtree_node_t replay_sentinel;
+    ngx_queue_t replay_lru;       // most recent at the head
+    ngx_atomic_t replay_entries;
+};
+
+// Per-configuration part (one per webhook_zone line).
+struct Zone {
+    ngx_shm_zone_t* shm;
+    ngx_slab_pool_t* shpool;
+    ZoneShared* sh;
+    ngx_str_t state_dir;          // empty: memory only
+    ngx_uint_t max_webhooks;
+    ngx_uint_t max_keys;
+    ngx_uint_t log_size;
+};
+
+struct MainConf {
+    ngx_array_t zones;            // of Zone*
+};
+
+// `zone=NAME` of another directive: the named zone, or with an empty name the
+// only zone of the configuration. Returns nullptr after logging the reason.
+Zone* zone_lookup(ngx_conf_t* cf, ngx_str_t name, const char* directive);
+
+enum class ReplayResult { fresh, replayed };
+
+// Remembers key (32 bytes) until `expires`; says whether it was already there.
+// When the slab is full the oldest entries are evicted (allowed for this cache).
+ReplayResult replay_check_and_remember(Zone* zone, const std::string& key, time_t now, time_t expires);
+
+}  // namespace webhook::ngx
