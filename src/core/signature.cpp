@@ -210,7 +210,8 @@ Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& h, int64_t now
 
     if (p.signatures.empty()) return refuse(Verdict::malformed_signature, "no signature of the expected form");
 
-    if (!ts_text.empty()) {
+    // Timestamp schemes always check: an empty header is malformed, not "no timestamp".
+    if (scheme_has_timestamp(cfg.scheme)) {
         ts = parse_unix(ts_text);
         if (!ts) return refuse(Verdict::malformed_signature, "timestamp is not unix seconds");
         int64_t tolerance = effective_tolerance(cfg);
