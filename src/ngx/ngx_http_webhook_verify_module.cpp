@@ -153,6 +153,10 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
         return false;
     }
 
+    // A secret= that evaluates to an empty or undecodable value is skipped
+    // (fail closed). It is not logged on its own: the refusal's single info
+    // line says so, and a request must not cost more than one log line.
+    ngx_uint_t skipped = 0;
     for (const Secret& s : conf.secrets) {
         if (s.keyed) {
             ctx->macs.push_back(s.keyed->clone());
@@ -162,17 +166,17 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
         if (ngx_http_complex_value(r, s.value, &value) != NGX_OK) throw std::bad_alloc();
         std::optional<std::string> key = derive_key(conf.scheme.scheme, sv(value));
         if (!key) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "webhook_verify: a secret= evaluated to an empty or undecodable value, skipped");
+            skipped++;
             continue;
         }
         ctx->macs.emplace_back(conf.scheme.alg, *key);
     }
     if (ctx->macs.empty()) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = "no usable secret";
+        ctx->parsed.detail = "no usable secret: every secret= evaluated to an empty or undecodable value";
         return false;
     }
+    if (skipped > 0) ctx->parsed.detail = "a secret= evaluated to an empty or undecodable value";
     for (auto& mac : ctx->macs) mac.update(ctx->parsed.signed_prefix);
     return true;
 }
@@ -189,7 +193,8 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
     ctx->macs.clear();
     if (!match) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = "no secret produces this signature";
+        ctx->parsed.detail = ctx->parsed.detail.empty() ? std::string("no secret produces this signature")
+                                                         : "no secret produces this signature; " + ctx->parsed.detail;
         return;
     }
     const VerifyConf& conf = *ctx->conf;

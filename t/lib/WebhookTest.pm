@@ -45,7 +45,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT_OK = qw(
     free_port nginx_binary module_path npm_dir
     http_request http_get http_post raw_request raw_http chunked_body expect_continue_request curl_request
-    parse_response json_decode json_encode random_bytes write_file read_file
+    parse_response error_code json_decode json_encode random_bytes write_file read_file
     sign_with_library sign_github sign_stripe sign_slack sign_shopify sign_standard sign_hmac hmac_raw
     wait_for wait_for_port
 );
@@ -57,6 +57,12 @@ my @STARTED;          # nginx instances and backends to stop at exit
 my $JSON = JSON::PP->new->canonical->utf8;
 sub json_decode($text) { return eval { $JSON->decode($text) } }
 sub json_encode($data) { return $JSON->encode($data) }
+
+# The "code" of a {"error":{"code":...,"message":...}} answer (undef otherwise).
+sub error_code($res) {
+    my $j = json_decode($res->{content} // '');
+    return ref $j eq 'HASH' && ref $j->{error} eq 'HASH' ? $j->{error}{code} : undef;
+}
 
 sub nginx_binary() { return $ENV{NGINX_BINARY} // 'nginx' }
 
