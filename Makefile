@@ -16,7 +16,7 @@ CC_OPT     ?= -g -O2 -fstack-protector-strong -Wformat -Werror=format-security -
 LD_OPT     ?= -Wl,-z,relro -Wl,-z,now -fPIC
 
 DEB_BUILD   = nginx-core nginx-dev libssl-dev libjansson-dev g++ make
-DEB_TEST    = libgtest-dev perl curl nodejs npm libio-socket-ssl-perl
+DEB_TEST    = libgtest-dev perl curl libio-socket-ssl-perl
 DEB_BENCH   = wrk libnginx-mod-http-js libnginx-mod-http-lua util-linux
 
 SRCS := config config.make $(wildcard src/core/*.cpp src/core/*.hpp src/ngx/*.cpp src/ngx/*.hpp)
@@ -39,6 +39,9 @@ deps:
 	$(call apt_install,$(DEB_BUILD))
 deps-test: deps
 	$(call apt_install,$(DEB_TEST))
+	@# node may come from outside Debian (as on the dev machines): only its absence counts
+	@command -v npm >/dev/null 2>&1 || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
 deps-bench: deps-test
 	$(call apt_install,$(DEB_BENCH))
 
@@ -62,7 +65,7 @@ UNIT_BIN = $(BUILD)/unit_tests
 $(UNIT_BIN): $(wildcard src/core/*.cpp src/core/*.hpp t/unit/*.cpp) | deps-test
 	@mkdir -p $(BUILD)
 	g++ -std=c++17 -O1 -g -Wall -Wextra -Werror -Isrc -o $@ \
-	  $(wildcard src/core/*.cpp) $(wildcard t/unit/*.cpp) -lgtest -lgtest_main -lcrypto -lpthread
+	  $(wildcard src/core/*.cpp) $(wildcard t/unit/*.cpp) -lgtest -lgtest_main -lcrypto -ljansson -lpthread
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)

@@ -1,12 +1,14 @@
 // ngx_http_webhook_module: the `webhook_zone` directive and the shared zone
 // every other part of the module stores its state in.
 
+#include "ngx/webhook_journal.hpp"
 #include "ngx/webhook_zone.hpp"
 
 using namespace webhook::ngx;
 
 static void* ngx_http_webhook_create_main_conf(ngx_conf_t* cf);
 static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t* cycle);
 extern ngx_int_t ngx_http_webhook_init_zone(ngx_shm_zone_t* shm_zone, void* data);
 
 static ngx_command_t ngx_http_webhook_commands[] = {
@@ -34,7 +36,7 @@ ngx_module_t ngx_http_webhook_module = {
     NGX_HTTP_MODULE,               /* module type */
     nullptr,                       /* init master */
     nullptr,                       /* init module */
-    nullptr,                       /* init process */
+    ngx_http_webhook_init_process, /* init process */
     nullptr,                       /* init thread */
     nullptr,                       /* exit thread */
     nullptr,                       /* exit process */
@@ -64,6 +66,7 @@ static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* con
     zone->max_webhooks = 20;
     zone->max_keys = 20;
     zone->log_size = 100;
+    zone->cycle = cf->cycle;
 
     ngx_str_t name = ngx_null_string;
     ssize_t size = 0;
@@ -135,7 +138,15 @@ static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* con
     if (slot == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     *slot = zone;
 
-    if (zone->state_dir.len == 0) {
+    if (zone->state_dir.len != 0) {
+#if (NGX_THREADS)
+        zone->thread_pool = ngx_thread_pool_add(cf, nullptr);
+        if (zone->thread_pool == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: state= needs NGINX built --with-threads");
+        return static_cast<char*>(NGX_CONF_ERROR);
+#endif
+    } else {
         ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0, "webhook_zone \"%V\" has no state=: its contents live in memory only", &name);
     }
     return NGX_CONF_OK;
@@ -157,4 +168,14 @@ Zone* webhook::ngx::zone_lookup(ngx_conf_t* cf, ngx_str_t name, const char* dire
     }
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s: unknown webhook_zone \"%V\"", directive, &name);
     return nullptr;
+}
+
+static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t* cycle) {
+    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module));
+    if (mcf == nullptr) return NGX_OK;
+    Zone** it = static_cast<Zone**>(mcf->zones.elts);
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; i++) {
+        if (journal_init_process(cycle, it[i]) != NGX_OK) return NGX_ERROR;
+    }
+    return NGX_OK;
 }

@@ -15,6 +15,8 @@ extern "C" {
 extern "C" {
 extern ngx_module_t ngx_http_webhook_module;
 extern ngx_module_t ngx_http_webhook_verify_module;
+extern ngx_module_t ngx_http_api_key_auth_module;
+extern ngx_module_t ngx_http_webhook_api_module;
 }
 
 namespace webhook::ngx {
@@ -30,6 +32,10 @@ ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name);
 // an unread body, and finalizes the request. Returns what a phase handler
 // returns after finishing the request itself (NGX_DONE).
 ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
+
+// Replies with a JSON document (Cache-Control: no-store) and returns what
+// ngx_http_output_filter returned, for ngx_http_finalize_request.
+ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string& body);
 
 // Appends s as a JSON string literal (quotes included).
 void json_quote(std::string& out, std::string_view s);

@@ -41,6 +41,36 @@ void json_quote(std::string& out, std::string_view s) {
     out.push_back('"');
 }
 
+ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string& body) {
+    auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, body.size()));
+    auto* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
+    if (data == nullptr || b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ngx_memcpy(data, body.data(), body.size());
+    b->pos = data;
+    b->last = data + body.size();
+    b->memory = body.empty() ? 0 : 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body.size();
+    if (!body.empty()) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+        r->headers_out.content_type_lowcase = nullptr;
+    }
+    if (ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers))) {
+        h->hash = 1;
+        ngx_str_set(&h->key, "Cache-Control");
+        ngx_str_set(&h->value, "no-store");
+    }
+
+    ngx_int_t rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
+    ngx_chain_t out = {b, nullptr};
+    return ngx_http_output_filter(r, &out);
+}
+
 ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message) {
     std::string body = "{\"error\":{\"code\":";
     json_quote(body, code);
@@ -52,33 +82,7 @@ ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view 
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return NGX_DONE;
     }
-
-    auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, body.size()));
-    auto* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
-    if (data == nullptr || b == nullptr) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return NGX_DONE;
-    }
-    ngx_memcpy(data, body.data(), body.size());
-    b->pos = data;
-    b->last = data + body.size();
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body.size();
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = nullptr;
-
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-    ngx_chain_t out = {b, nullptr};
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+    ngx_http_finalize_request(r, send_json(r, status, body));
     return NGX_DONE;
 }
 

@@ -3,6 +3,9 @@
 
 #include "ngx/webhook_zone.hpp"
 
+#include "ngx/webhook_journal.hpp"
+#include "ngx/webhook_state.hpp"
+
 #include <cstring>
 
 namespace webhook::ngx {
@@ -149,5 +152,12 @@ ngx_int_t ngx_http_webhook_init_zone(ngx_shm_zone_t* shm_zone, void* data) {
     if (zone->shpool->log_ctx == nullptr) return NGX_ERROR;
     ngx_sprintf(zone->shpool->log_ctx, ctx_fmt, &shm_zone->shm.name);
     zone->shpool->log_nomem = 0;   // a full zone is reported by the module, once per refusal
-    return NGX_OK;
+    state_init_shared(sh);
+
+    if (zone->state_dir.len == 0 || ngx_test_config) return NGX_OK;
+    // A first start compacts DIR; a reload that resized the zone only reads
+    // it, since the old workers may still be appending to their journals.
+    bool first_start = ngx_cycle->conf_ctx == nullptr;
+    return guarded(shm_zone->shm.log, static_cast<ngx_int_t>(NGX_ERROR),
+                   [&] { return journal_load(zone, shm_zone->shm.log, first_start); });
 }

@@ -7,12 +7,30 @@
 
 namespace webhook::ngx {
 
-// Shared part, allocated from the zone's slab.
+// Shared part, allocated from the zone's slab. Every field is read and
+// written under shpool->mutex.
 struct ZoneShared {
     ngx_rbtree_t replay_tree;
     ngx_rbtree_node_t replay_sentinel;
     ngx_queue_t replay_lru;       // most recent at the head
-    ngx_atomic_t replay_entries;
+    ngx_uint_t replay_entries;
+
+    ngx_rbtree_t keys_by_hash;    // ngx_str_node_t on the SHA-256 of the key
+    ngx_rbtree_node_t keys_by_hash_sentinel;
+    ngx_rbtree_t keys_by_id;
+    ngx_rbtree_node_t keys_by_id_sentinel;
+    ngx_queue_t keys;             // creation order
+    ngx_uint_t key_count;
+
+    ngx_rbtree_t tenants;         // per tenant/resource counts and plan limits
+    ngx_rbtree_node_t tenants_sentinel;
+
+    uint64_t seq;                 // last sequence number given to a mutation
+    uint64_t snapshot_seq;        // the durable snapshot covers up to here
+    ngx_uint_t snapshot_gen;      // bumped when a compaction starts
+    bool compacting;
+    uint64_t journal_bytes;       // appended since the last snapshot
+    uint64_t snapshot_bytes;
 };
 
 // Per-configuration part (one per webhook_zone line).
@@ -24,6 +42,9 @@ struct Zone {
     ngx_uint_t max_webhooks;
     ngx_uint_t max_keys;
     ngx_uint_t log_size;
+    ngx_cycle_t* cycle;               // the cycle this configuration belongs to
+    ngx_thread_pool_t* thread_pool;   // fsync and compaction, with state=
+    void* journal;                    // this worker's journal writer
 };
 
 struct MainConf {

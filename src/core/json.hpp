@@ -1,0 +1,34 @@
+// RAII ownership of jansson values, and the few accessors the API code needs.
+#pragma once
+
+#include <jansson.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace webhook {
+
+struct JsonFree {
+    void operator()(json_t* j) const { json_decref(j); }
+};
+using Json = std::unique_ptr<json_t, JsonFree>;
+
+inline Json json_take(json_t* j) { return Json(j); }
+
+// Compact serialisation; throws std::bad_alloc when jansson cannot allocate.
+std::string json_dump(const json_t* j);
+
+// Parses exactly one JSON value; nullopt with a reason on error. Rejects
+// duplicate object keys and invalid UTF-8.
+Json json_parse(std::string_view text, std::string* error);
+
+inline std::string_view json_sv(const json_t* s) {
+    return {json_string_value(s), json_string_length(s)};
+}
+
+// Adds a string that may contain any bytes we put there ourselves.
+void json_set_str(json_t* obj, const char* key, std::string_view value);
+
+}  // namespace webhook

@@ -1,0 +1,207 @@
+// ngx_http_api_key_auth_module: `api_key_auth SCOPE [zone=] [resource=]`
+// admits a request only with a live API key that has SCOPE for the resource,
+// and exposes the key through $api_key_* variables (e.g. for limit_req).
+
+#include <new>
+
+#include "core/keys.hpp"
+#include "ngx/webhook_auth.hpp"
+
+using namespace webhook;
+using namespace webhook::ngx;
+
+namespace {
+
+struct AuthConf {
+    ngx_flag_t enabled;                  // NGX_CONF_UNSET: inherit
+    uint32_t scope;
+    ngx_str_t zone_name;
+    Zone* zone;
+    ngx_http_complex_value_t* resource;  // nullptr: any resource
+};
+
+struct AuthCtx {
+    KeyAuth key;
+    ngx_str_t scopes;
+};
+
+ngx_int_t refuse(ngx_http_request_t* r, ngx_uint_t status, const char* code, const char* message) {
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "api_key_auth: %s", code);
+    return send_error(r, status, code, message);
+}
+
+ngx_int_t access_handler(ngx_http_request_t* r) {
+    auto* conf = static_cast<AuthConf*>(ngx_http_get_module_loc_conf(r, ngx_http_api_key_auth_module));
+    if (conf->enabled != 1 || r != r->main) return NGX_DECLINED;
+
+    return guarded(r->connection->log, static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR), [&]() -> ngx_int_t {
+        std::optional<std::string_view> presented = presented_key(r);
+        if (!presented || presented->empty())
+            return refuse(r, NGX_HTTP_UNAUTHORIZED, "missing_api_key", "an API key is required");
+
+        auto* ctx = static_cast<AuthCtx*>(ngx_pcalloc(r->pool, sizeof(AuthCtx)));
+        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (check_key(conf->zone, r, *presented, &ctx->key) != KeyCheck::ok)
+            return refuse(r, NGX_HTTP_UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
+
+        std::string text = scopes_text(ctx->key.scopes);
+        ctx->scopes.len = text.size();
+        ctx->scopes.data = static_cast<u_char*>(ngx_pnalloc(r->pool, text.size() + 1));
+        if (ctx->scopes.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_memcpy(ctx->scopes.data, text.data(), text.size());
+        ngx_http_set_ctx(r, ctx, ngx_http_api_key_auth_module);
+
+        if (!scopes_satisfy(ctx->key.scopes, conf->scope))
+            return refuse(r, NGX_HTTP_FORBIDDEN, "insufficient_scope", "the API key lacks the scope this needs");
+        if (conf->resource != nullptr) {
+            ngx_str_t want;
+            if (ngx_http_complex_value(r, conf->resource, &want) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            if (!resource_allows(sv(ctx->key.resource), sv(want)))
+                return refuse(r, NGX_HTTP_FORBIDDEN, "forbidden_resource", "the API key is not valid for this resource");
+        }
+        return NGX_OK;
+    });
+}
+
+// $api_key_id, $api_key_resource, $api_key_scopes, $api_key_label
+ngx_int_t key_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t offset) {
+    auto* ctx = static_cast<AuthCtx*>(ngx_http_get_module_ctx(r->main, ngx_http_api_key_auth_module));
+    if (ctx == nullptr) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+    auto* s = reinterpret_cast<ngx_str_t*>(reinterpret_cast<u_char*>(ctx) + offset);
+    v->data = s->data;
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+ngx_http_variable_t variables[] = {
+    {ngx_string("api_key_id"), nullptr, key_variable, offsetof(AuthCtx, key.id), 0, 0},
+    {ngx_string("api_key_resource"), nullptr, key_variable, offsetof(AuthCtx, key.resource), 0, 0},
+    {ngx_string("api_key_scopes"), nullptr, key_variable, offsetof(AuthCtx, scopes), 0, 0},
+    {ngx_string("api_key_label"), nullptr, key_variable, offsetof(AuthCtx, key.label), 0, 0},
+    ngx_http_null_variable,
+};
+
+ngx_int_t add_variables(ngx_conf_t* cf) {
+    for (ngx_http_variable_t* v = variables; v->name.len; v++) {
+        ngx_http_variable_t* var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == nullptr) return NGX_ERROR;
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+    return NGX_OK;
+}
+
+char* api_key_auth(ngx_conf_t* cf, ngx_command_t*, void* c) {
+    auto* conf = static_cast<AuthConf*>(c);
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    if (conf->enabled != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
+
+    if (sv(value[1]) == "off") {
+        if (cf->args->nelts != 2) return const_cast<char*>("takes no parameters after \"off\"");
+        conf->enabled = 0;
+        return NGX_CONF_OK;
+    }
+    std::optional<uint32_t> scope = scope_from_name(sv(value[1]));
+    if (!scope) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "api_key_auth: unknown scope \"%V\" (read, readwrite, webhooks:manage, events:publish)",
+                           &value[1]);
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    conf->enabled = 1;
+    conf->scope = *scope;
+    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+        ngx_str_t& v = value[i];
+        if (v.len > 5 && ngx_strncmp(v.data, "zone=", 5) == 0) {
+            conf->zone_name = {v.len - 5, v.data + 5};
+        } else if (v.len > 9 && ngx_strncmp(v.data, "resource=", 9) == 0) {
+            ngx_str_t text = {v.len - 9, v.data + 9};
+            conf->resource = static_cast<ngx_http_complex_value_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+            if (conf->resource == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+            ngx_http_compile_complex_value_t ccv{};
+            ccv.cf = cf;
+            ccv.value = &text;
+            ccv.complex_value = conf->resource;
+            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "api_key_auth: invalid parameter \"%V\"", &v);
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+    }
+    return NGX_CONF_OK;
+}
+
+void* create_loc_conf(ngx_conf_t* cf) {
+    auto* conf = static_cast<AuthConf*>(ngx_pcalloc(cf->pool, sizeof(AuthConf)));
+    if (conf == nullptr) return nullptr;
+    conf->enabled = NGX_CONF_UNSET;
+    return conf;
+}
+
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
+    auto* prev = static_cast<AuthConf*>(parent);
+    auto* conf = static_cast<AuthConf*>(child);
+    if (conf->enabled == NGX_CONF_UNSET) {
+        conf->enabled = prev->enabled;
+        conf->scope = prev->scope;
+        conf->zone_name = prev->zone_name;
+        conf->zone = prev->zone;
+        conf->resource = prev->resource;
+    }
+    if (conf->enabled == 1 && conf->zone == nullptr) {
+        conf->zone = zone_lookup(cf, conf->zone_name, "api_key_auth");
+        if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    return NGX_CONF_OK;
+}
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) {
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == nullptr) return NGX_ERROR;
+    *h = access_handler;
+    return NGX_OK;
+}
+
+ngx_command_t commands[] = {
+    {ngx_string("api_key_auth"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_1MORE, api_key_auth,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+
+ngx_http_module_t module_ctx = {
+    add_variables,      /* preconfiguration */
+    postconfiguration,  /* postconfiguration */
+    nullptr,            /* create main configuration */
+    nullptr,            /* init main configuration */
+    nullptr,            /* create server configuration */
+    nullptr,            /* merge server configuration */
+    create_loc_conf,    /* create location configuration */
+    merge_loc_conf,     /* merge location configuration */
+};
+
+}  // namespace
+
+extern "C" {
+ngx_module_t ngx_http_api_key_auth_module = {
+    NGX_MODULE_V1,
+    &module_ctx,      /* module context */
+    commands,         /* module directives */
+    NGX_HTTP_MODULE,  /* module type */
+    nullptr,          /* init master */
+    nullptr,          /* init module */
+    nullptr,          /* init process */
+    nullptr,          /* init thread */
+    nullptr,          /* exit thread */
+    nullptr,          /* exit process */
+    nullptr,          /* exit master */
+    NGX_MODULE_V1_PADDING,
+};
+}

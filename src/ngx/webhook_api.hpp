@@ -1,0 +1,53 @@
+// The management REST API framework (SPEC §5): routing relative to the
+// location, authentication, bounded JSON bodies, the error model, and
+// journaling a mutation before its answer goes out.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/api_error.hpp"
+#include "core/json.hpp"
+#include "ngx/webhook_auth.hpp"
+
+namespace webhook::ngx {
+
+constexpr size_t kMaxApiBody = 64 * 1024;
+
+struct Caller {
+    bool admin = false;
+    KeyAuth key{};   // when not admin
+    // The tenant a non-admin caller acts for: its key's resource ("*": any).
+    std::string_view tenant() const { return sv(key.resource); }
+    bool may_act_for(std::string_view tenant_name) const {
+        return admin || resource_allows(tenant(), tenant_name);
+    }
+};
+
+struct ApiRequest {
+    ngx_http_request_t* r;
+    Zone* zone;
+    std::vector<std::string_view> params;   // the {…} parts of the route
+    Caller caller;
+    Json body;                               // parsed JSON body, when the route takes one
+
+    // Query argument, URL-decoded; empty when absent.
+    std::string arg(std::string_view name) const;
+};
+
+// What a route answers. With a record, the mutation (already applied with
+// sequence `seq`) is journaled first and the answer sent once it is durable.
+struct Outcome {
+    int status = 200;
+    std::string body;      // JSON text; empty for 204
+    uint64_t seq = 0;
+    std::string record;
+
+    static Outcome error(const ApiError& e);
+    static Outcome json(int status, json_t* doc);   // takes ownership of doc
+};
+
+Outcome state_error(StateResult rc, Zone* zone, const char* what);
+
+}  // namespace webhook::ngx

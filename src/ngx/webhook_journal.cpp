@@ -1,0 +1,471 @@
+#include "ngx/webhook_journal.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <map>
+#include <memory>
+#include <sys/file.h>
+#include <unistd.h>
+#include <vector>
+
+#include "core/journal.hpp"
+#include "core/json.hpp"
+#include "ngx/webhook_state.hpp"
+
+namespace webhook::ngx {
+
+namespace {
+
+constexpr char kSnapshot[] = "snapshot";
+constexpr uint64_t kCompactMinBytes = 4u << 20;
+constexpr ngx_msec_t kCompactCheck = 5000;
+
+std::string dir_of(Zone* zone) { return std::string((const char*) zone->state_dir.data, zone->state_dir.len); }
+
+// --- plain file helpers (master at start, or a thread-pool thread) ------------
+
+bool read_whole(const std::string& path, std::string* out) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        out->append(buf, n);
+    }
+    close(fd);
+    return true;
+}
+
+int write_all(int fd, const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = write(fd, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        off += n;
+    }
+    return 0;
+}
+
+int fsync_dir(const std::string& dir) {
+    int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int rc = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
+// snapshot.tmp, fsync, rename over snapshot, fsync DIR: the snapshot is
+// always either the old one or the new one, whole.
+int write_snapshot(const std::string& dir, const std::string& data) {
+    std::string tmp = dir + "/" + kSnapshot + ".tmp";
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return errno;
+    int rc = write_all(fd, data);
+    if (rc == 0 && fsync(fd) != 0) rc = errno;
+    close(fd);
+    if (rc == 0 && rename(tmp.c_str(), (dir + "/" + kSnapshot).c_str()) != 0) rc = errno;
+    if (rc == 0) rc = fsync_dir(dir);
+    return rc;
+}
+
+std::vector<std::string> journal_files(const std::string& dir) {
+    std::vector<std::string> names;
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return names;
+    while (dirent* e = readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n.substr(0, 8) == "journal-" && n.size() > 12 && n.substr(n.size() - 4) == ".log") names.emplace_back(n);
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// journal-<gen>-<pid>.log → pid
+long pid_of(const std::string& name) {
+    size_t dash = name.rfind('-');
+    return dash == std::string::npos ? -1 : std::atol(name.c_str() + dash + 1);
+}
+
+// --- the per-worker writer ----------------------------------------------------
+
+struct Waiter {
+    ngx_http_request_t* r;
+    CommitDone done;
+    void* data;
+    ngx_pool_cleanup_t* cln;
+};
+
+void waiter_abandon(void* data) { static_cast<Waiter*>(data)->r = nullptr; }
+
+struct Journal {
+    Zone* zone;
+    std::string dir;
+    ngx_thread_task_t* task;
+
+    // Owned by the event loop.
+    std::string pending;
+    uint64_t pending_max_seq = 0;
+    std::vector<Waiter*> pending_waiters;
+    bool busy = false;
+    ngx_uint_t gen = 0;
+    uint64_t file_max_seq = 0;
+    std::string path;
+    std::vector<std::pair<std::string, uint64_t>> retired;  // old files, their last seq
+
+    // Handed to the thread while busy.
+    std::string batch;
+    std::vector<Waiter*> batch_waiters;
+    int fd = -1;
+    std::string open_path;               // non-empty: switch to this file first
+    std::vector<std::string> unlink_paths;
+    int error = 0;
+    const char* failed_op = "";
+};
+
+void journal_thread(void* data, ngx_log_t*) {
+    Journal* j = *static_cast<Journal**>(data);
+    j->error = 0;
+    if (!j->open_path.empty()) {
+        if (j->fd >= 0) close(j->fd);
+        j->fd = open(j->open_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (j->fd < 0) {
+            j->error = errno;
+            j->failed_op = "open";
+            return;
+        }
+        if ((j->error = fsync_dir(j->dir)) != 0) {
+            j->failed_op = "fsync of the directory";
+            return;
+        }
+    }
+    for (const std::string& p : j->unlink_paths) unlink(p.c_str());
+    if ((j->error = write_all(j->fd, j->batch)) != 0) {
+        j->failed_op = "write";
+        return;
+    }
+    if (fdatasync(j->fd) != 0) {
+        j->error = errno;
+        j->failed_op = "fdatasync";
+    }
+}
+
+void start_batch(Journal* j);
+
+void journal_done(ngx_event_t* ev) {
+    auto* j = static_cast<Journal*>(ev->data);
+    j->busy = false;
+    bool ok = j->error == 0;
+    if (!ok) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, j->error, "webhook_zone \"%V\": journal %s failed in \"%s\"",
+                      &j->zone->shm->shm.name, j->failed_op, j->open_path.empty() ? j->path.c_str() : j->open_path.c_str());
+        if (!j->open_path.empty()) j->path.clear();   // retry the open next time
+    } else if (!j->open_path.empty()) {
+        j->path = j->open_path;
+    }
+    if (ok) {
+        ngx_shmtx_lock(&j->zone->shpool->mutex);
+        j->zone->sh->journal_bytes += j->batch.size();
+        ngx_shmtx_unlock(&j->zone->shpool->mutex);
+    }
+    std::vector<Waiter*> waiters;
+    waiters.swap(j->batch_waiters);
+    j->batch.clear();
+    for (Waiter* w : waiters) {
+        if (w->r != nullptr) {
+            w->cln->handler = nullptr;
+            w->done(w->r, w->data, ok);
+        }
+        delete w;
+    }
+    if (!j->pending.empty()) start_batch(j);
+}
+
+void start_batch(Journal* j) {
+    j->batch.swap(j->pending);
+    j->batch_waiters.swap(j->pending_waiters);
+    uint64_t batch_max = j->pending_max_seq;
+
+    ngx_shmtx_lock(&j->zone->shpool->mutex);
+    ngx_uint_t gen = j->zone->sh->snapshot_gen;
+    uint64_t covered = j->zone->sh->snapshot_seq;
+    ngx_shmtx_unlock(&j->zone->shpool->mutex);
+
+    j->open_path.clear();
+    if (j->fd < 0 || j->path.empty() || gen != j->gen) {
+        if (!j->path.empty()) j->retired.emplace_back(j->path, j->file_max_seq);
+        j->gen = gen;
+        j->file_max_seq = 0;
+        j->open_path = j->dir + "/journal-" + std::to_string(gen) + "-" + std::to_string(ngx_pid) + ".log";
+    }
+    j->unlink_paths.clear();
+    auto covered_now = [&](const std::pair<std::string, uint64_t>& f) { return f.second <= covered; };
+    for (auto& f : j->retired)
+        if (covered_now(f)) j->unlink_paths.push_back(f.first);
+    j->retired.erase(std::remove_if(j->retired.begin(), j->retired.end(), covered_now), j->retired.end());
+    j->file_max_seq = std::max(j->file_max_seq, batch_max);
+
+    j->busy = true;
+    if (ngx_thread_task_post(j->zone->thread_pool, j->task) != NGX_OK) {
+        j->error = EAGAIN;
+        j->failed_op = "thread task post";
+        journal_done(&j->task->event);
+    }
+}
+
+Journal* journal_of(Zone* zone) {
+    if (zone->journal != nullptr) return static_cast<Journal*>(zone->journal);
+    auto* j = new Journal();
+    j->zone = zone;
+    j->dir = dir_of(zone);
+    j->task = ngx_thread_task_alloc(ngx_cycle->pool, sizeof(Journal*));
+    if (j->task == nullptr) {
+        delete j;
+        throw std::bad_alloc();
+    }
+    *static_cast<Journal**>(j->task->ctx) = j;
+    j->task->handler = journal_thread;
+    j->task->event.handler = journal_done;
+    j->task->event.data = j;
+    zone->journal = j;
+    return j;
+}
+
+// --- compaction (worker 0) -------------------------------------------------------
+
+struct Compaction {
+    Zone* zone;
+    std::string dir;
+    std::string data;
+    uint64_t seq;
+    uint64_t journal_bytes_before;
+    int error;
+    ngx_thread_task_t* task;
+    ngx_event_t timer;
+};
+
+void compaction_thread(void* data, ngx_log_t*) {
+    Compaction* c = *static_cast<Compaction**>(data);
+    c->error = write_snapshot(c->dir, c->data);
+    if (c->error != 0) return;
+    // Journals of processes that are gone and are covered by the snapshot.
+    for (const std::string& name : journal_files(c->dir)) {
+        long pid = pid_of(name);
+        if (pid <= 0 || pid == static_cast<long>(getpid()) || !(kill(pid, 0) != 0 && errno == ESRCH)) continue;
+        std::string path = c->dir + "/" + name, bytes;
+        if (!read_whole(path, &bytes)) continue;
+        JournalScan scan = journal_decode(bytes);
+        uint64_t max_seq = 0;
+        for (auto& r : scan.records) max_seq = std::max(max_seq, r.seq);
+        if (max_seq <= c->seq) unlink(path.c_str());
+    }
+}
+
+void compaction_done(ngx_event_t* ev) {
+    auto* c = static_cast<Compaction*>(ev->data);
+    ZoneShared* sh = c->zone->sh;
+    ngx_shmtx_lock(&c->zone->shpool->mutex);
+    if (c->error == 0) {
+        sh->snapshot_seq = c->seq;
+        sh->snapshot_bytes = c->data.size();
+        sh->journal_bytes -= std::min(sh->journal_bytes, c->journal_bytes_before);
+    }
+    sh->compacting = false;
+    ngx_shmtx_unlock(&c->zone->shpool->mutex);
+    if (c->error != 0) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, c->error, "webhook_zone \"%V\": writing the snapshot failed",
+                      &c->zone->shm->shm.name);
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0, "webhook_zone \"%V\": compacted state into %uz bytes",
+                      &c->zone->shm->shm.name, c->data.size());
+    }
+    std::string().swap(c->data);
+}
+
+void compaction_check(ngx_event_t* ev) {
+    auto* c = static_cast<Compaction*>(ev->data);
+    if (ngx_exiting || ngx_quit || ngx_terminate) return;
+    ZoneShared* sh = c->zone->sh;
+    ngx_shmtx_lock(&c->zone->shpool->mutex);
+    bool due = !sh->compacting && sh->journal_bytes > std::max<uint64_t>(kCompactMinBytes, 2 * sh->snapshot_bytes);
+    if (due) {
+        sh->compacting = true;
+        c->journal_bytes_before = sh->journal_bytes;
+    }
+    ngx_shmtx_unlock(&c->zone->shpool->mutex);
+    if (due) {
+        bool posted = guarded(ngx_cycle->log, false, [&] {
+            c->data = state_snapshot(c->zone, &c->seq);
+            ngx_shmtx_lock(&c->zone->shpool->mutex);
+            sh->snapshot_gen++;   // writers move to new files from here on
+            ngx_shmtx_unlock(&c->zone->shpool->mutex);
+            return ngx_thread_task_post(c->zone->thread_pool, c->task) == NGX_OK;
+        });
+        if (!posted) {
+            c->error = EAGAIN;
+            compaction_done(&c->task->event);
+        }
+    }
+    ngx_add_timer(&c->timer, kCompactCheck);
+}
+
+}  // namespace
+
+void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, CommitDone done, void* data) {
+    if (zone->state_dir.len == 0) {
+        done(r, data, true);
+        return;
+    }
+    Journal* j = journal_of(zone);
+    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == nullptr) throw std::bad_alloc();
+    auto* w = new Waiter{r, done, data, cln};
+    cln->handler = waiter_abandon;
+    cln->data = w;
+    j->pending += journal_encode(seq, payload);
+    j->pending_max_seq = std::max(j->pending_max_seq, seq);
+    j->pending_waiters.push_back(w);
+    if (!j->busy) start_batch(j);
+}
+
+ngx_int_t journal_init_process(ngx_cycle_t* cycle, Zone* zone) {
+    if (zone->state_dir.len == 0 || ngx_worker != 0) return NGX_OK;
+    auto* c = new Compaction();
+    c->zone = zone;
+    c->dir = dir_of(zone);
+    c->task = ngx_thread_task_alloc(cycle->pool, sizeof(Compaction*));
+    if (c->task == nullptr) return NGX_ERROR;
+    *static_cast<Compaction**>(c->task->ctx) = c;
+    c->task->handler = compaction_thread;
+    c->task->event.handler = compaction_done;
+    c->task->event.data = c;
+    c->timer.handler = compaction_check;
+    c->timer.data = c;
+    c->timer.log = cycle->log;
+    c->timer.cancelable = 1;
+    ngx_add_timer(&c->timer, kCompactCheck);
+    return NGX_OK;
+}
+
+namespace {
+
+// One NGINX instance per state directory: the master holds an exclusive
+// flock on DIR/lock for as long as it (or a worker it forked) lives, so a
+// second instance started on the same DIR refuses to start instead of
+// compacting the journals the first one is writing.
+bool lock_dir(const std::string& dir, ngx_log_t* log) {
+    static std::map<std::string, int> held;   // the master's own locks, kept across reloads
+    if (held.count(dir)) return true;
+    std::string path = dir + "/lock";
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: cannot open \"%s\"", path.c_str());
+        return false;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: state directory \"%s\" is in use by another nginx",
+                      dir.c_str());
+        close(fd);
+        return false;
+    }
+    held[dir] = fd;
+    return true;
+}
+
+}  // namespace
+
+ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact) {
+    std::string dir = dir_of(zone);
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: cannot create state directory \"%s\"", dir.c_str());
+        return NGX_ERROR;
+    }
+    if (!lock_dir(dir, log)) return NGX_ERROR;
+    // The workers write here: hand DIR to their user, as NGINX does with its
+    // temp paths.
+    auto* ccf = reinterpret_cast<ngx_core_conf_t*>(ngx_get_conf(zone->cycle->conf_ctx, ngx_core_module));
+    if (geteuid() == 0 && ccf->user != static_cast<ngx_uid_t>(NGX_CONF_UNSET_UINT)) {
+        if (chown(dir.c_str(), ccf->user, static_cast<gid_t>(-1)) != 0) {
+            ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: chown of \"%s\" failed", dir.c_str());
+            return NGX_ERROR;
+        }
+    }
+
+    struct Source {
+        std::string name;
+        JournalScan scan;
+    };
+    std::vector<Source> sources;
+    std::string bytes;
+    if (read_whole(dir + "/" + kSnapshot, &bytes)) sources.push_back({kSnapshot, journal_decode(bytes)});
+    std::vector<std::string> journals = journal_files(dir);
+    for (const std::string& name : journals) {
+        bytes.clear();
+        if (read_whole(dir + "/" + name, &bytes)) sources.push_back({name, journal_decode(bytes)});
+    }
+
+    uint64_t snapshot_seq = 0;
+    std::vector<JournalRecord*> order;
+    for (Source& s : sources) {
+        if (s.scan.dropped_bytes > 0) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "webhook_zone \"%V\": dropped %uz bytes of %s record(s) in \"%s/%s\"", &zone->shm->shm.name,
+                          s.scan.dropped_bytes, s.scan.torn_tail ? "torn or corrupt" : "corrupt", dir.c_str(),
+                          s.name.c_str());
+        }
+        bool is_snapshot = s.name == kSnapshot;
+        for (JournalRecord& rec : s.scan.records) {
+            if (is_snapshot && &rec == &s.scan.records.front()) {   // the header: {"op":"snapshot"}
+                snapshot_seq = rec.seq;
+                continue;
+            }
+            if (!is_snapshot && rec.seq <= snapshot_seq) continue;
+            order.push_back(&rec);
+        }
+    }
+    // The snapshot's records come first (all carry its sequence), then the
+    // journals' in global sequence order.
+    std::stable_sort(order.begin(), order.end(),
+                     [](const JournalRecord* a, const JournalRecord* b) { return a->seq < b->seq; });
+
+    size_t applied = 0, refused = 0;
+    uint64_t max_seq = snapshot_seq;
+    for (JournalRecord* rec : order) {
+        Json m = json_parse(rec->payload, nullptr);
+        StateResult rc = m ? state_apply(zone, m.get(), false, nullptr) : StateResult::invalid;
+        if (rc == StateResult::ok) applied++;
+        else if (rc == StateResult::zone_full) refused++;
+        max_seq = std::max(max_seq, rec->seq);
+    }
+    zone->sh->seq = max_seq;
+    if (refused > 0) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "webhook_zone \"%V\" is too small: %uz records of \"%s\" did not fit",
+                      &zone->shm->shm.name, refused, dir.c_str());
+    }
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "webhook_zone \"%V\": restored %ui keys from \"%s\" (%uz records)",
+                  &zone->shm->shm.name, zone->sh->key_count, dir.c_str(), applied);
+
+    if (!compact) return NGX_OK;
+    uint64_t seq;
+    std::string snapshot = state_snapshot(zone, &seq);
+    int err = write_snapshot(dir, snapshot);
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_EMERG, log, err, "webhook_zone: cannot write \"%s/%s\"", dir.c_str(), kSnapshot);
+        return NGX_ERROR;
+    }
+    for (const std::string& name : journals) unlink((dir + "/" + name).c_str());
+    fsync_dir(dir);
+    zone->sh->snapshot_seq = seq;
+    zone->sh->snapshot_bytes = snapshot.size();
+    zone->sh->journal_bytes = 0;
+    return NGX_OK;
+}
+
+}  // namespace webhook::ngx

@@ -1,0 +1,38 @@
+// Durability of the zone (SPEC §2 state=DIR).
+//
+// DIR holds `snapshot` (all live state at one sequence number) and journal
+// files `journal-<gen>-<pid>.log`, one per worker process: a worker appends
+// the records of the mutations it made and fsyncs them from NGINX's thread
+// pool, a batch at a time (group commit), and the API answers only once its
+// record is on disk. Records carry the global sequence number given under the
+// zone lock, so replay merges the files back into one order.
+//
+// At start the zone is rebuilt from the snapshot and the journals, damaged
+// records dropped with a log line, and DIR compacted into a new snapshot.
+// While running, worker 0 compacts when the journals outgrow the snapshot;
+// each worker then moves to a new journal file and removes its old ones once
+// the snapshot covers them.
+#pragma once
+
+#include <string>
+
+#include "ngx/webhook_zone.hpp"
+
+namespace webhook::ngx {
+
+// In the master, when a zone's shared memory is new.
+ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact);
+
+// Called on the event loop when the record is durable (ok) or could not be
+// written. Not called if the request was freed meanwhile.
+using CommitDone = void (*)(ngx_http_request_t* r, void* data, bool ok);
+
+// Journals a mutation already applied with sequence `seq`. Memory-only zones
+// call done at once.
+void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, CommitDone done,
+                    void* data);
+
+// Worker start: the compaction timer (worker 0).
+ngx_int_t journal_init_process(ngx_cycle_t* cycle, Zone* zone);
+
+}  // namespace webhook::ngx

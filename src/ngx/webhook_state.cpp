@@ -1,0 +1,300 @@
+#include "ngx/webhook_state.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <openssl/crypto.h>
+
+#include "core/encoding.hpp"
+#include "core/journal.hpp"
+#include "core/keys.hpp"
+
+namespace webhook::ngx {
+
+namespace {
+
+// One allocation per key: the struct, then id, resource, label, display.
+struct KeyRec {
+    ngx_str_node_t by_hash;   // str: the 32-byte SHA-256
+    ngx_str_node_t by_id;     // str: the id
+    ngx_queue_t queue;
+    uint32_t scopes;
+    int64_t created_at, expires_at;
+    ngx_str_t resource, label, display;
+    u_char hash[32];
+};
+
+struct TenantRec {
+    ngx_str_node_t node;
+    int64_t max_keys = -1, max_webhooks = -1;   // -1: the zone's default
+    int64_t keys = 0, webhooks = 0;
+};
+
+class Lock {
+public:
+    explicit Lock(Zone* z) : z_(z) { ngx_shmtx_lock(&z_->shpool->mutex); }
+    ~Lock() { ngx_shmtx_unlock(&z_->shpool->mutex); }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+private:
+    Zone* z_;
+};
+
+ngx_str_t str_of(std::string_view s) { return {s.size(), (u_char*) s.data()}; }
+std::string_view sv_of(const ngx_str_t& s) { return {(const char*) s.data, s.len}; }
+
+uint32_t str_hash(std::string_view s) { return ngx_crc32_short((u_char*) s.data(), s.size()); }
+
+template <class T>
+T* lookup(ngx_rbtree_t* tree, std::string_view key, size_t node_offset) {
+    ngx_str_t name = str_of(key);
+    ngx_str_node_t* n = ngx_str_rbtree_lookup(tree, &name, str_hash(key));
+    return n ? reinterpret_cast<T*>(reinterpret_cast<u_char*>(n) - node_offset) : nullptr;
+}
+
+KeyRec* key_by_id_locked(ZoneShared* sh, std::string_view id) {
+    return lookup<KeyRec>(&sh->keys_by_id, id, offsetof(KeyRec, by_id));
+}
+
+KeyRec* key_by_hash_locked(ZoneShared* sh, std::string_view hash) {
+    return lookup<KeyRec>(&sh->keys_by_hash, hash, offsetof(KeyRec, by_hash));
+}
+
+TenantRec* tenant_locked(Zone* zone, std::string_view name, bool create) {
+    TenantRec* t = lookup<TenantRec>(&zone->sh->tenants, name, offsetof(TenantRec, node));
+    if (t != nullptr || !create) return t;
+    auto* mem = static_cast<u_char*>(ngx_slab_alloc_locked(zone->shpool, sizeof(TenantRec) + name.size()));
+    if (mem == nullptr) return nullptr;
+    t = new (mem) TenantRec();
+    u_char* p = mem + sizeof(TenantRec);
+    std::memcpy(p, name.data(), name.size());
+    t->node.str = {name.size(), p};
+    t->node.node.key = str_hash(name);
+    ngx_rbtree_insert(&zone->sh->tenants, &t->node.node);
+    return t;
+}
+
+int64_t effective(int64_t override_value, ngx_uint_t zone_default) {
+    return override_value >= 0 ? override_value : static_cast<int64_t>(zone_default);
+}
+
+KeyInfo key_info(const KeyRec* k) {
+    KeyInfo info;
+    info.id = std::string(sv_of(k->by_id.str));
+    info.display = std::string(sv_of(k->display));
+    info.resource = std::string(sv_of(k->resource));
+    info.label = std::string(sv_of(k->label));
+    info.scopes = k->scopes;
+    info.created_at = k->created_at;
+    info.expires_at = k->expires_at;
+    return info;
+}
+
+std::string_view get_str(const json_t* m, const char* name) {
+    json_t* v = json_object_get(m, name);
+    return json_is_string(v) ? json_sv(v) : std::string_view();
+}
+
+int64_t get_int(const json_t* m, const char* name, int64_t dflt) {
+    json_t* v = json_object_get(m, name);
+    return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+StateResult key_put(Zone* zone, const json_t* m, bool enforce) {
+    std::string_view id = get_str(m, "id"), resource = get_str(m, "resource"), label = get_str(m, "label"),
+                     display = get_str(m, "display");
+    auto hash = hex_decode(get_str(m, "hash"));
+    if (id.empty() || resource.empty() || !hash || hash->size() != 32) return StateResult::invalid;
+    ZoneShared* sh = zone->sh;
+    if (key_by_id_locked(sh, id) != nullptr || key_by_hash_locked(sh, *hash) != nullptr) return StateResult::invalid;
+
+    TenantRec* tenant = tenant_locked(zone, resource, true);
+    if (tenant == nullptr) return StateResult::zone_full;
+    if (enforce && tenant->keys >= effective(tenant->max_keys, zone->max_keys)) return StateResult::limit_reached;
+
+    size_t size = sizeof(KeyRec) + id.size() + resource.size() + label.size() + display.size();
+    auto* mem = static_cast<u_char*>(ngx_slab_alloc_locked(zone->shpool, size));
+    if (mem == nullptr) return StateResult::zone_full;
+    auto* k = new (mem) KeyRec();
+    u_char* p = mem + sizeof(KeyRec);
+    auto place = [&p](std::string_view s) {
+        ngx_str_t out = {s.size(), p};
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+        return out;
+    };
+    std::memcpy(k->hash, hash->data(), 32);
+    k->by_hash.str = {32, k->hash};
+    k->by_hash.node.key = str_hash(*hash);
+    k->by_id.str = place(id);
+    k->by_id.node.key = str_hash(id);
+    k->resource = place(resource);
+    k->label = place(label);
+    k->display = place(display);
+    k->scopes = static_cast<uint32_t>(get_int(m, "scopes", 0));
+    k->created_at = get_int(m, "created_at", 0);
+    k->expires_at = get_int(m, "expires_at", 0);
+    ngx_rbtree_insert(&sh->keys_by_hash, &k->by_hash.node);
+    ngx_rbtree_insert(&sh->keys_by_id, &k->by_id.node);
+    ngx_queue_insert_tail(&sh->keys, &k->queue);
+    sh->key_count++;
+    tenant->keys++;
+    return StateResult::ok;
+}
+
+StateResult key_del(Zone* zone, const json_t* m) {
+    KeyRec* k = key_by_id_locked(zone->sh, get_str(m, "id"));
+    if (k == nullptr) return StateResult::not_found;
+    if (TenantRec* t = tenant_locked(zone, sv_of(k->resource), false)) t->keys--;
+    ngx_rbtree_delete(&zone->sh->keys_by_hash, &k->by_hash.node);
+    ngx_rbtree_delete(&zone->sh->keys_by_id, &k->by_id.node);
+    ngx_queue_remove(&k->queue);
+    zone->sh->key_count--;
+    ngx_slab_free_locked(zone->shpool, k);
+    return StateResult::ok;
+}
+
+StateResult limits_put(Zone* zone, const json_t* m) {
+    std::string_view name = get_str(m, "tenant");
+    if (name.empty()) return StateResult::invalid;
+    TenantRec* t = tenant_locked(zone, name, true);
+    if (t == nullptr) return StateResult::zone_full;
+    int64_t keys = get_int(m, "max_keys", -2), webhooks = get_int(m, "max_webhooks", -2);
+    if (keys != -2) t->max_keys = keys;
+    if (webhooks != -2) t->max_webhooks = webhooks;
+    return StateResult::ok;
+}
+
+void append_record(std::string& out, uint64_t seq, json_t* m) {
+    Json owned(m);
+    out += journal_encode(seq, json_dump(m));
+}
+
+}  // namespace
+
+void state_init_shared(ZoneShared* sh) {
+    ngx_rbtree_init(&sh->keys_by_hash, &sh->keys_by_hash_sentinel, ngx_str_rbtree_insert_value);
+    ngx_rbtree_init(&sh->keys_by_id, &sh->keys_by_id_sentinel, ngx_str_rbtree_insert_value);
+    ngx_queue_init(&sh->keys);
+    ngx_rbtree_init(&sh->tenants, &sh->tenants_sentinel, ngx_str_rbtree_insert_value);
+}
+
+StateResult state_apply(Zone* zone, const json_t* m, bool enforce_limits, uint64_t* seq) {
+    std::string_view op = get_str(m, "op");
+    Lock lock(zone);
+    StateResult rc = StateResult::invalid;
+    if (op == "key.put") rc = key_put(zone, m, enforce_limits);
+    else if (op == "key.del") rc = key_del(zone, m);
+    else if (op == "limits.put") rc = limits_put(zone, m);
+    if (rc == StateResult::ok && seq != nullptr) *seq = ++zone->sh->seq;
+    return rc;
+}
+
+json_t* key_json(const KeyInfo& k) {
+    json_t* o = json_object();
+    json_set_str(o, "id", k.id);
+    json_set_str(o, "prefix", k.display);
+    json_set_str(o, "resource", k.resource);
+    json_object_set_new(o, "scopes", scopes_json(k.scopes));
+    if (k.label.empty()) json_object_set_new(o, "label", json_null());
+    else json_set_str(o, "label", k.label);
+    json_set_str(o, "created_at", format_rfc3339(k.created_at));
+    if (k.expires_at) json_set_str(o, "expires_at", format_rfc3339(k.expires_at));
+    else json_object_set_new(o, "expires_at", json_null());
+    return o;
+}
+
+std::optional<KeyInfo> key_by_id(Zone* zone, std::string_view id) {
+    Lock lock(zone);
+    KeyRec* k = key_by_id_locked(zone->sh, id);
+    if (k == nullptr) return std::nullopt;
+    return key_info(k);
+}
+
+std::vector<KeyInfo> keys_list(Zone* zone, std::string_view resource, size_t* total) {
+    std::vector<KeyInfo> out;
+    Lock lock(zone);
+    ngx_queue_t* head = &zone->sh->keys;
+    for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
+        auto* k = ngx_queue_data(q, KeyRec, queue);
+        if (resource.empty() || sv_of(k->resource) == resource) out.push_back(key_info(k));
+    }
+    *total = out.size();
+    return out;
+}
+
+bool key_by_hash(Zone* zone, const std::string& hash, ngx_pool_t* pool, KeyAuth* out) {
+    Lock lock(zone);
+    KeyRec* k = key_by_hash_locked(zone->sh, hash);
+    if (k == nullptr || CRYPTO_memcmp(k->hash, hash.data(), 32) != 0) return false;
+    auto copy = [pool](const ngx_str_t& s, ngx_str_t* d) {
+        d->len = s.len;
+        d->data = static_cast<u_char*>(ngx_pnalloc(pool, s.len + 1));
+        if (d->data == nullptr) return false;
+        ngx_memcpy(d->data, s.data, s.len);
+        return true;
+    };
+    if (!copy(k->by_id.str, &out->id) || !copy(k->resource, &out->resource) || !copy(k->label, &out->label))
+        return false;
+    out->scopes = k->scopes;
+    out->expires_at = k->expires_at;
+    return true;
+}
+
+TenantLimits tenant_limits(Zone* zone, std::string_view name) {
+    Lock lock(zone);
+    TenantRec* t = tenant_locked(zone, name, false);
+    TenantLimits l{};
+    l.max_keys = effective(t ? t->max_keys : -1, zone->max_keys);
+    l.max_webhooks = effective(t ? t->max_webhooks : -1, zone->max_webhooks);
+    l.keys = t ? t->keys : 0;
+    l.webhooks = t ? t->webhooks : 0;
+    return l;
+}
+
+std::string state_snapshot(Zone* zone, uint64_t* seq) {
+    std::string out;
+    Lock lock(zone);
+    ZoneShared* sh = zone->sh;
+    *seq = sh->seq;
+    json_t* head = json_object();
+    json_set_str(head, "op", "snapshot");
+    append_record(out, sh->seq, head);
+
+    ngx_queue_t* keys = &sh->keys;
+    for (ngx_queue_t* q = ngx_queue_head(keys); q != ngx_queue_sentinel(keys); q = ngx_queue_next(q)) {
+        auto* k = ngx_queue_data(q, KeyRec, queue);
+        json_t* m = json_object();
+        json_set_str(m, "op", "key.put");
+        json_set_str(m, "id", sv_of(k->by_id.str));
+        json_set_str(m, "hash", hex_encode({(const char*) k->hash, 32}));
+        json_set_str(m, "display", sv_of(k->display));
+        json_set_str(m, "resource", sv_of(k->resource));
+        json_set_str(m, "label", sv_of(k->label));
+        json_object_set_new(m, "scopes", json_integer(k->scopes));
+        json_object_set_new(m, "created_at", json_integer(k->created_at));
+        json_object_set_new(m, "expires_at", json_integer(k->expires_at));
+        append_record(out, sh->seq, m);
+    }
+    // Tenants with overrides (counts are derived, not stored).
+    std::vector<ngx_rbtree_node_t*> stack;
+    ngx_rbtree_node_t* sentinel = sh->tenants.sentinel;
+    if (sh->tenants.root != sentinel) stack.push_back(sh->tenants.root);
+    while (!stack.empty()) {
+        ngx_rbtree_node_t* n = stack.back();
+        stack.pop_back();
+        if (n->left != sentinel) stack.push_back(n->left);
+        if (n->right != sentinel) stack.push_back(n->right);
+        auto* t = reinterpret_cast<TenantRec*>(reinterpret_cast<u_char*>(n) - offsetof(TenantRec, node));
+        if (t->max_keys < 0 && t->max_webhooks < 0) continue;
+        json_t* m = json_object();
+        json_set_str(m, "op", "limits.put");
+        json_set_str(m, "tenant", sv_of(t->node.str));
+        json_object_set_new(m, "max_keys", json_integer(t->max_keys));
+        json_object_set_new(m, "max_webhooks", json_integer(t->max_webhooks));
+        append_record(out, sh->seq, m);
+    }
+    return out;
+}
+
+}  // namespace webhook::ngx
