@@ -20,10 +20,40 @@ struct AuthConf {
     ngx_http_complex_value_t* resource;  // nullptr: any resource
 };
 
+enum class KeyState { missing, invalid, ok };
+
 struct AuthCtx {
+    KeyState state;
     KeyAuth key;
     ngx_str_t scopes;
 };
+
+// The presented key, looked up once per request, on first use: by the access
+// handler, or earlier by a $api_key_* variable (limit_req keys on $api_key_id
+// in the preaccess phase, before access runs).
+AuthCtx* resolve(ngx_http_request_t* r) {
+    auto* ctx = static_cast<AuthCtx*>(ngx_http_get_module_ctx(r->main, ngx_http_api_key_auth_module));
+    if (ctx != nullptr) return ctx;
+    auto* conf = static_cast<AuthConf*>(ngx_http_get_module_loc_conf(r, ngx_http_api_key_auth_module));
+    if (conf->zone == nullptr) return nullptr;
+    ctx = static_cast<AuthCtx*>(ngx_pcalloc(r->pool, sizeof(AuthCtx)));
+    if (ctx == nullptr) throw std::bad_alloc();
+    std::optional<std::string_view> presented = presented_key(r);
+    if (!presented || presented->empty()) {
+        ctx->state = KeyState::missing;
+    } else if (check_key(conf->zone, r, *presented, &ctx->key) != KeyCheck::ok) {
+        ctx->state = KeyState::invalid;
+    } else {
+        ctx->state = KeyState::ok;
+        std::string text = scopes_text(ctx->key.scopes);
+        ctx->scopes.len = text.size();
+        ctx->scopes.data = static_cast<u_char*>(ngx_pnalloc(r->pool, text.size() + 1));
+        if (ctx->scopes.data == nullptr) throw std::bad_alloc();
+        ngx_memcpy(ctx->scopes.data, text.data(), text.size());
+    }
+    ngx_http_set_ctx(r->main, ctx, ngx_http_api_key_auth_module);
+    return ctx;
+}
 
 ngx_int_t refuse(ngx_http_request_t* r, ngx_uint_t status, const char* code, const char* message) {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "api_key_auth: %s", code);
@@ -35,21 +65,11 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
     if (conf->enabled != 1 || r != r->main) return NGX_DECLINED;
 
     return guarded(r->connection->log, static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR), [&]() -> ngx_int_t {
-        std::optional<std::string_view> presented = presented_key(r);
-        if (!presented || presented->empty())
+        AuthCtx* ctx = resolve(r);
+        if (ctx->state == KeyState::missing)
             return refuse(r, NGX_HTTP_UNAUTHORIZED, "missing_api_key", "an API key is required");
-
-        auto* ctx = static_cast<AuthCtx*>(ngx_pcalloc(r->pool, sizeof(AuthCtx)));
-        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        if (check_key(conf->zone, r, *presented, &ctx->key) != KeyCheck::ok)
+        if (ctx->state == KeyState::invalid)
             return refuse(r, NGX_HTTP_UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
-
-        std::string text = scopes_text(ctx->key.scopes);
-        ctx->scopes.len = text.size();
-        ctx->scopes.data = static_cast<u_char*>(ngx_pnalloc(r->pool, text.size() + 1));
-        if (ctx->scopes.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ngx_memcpy(ctx->scopes.data, text.data(), text.size());
-        ngx_http_set_ctx(r, ctx, ngx_http_api_key_auth_module);
 
         if (!scopes_satisfy(ctx->key.scopes, conf->scope))
             return refuse(r, NGX_HTTP_FORBIDDEN, "insufficient_scope", "the API key lacks the scope this needs");
@@ -65,8 +85,8 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
 
 // $api_key_id, $api_key_resource, $api_key_scopes, $api_key_label
 ngx_int_t key_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t offset) {
-    auto* ctx = static_cast<AuthCtx*>(ngx_http_get_module_ctx(r->main, ngx_http_api_key_auth_module));
-    if (ctx == nullptr) {
+    AuthCtx* ctx = guarded(r->connection->log, static_cast<AuthCtx*>(nullptr), [&] { return resolve(r); });
+    if (ctx == nullptr || ctx->state != KeyState::ok) {
         v->not_found = 1;
         return NGX_OK;
     }
