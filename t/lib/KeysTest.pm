@@ -1,0 +1,113 @@
+package KeysTest;
+
+# Helpers for the API-key integration tests (t/keys_*.t), on top of
+# WebhookTest.pm:
+#
+#   use KeysTest qw(:all);
+#   my $res = api($ng, 'POST', '/v1/keys', { resource => 'room:1', scopes => ['read'] }, key => $ADMIN);
+#   $res->{json}                      # decoded body (undef when not JSON)
+#   my $k = create_key($ng, $ADMIN, resource => 'room:1', scopes => ['read']);   # dies unless 201
+#   auth_get($ng, '/r', $k->{key})   # GET with Authorization: Bearer
+#   journal_record($seq, $payload)    # one record of the state directory's format
+#   start_output($ng)                 # (exit, output) of starting nginx, for expected failures
+
+use v5.36;
+use Exporter 'import';
+use Carp qw(croak);
+use Digest::SHA qw(sha256_hex);
+use WebhookTest ();
+
+our @EXPORT_OK = qw(api create_key auth_get auth_request crc32c journal_record journal_payload
+                    start_output fresh_connections api_prefix);
+our %EXPORT_TAGS = (all => \@EXPORT_OK);
+
+# The location the tests put `webhook_api` on.
+sub api_prefix() { return '/v1' }
+
+# One API call. $body: a hash/array ref (sent as JSON), a string (sent as is),
+# or undef. Options: key => KEY (Authorization: Bearer), x_api_key => KEY,
+# content_type => TYPE (default application/json when there is a body),
+# headers => {...}. Returns the HTTP::Tiny response plus json => decoded body.
+sub api($ng, $method, $path, $body = undef, %o) {
+    my %h = %{ $o{headers} // {} };
+    $h{Authorization} = "Bearer $o{key}" if defined $o{key};
+    $h{'X-API-Key'} = $o{x_api_key} if defined $o{x_api_key};
+    my $content = ref $body ? WebhookTest::json_encode($body) : $body;
+    if (defined $content) {
+        my $ct = exists $o{content_type} ? $o{content_type} : 'application/json';
+        $h{'Content-Type'} = $ct if defined $ct;
+    }
+    $path = api_prefix() . $path unless $path =~ m{^/v1/} || $o{raw_path};
+    my $res = WebhookTest::http_request($method, $ng->url($path), \%h, $content);
+    $res->{json} = WebhookTest::json_decode($res->{content} // '');
+    return $res;
+}
+
+# POST /keys as $caller; croaks unless 201. Returns the decoded answer.
+sub create_key($ng, $caller, %fields) {
+    my $res = api($ng, 'POST', '/keys', \%fields, key => $caller);
+    croak "POST /keys failed: $res->{status} $res->{content}" unless $res->{status} == 201 && $res->{json};
+    return $res->{json};
+}
+
+sub auth_request($ng, $method, $path, $key, %o) {
+    my %h = %{ $o{headers} // {} };
+    $h{Authorization} = "Bearer $key" if defined $key;
+    return WebhookTest::http_request($method, $ng->url($path), \%h, $o{body});
+}
+sub auth_get($ng, $path, $key, %o) { return auth_request($ng, 'GET', $path, $key, %o) }
+
+# $n GET requests, each on a new connection; returns the list of statuses.
+sub fresh_connections($ng, $path, $key, $n) {
+    my @status;
+    push @status, auth_get($ng, $path, $key)->{status} for 1 .. $n;
+    return @status;
+}
+
+# --- the state directory's record format ---------------------------------------
+#   u32 magic "WHJ1" (0x314a4857 LE) | u32 payload length | u64 seq |
+#   u32 CRC-32C of (seq as 8 LE bytes, payload) | payload
+
+my @CRC_TABLE = map {
+    my $c = $_;
+    $c = ($c & 1) ? (0x82f63b78 ^ ($c >> 1)) : ($c >> 1) for 1 .. 8;
+    $c;
+} 0 .. 255;
+
+# CRC-32C (Castagnoli), continuing from $crc (as the module's crc32c()).
+sub crc32c($data, $crc = 0) {
+    $crc = ~$crc & 0xffffffff;
+    $crc = $CRC_TABLE[($crc ^ $_) & 0xff] ^ ($crc >> 8) for unpack 'C*', $data;
+    return ~$crc & 0xffffffff;
+}
+
+sub journal_record($seq, $payload) {
+    my $seq_bytes = pack 'Q<', $seq;
+    return pack('V V', 0x314a4857, length $payload) . $seq_bytes . pack('V', crc32c($payload, crc32c($seq_bytes)))
+        . $payload;
+}
+
+# The key.put payload for a key string (only its SHA-256 is written).
+sub journal_payload(%k) {
+    my $m = {
+        op         => 'key.put',
+        id         => $k{id},
+        hash       => sha256_hex($k{key}),
+        display    => substr($k{key}, 0, 8),
+        resource   => $k{resource} // 'room:1',
+        label      => $k{label} // '',
+        scopes     => $k{scopes} // 1,
+        created_at => $k{created_at} // time,
+        expires_at => $k{expires_at} // 0,
+    };
+    return WebhookTest::json_encode($m);
+}
+
+# Starts nginx (no nginx -t first) and returns (exit, output): for starts that
+# are expected to fail.
+sub start_output($ng) {
+    my $out = WebhookTest::_capture($ng->_cmd);
+    return ($out->{exit}, $out->{output});
+}
+
+1;
