@@ -1,0 +1,324 @@
+#include "core/delivery.hpp"
+
+#include <arpa/inet.h>
+#include <cstring>
+
+#include "core/encoding.hpp"
+#include "core/keys.hpp"
+
+namespace webhook {
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+bool lower_eq(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); i++) {
+        char x = a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i];
+        if (x != b[i]) return false;
+    }
+    return true;
+}
+
+bool valid_hostname(std::string_view h) {
+    if (h.empty() || h.size() > 253) return false;
+    size_t label = 0;
+    for (char c : h) {
+        if (c == '.') {
+            if (label == 0) return false;
+            label = 0;
+            continue;
+        }
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (!ok || ++label > 63) return false;
+    }
+    return label > 0 || h.back() == '.';
+}
+
+}  // namespace
+
+std::string Url::host_header() const {
+    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    if (explicit_port) h += ":" + std::to_string(port);
+    return h;
+}
+
+std::string Url::with_address(std::string_view ip, bool ipv6) const {
+    std::string out = https ? "https://" : "http://";
+    if (ipv6) out.append("[").append(ip).append("]");
+    else out.append(ip);
+    out += ":" + std::to_string(port);
+    out += path;
+    return out;
+}
+
+std::variant<Url, ApiError> parse_webhook_url(std::string_view text, bool allow_http) {
+    auto bad = [](const std::string& why) { return invalid_request("url " + why); };
+    if (text.empty()) return bad("must not be empty");
+    if (text.size() > kMaxUrl) return bad("is longer than 2048 bytes");
+    for (unsigned char c : text)
+        if (c <= 0x20 || c >= 0x7f) return bad("contains spaces, control or non-ASCII characters");
+
+    Url u;
+    std::string_view rest;
+    if (lower_eq(text.substr(0, 8), "https://")) {
+        rest = text.substr(8);
+    } else if (lower_eq(text.substr(0, 7), "http://")) {
+        if (!allow_http) return unprocessable("url_not_allowed", "url must use https://");
+        u.https = false;
+        u.port = 80;
+        rest = text.substr(7);
+    } else {
+        return bad("must be an absolute https:// URL");
+    }
+    if (text.find('#') != std::string_view::npos) return bad("must not contain a fragment");
+
+    size_t end = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, end);
+    u.path = end == std::string_view::npos ? "/" : std::string(rest.substr(end));
+    if (!u.path.empty() && u.path[0] == '?') u.path = "/" + u.path;
+    if (authority.find('@') != std::string_view::npos) return bad("must not contain credentials");
+
+    std::string_view host = authority, port;
+    if (starts_with(authority, "[")) {
+        size_t close = authority.find(']');
+        if (close == std::string_view::npos) return bad("has an unterminated IPv6 address");
+        host = authority.substr(1, close - 1);
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after[0] != ':') return bad("has garbage after the IPv6 address");
+            port = after.substr(1);
+        }
+        unsigned char buf[16];
+        bool v6;
+        if (!parse_ip(host, buf, &v6) || !v6) return bad("has an invalid IPv6 address");
+        u.host_is_ip = true;
+    } else {
+        size_t colon = authority.rfind(':');
+        if (colon != std::string_view::npos) {
+            host = authority.substr(0, colon);
+            port = authority.substr(colon + 1);
+        }
+        unsigned char buf[16];
+        bool v6;
+        u.host_is_ip = parse_ip(host, buf, &v6);
+        if (!u.host_is_ip && !valid_hostname(host)) return bad("has an invalid host");
+    }
+    if (!port.empty() || authority.back() == ':') {
+        if (port.empty() || port.size() > 5) return bad("has an invalid port");
+        unsigned p = 0;
+        for (char c : port) {
+            if (c < '0' || c > '9') return bad("has an invalid port");
+            p = p * 10 + (c - '0');
+        }
+        if (p == 0 || p > 65535) return bad("has an invalid port");
+        u.port = static_cast<uint16_t>(p);
+        u.explicit_port = true;
+    }
+    u.host = std::string(host);
+    for (char& c : u.host)
+        if (c >= 'A' && c <= 'Z') c += 32;
+    return u;
+}
+
+bool parse_ip(std::string_view text, unsigned char* out, bool* ipv6) {
+    if (text.empty() || text.size() > 45) return false;
+    std::string s(text);
+    if (inet_pton(AF_INET, s.c_str(), out) == 1) {
+        *ipv6 = false;
+        return true;
+    }
+    if (inet_pton(AF_INET6, s.c_str(), out) == 1) {
+        *ipv6 = true;
+        return true;
+    }
+    return false;
+}
+
+std::optional<Cidr> parse_cidr(std::string_view text) {
+    Cidr c;
+    size_t slash = text.find('/');
+    if (!parse_ip(text.substr(0, slash), c.addr, &c.ipv6)) return std::nullopt;
+    unsigned max = c.ipv6 ? 128 : 32;
+    c.bits = max;
+    if (slash != std::string_view::npos) {
+        std::string_view b = text.substr(slash + 1);
+        if (b.empty() || b.size() > 3) return std::nullopt;
+        unsigned v = 0;
+        for (char ch : b) {
+            if (ch < '0' || ch > '9') return std::nullopt;
+            v = v * 10 + (ch - '0');
+        }
+        if (v > max) return std::nullopt;
+        c.bits = v;
+    }
+    return c;
+}
+
+bool cidr_contains(const Cidr& c, const unsigned char* addr, bool ipv6) {
+    if (c.ipv6 != ipv6) return false;
+    unsigned full = c.bits / 8, rest = c.bits % 8;
+    if (std::memcmp(c.addr, addr, full) != 0) return false;
+    if (rest == 0) return true;
+    unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
+    return (c.addr[full] & mask) == (addr[full] & mask);
+}
+
+bool address_is_internal(const unsigned char* a, bool ipv6) {
+    static const char* const v4[] = {
+        "0.0.0.0/8",     "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",     "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24",   "192.168.0.0/16", "198.18.0.0/15",  "224.0.0.0/4",
+        "240.0.0.0/4",
+    };
+    static const char* const v6[] = {
+        "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "64:ff9b::/96", "100::/64",
+    };
+    if (ipv6) {
+        // IPv4-mapped (::ffff:a.b.c.d): judge the IPv4 address.
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (std::memcmp(a, mapped, 12) == 0) return address_is_internal(a + 12, false);
+        for (const char* c : v6)
+            if (cidr_contains(*parse_cidr(c), a, true)) return true;
+        return false;
+    }
+    for (const char* c : v4)
+        if (cidr_contains(*parse_cidr(c), a, false)) return true;
+    return false;
+}
+
+bool AddressPolicy::permits(const unsigned char* addr, bool ipv6) const {
+    if (allow_private || !address_is_internal(addr, ipv6)) return true;
+    for (const Cidr& c : allow)
+        if (cidr_contains(c, addr, ipv6)) return true;
+    return false;
+}
+
+bool valid_event_type(std::string_view t) {
+    if (t.empty() || t.size() > kMaxEventType || t.front() == '.' || t.back() == '.') return false;
+    for (char c : t) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == ':';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool valid_event_filter(std::string_view f) {
+    if (f == "*") return true;
+    if (f.size() > 2 && f.substr(f.size() - 2) == ".*") return valid_event_type(f.substr(0, f.size() - 2));
+    return valid_event_type(f);
+}
+
+bool event_matches(std::string_view f, std::string_view type) {
+    if (f == "*") return true;
+    if (f.size() > 2 && f.substr(f.size() - 2) == ".*")
+        return type.size() > f.size() - 1 && type.substr(0, f.size() - 1) == f.substr(0, f.size() - 1);
+    return f == type;
+}
+
+std::string build_payload(std::string_view type, int64_t ts, std::string_view data_json) {
+    std::string out = "{\"type\":\"";
+    out.append(type);   // validated: no characters that need escaping
+    out += "\",\"timestamp\":\"" + format_rfc3339(ts) + "\",\"data\":";
+    out.append(data_json);
+    out += "}";
+    return out;
+}
+
+std::optional<std::vector<int64_t>> parse_retries(std::string_view text) {
+    std::vector<int64_t> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t end = text.find(',', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view item = text.substr(start, end - start);
+        if (item.empty()) return std::nullopt;
+        size_t i = 0;
+        int64_t v = 0;
+        while (i < item.size() && item[i] >= '0' && item[i] <= '9') {
+            v = v * 10 + (item[i] - '0');
+            if (v > 100000000) return std::nullopt;
+            i++;
+        }
+        if (i == 0) return std::nullopt;
+        std::string_view unit = item.substr(i);
+        int64_t ms;
+        if (unit == "ms") ms = v;
+        else if (unit == "s" || unit.empty()) ms = v * 1000;
+        else if (unit == "m") ms = v * 60000;
+        else if (unit == "h") ms = v * 3600000;
+        else if (unit == "d") ms = v * 86400000;
+        else return std::nullopt;
+        out.push_back(ms);
+        if (out.size() > 50) return std::nullopt;
+        start = end + 1;
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
+int64_t jittered(int64_t delay_ms, uint32_t random) {
+    if (delay_ms <= 0) return 0;
+    // factor in [0.8, 1.2]
+    double f = 0.8 + 0.4 * (static_cast<double>(random) / 4294967295.0);
+    return static_cast<int64_t>(static_cast<double>(delay_ms) * f);
+}
+
+int64_t apply_retry_after(int64_t scheduled_ms, int64_t retry_after_s) {
+    int64_t want = retry_after_s * 1000;
+    if (want < scheduled_ms) return scheduled_ms;
+    if (want > 2 * scheduled_ms) return 2 * scheduled_ms;
+    return want;
+}
+
+std::optional<int64_t> parse_retry_after(std::string_view v, int64_t now_s) {
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    if (v.empty() || v.size() > 64) return std::nullopt;
+    bool digits = true;
+    for (char c : v) digits &= c >= '0' && c <= '9';
+    if (digits) {
+        if (v.size() > 9) return std::nullopt;
+        int64_t s = 0;
+        for (char c : v) s = s * 10 + (c - '0');
+        return s;
+    }
+    // HTTP-date: Sun, 06 Nov 1994 08:49:37 GMT
+    struct tm tm {};
+    std::string s(v);
+    if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
+    int64_t t = timegm(&tm);
+    return t > now_s ? t - now_s : 0;
+}
+
+std::string generate_endpoint_secret() { return "whsec_" + base64_encode(random_bytes(24)); }
+
+std::string endpoint_key(std::string_view secret) {
+    auto key = derive_key(Scheme::standard, secret);
+    return key ? *key : std::string(secret);
+}
+
+std::string standard_signature(const std::vector<std::string>& keys, std::string_view msg_id, int64_t timestamp,
+                               std::string_view body) {
+    std::string out;
+    std::string ts = std::to_string(timestamp);
+    for (const std::string& key : keys) {
+        Hmac h(HashAlg::sha256, key);
+        h.update(msg_id);
+        h.update(".");
+        h.update(ts);
+        h.update(".");
+        h.update(body);
+        if (!out.empty()) out.push_back(' ');
+        out += "v1," + base64_encode(h.finish());
+    }
+    return out;
+}
+
+std::string body_signature(HashAlg alg, std::string_view key, std::string_view body, Encoding enc,
+                           std::string_view prefix) {
+    std::string mac = hmac(alg, key, body);
+    return std::string(prefix) + (enc == Encoding::hex ? hex_encode(mac) : base64_encode(mac));
+}
+
+}  // namespace webhook
