@@ -138,7 +138,8 @@ bool plausible_key(std::string_view presented) {
 std::string format_rfc3339(int64_t t) {
     time_t tt = static_cast<time_t>(t);
     struct tm tm;
-    gmtime_r(&tt, &tm);
+    // Out of gmtime's range (parse_key_request does not let such values in).
+    if (gmtime_r(&tt, &tm) == nullptr) return t < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z";
     char buf[32];
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
@@ -154,6 +155,10 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
         return std::nullopt;
     int mon = to_int(M), day = to_int(D), hour = to_int(h), min = to_int(m), secs = to_int(sec);
     if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || secs > 60) return std::nullopt;
+    int year = to_int(Y);
+    bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    static constexpr int kMonthDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (day > kMonthDays[mon - 1] + (mon == 2 && leap)) return std::nullopt;
     size_t pos = 19;
     if (pos < s.size() && s[pos] == '.') {
         pos++;
@@ -166,13 +171,13 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
     if (zone == "Z" || zone == "z") {
         offset = 0;
     } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':' && is_digits(zone.substr(1, 2))
-               && is_digits(zone.substr(4, 2))) {
+               && is_digits(zone.substr(4, 2)) && to_int(zone.substr(1, 2)) <= 23 && to_int(zone.substr(4, 2)) <= 59) {
         offset = (to_int(zone.substr(1, 2)) * 60 + to_int(zone.substr(4, 2))) * 60;
         if (zone[0] == '-') offset = -offset;
     } else {
         return std::nullopt;
     }
-    int64_t days = days_from_civil(to_int(Y), mon, day);
+    int64_t days = days_from_civil(year, mon, day);
     return days * 86400 + hour * 3600 + min * 60 + secs - offset;
 }
 
@@ -218,7 +223,9 @@ std::variant<KeyRequest, ApiError> parse_key_request(const json_t* body, int64_t
         std::optional<int64_t> t;
         if (json_is_string(exp)) t = parse_rfc3339(json_sv(exp));
         else if (json_is_integer(exp)) t = json_integer_value(exp);
-        if (!t) return invalid_request("expires_at must be an RFC 3339 time such as 2030-01-01T00:00:00Z");
+        // Up to 9999-12-31T23:59:59Z: what RFC 3339 (and format_rfc3339) can represent.
+        if (!t || *t > 253402300799)
+            return invalid_request("expires_at must be an RFC 3339 time such as 2030-01-01T00:00:00Z");
         if (*t <= now) return unprocessable("invalid_expires_at", "expires_at is in the past");
         req.expires_at = *t;
     }
