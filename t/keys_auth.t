@@ -16,6 +16,7 @@ my $backend = WebhookTest::Backend->start;
 my $ng = WebhookTest::Nginx->new(vars => { BACKEND => $backend->port, ADMIN => $ADMIN }, conf => <<'EOF');
     webhook_zone zone=wh:1m;
     log_format byworker '$pid $status $request_uri';
+    limit_req_zone $api_key_id zone=perkey:1m rate=1r/m;
     server {
         listen 127.0.0.1:%%PORT%% reuseport;
         access_log %%PREFIX%%/workers.log byworker;
@@ -49,6 +50,18 @@ my $ng = WebhookTest::Nginx->new(vars => { BACKEND => $backend->port, ADMIN => $
             location /nested/open { api_key_auth off; proxy_pass http://127.0.0.1:%%BACKEND%%; }
         }
         location /plain { proxy_pass http://127.0.0.1:%%BACKEND%%; }
+        location /limited {
+            api_key_auth read;
+            limit_req zone=perkey;
+            limit_req_status 429;
+            proxy_pass http://127.0.0.1:%%BACKEND%%;
+        }
+        location /early {
+            set $early_id $api_key_id;
+            api_key_auth read;
+            proxy_set_header X-Early-Id $early_id;
+            proxy_pass http://127.0.0.1:%%BACKEND%%;
+        }
     }
 EOF
 $ng->start;
@@ -140,6 +153,20 @@ check('/rooms/11', $rw->{key}, 403, 'forbidden_resource', 'room:11 is not room:1
     is($req->{headers}{'x-key-resource'}, '*', 'wildcard key: $api_key_resource is *');
     is($req->{headers}{'x-key-scopes'}, 'readwrite', 'readwrite key: $api_key_scopes');
     ok(!defined $req->{headers}{'x-key-label'} || $req->{headers}{'x-key-label'} eq '', 'no label: empty $api_key_label');
+}
+
+# Variables used before the access phase: limit_req (preaccess) and set (rewrite).
+{
+    is(auth_get($ng, '/limited', $read->{key})->{status}, 200, 'limit_req_zone $api_key_id: first request of a key passes');
+    is(auth_get($ng, '/limited', $read->{key})->{status}, 429, 'limit_req_zone $api_key_id: second request of that key is limited');
+    is(auth_get($ng, '/limited', $rw->{key})->{status}, 200, 'limit_req_zone $api_key_id: another key has its own bucket');
+    my $res = auth_get($ng, '/limited', undef);
+    is_deeply([$res->{status}, error_code($res)], [401, 'missing_api_key'], 'limit_req: no key is refused by api_key_auth, not limited');
+    $res = auth_get($ng, '/early', $acme->{key});
+    is($res->{status}, 200, 'set $x $api_key_id in the rewrite phase: 200');
+    is($backend->request_for($res)->{headers}{'x-early-id'}, $acme->{id}, '$api_key_id read in the rewrite phase has the id');
+    $res = auth_get($ng, '/early', 'sk_' . ('Q' x 40));
+    is_deeply([$res->{status}, error_code($res)], [401, 'invalid_api_key'], 'early variable use does not let an unknown key through');
 }
 
 # --- limit_except ----------------------------------------------------------------------------------
