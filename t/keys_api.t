@@ -6,6 +6,7 @@ use Test::More;
 use WebhookTest qw(:all);
 use KeysTest qw(:all);
 use POSIX ();
+use File::Temp ();
 
 my $ADMIN = 'admin-key-api-t-5b1c9e';
 
@@ -226,6 +227,21 @@ is(api($ng, 'POST', '/keys', { resource => 'team:a', scopes => ['read'] }, key =
    'and the raised limit holds: 409');
 $res = api($ng, 'PUT', '/limits/team:a', { max_webhooks => 7 }, key => $ADMIN);
 is_deeply($res->{json}, { tenant => 'team:a', max_keys => 4, max_webhooks => 7 }, 'max_webhooks alone keeps max_keys');
+
+# Racing creations in both workers never exceed the limit.
+{
+    is(api($ng, 'PUT', '/limits/race:1', { max_keys => 7 }, key => $ADMIN)->{status}, 200, 'PUT /limits/race:1 max_keys=7');
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my @rc = in_children(8, sub ($i) {
+        my @st = map { api($ng, 'POST', '/keys', { resource => 'race:1', scopes => ['read'] }, key => $ADMIN)->{status} } 1 .. 5;
+        write_file("$dir/$i", join(' ', @st));
+    });
+    my @st = map { split / /, read_file("$dir/$_") // '' } 0 .. 7;
+    is(scalar @st, 40, '8 clients x 5 concurrent creations answered');
+    is(scalar(grep { $_ == 201 } @st), 7, 'exactly max_keys (7) of them were created');
+    is(scalar(grep { $_ == 409 } @st), 33, 'the other 33: 409');
+    is(api($ng, 'GET', '/keys?resource=race:1', undef, key => $ADMIN)->{json}{total}, 7, 'race:1 holds 7 keys');
+}
 
 # The default limit is 20 per resource.
 my $n = 0;

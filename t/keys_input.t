@@ -88,6 +88,11 @@ refused(post_keys({ %ok, expires_at => 1000 }), 422, 'invalid_expires_at', qr/ex
 refused(post_keys({ %ok, expires_at => time - 5 }), 422, 'invalid_expires_at', qr/expires_at/, 'expires_at 5 s ago');
 refused(post_keys({ %ok, expires_at => 'tomorrow' }), 400, 'invalid_request', qr/expires_at/, 'expires_at is not a time');
 refused(post_keys({ %ok, expires_at => '2030-13-01T00:00:00Z' }), 400, 'invalid_request', qr/expires_at/, 'month 13');
+refused(post_keys({ %ok, expires_at => '2030-02-30T00:00:00Z' }), 400, 'invalid_request', qr/expires_at/, 'February 30');
+refused(post_keys({ %ok, expires_at => '2030-01-01T00:00:00+24:00' }), 400, 'invalid_request', qr/expires_at/, 'offset +24:00');
+refused(post_keys({ %ok, expires_at => 1_000_000_000_000_000 }), 400, 'invalid_request', qr/expires_at/,
+        'expires_at beyond year 9999');
+refused(post_keys({ %ok, expires_at => '' }), 400, 'invalid_request', qr/expires_at/, 'expires_at empty string');
 refused(post_keys({ %ok, expires_at => '2030-01-01' }), 400, 'invalid_request', qr/expires_at/, 'a date without time');
 refused(post_keys({ %ok, expires_at => '2030-01-01T00:00:00' }), 400, 'invalid_request', qr/expires_at/, 'no time zone');
 refused(post_keys({ %ok, expires_at => JSON::PP::true }), 400, 'invalid_request', qr/expires_at/, 'expires_at is a boolean');

@@ -15,10 +15,11 @@ use v5.36;
 use Exporter 'import';
 use Carp qw(croak);
 use Digest::SHA qw(sha256_hex);
+use POSIX ();
 use WebhookTest ();
 
 our @EXPORT_OK = qw(api create_key auth_get auth_request crc32c journal_record journal_payload
-                    start_output fresh_connections api_prefix);
+                    start_output fresh_connections api_prefix in_children);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 # The location the tests put `webhook_api` on.
@@ -108,6 +109,24 @@ sub journal_payload(%k) {
 sub start_output($ng) {
     my $out = WebhookTest::_capture($ng->_cmd);
     return ($out->{exit}, $out->{output});
+}
+
+# Runs $code->($i) in $n forked children (i = 0 .. n-1) at once; waits for
+# them all. Children leave with POSIX::_exit (no END blocks, no temp-dir
+# cleanup). Returns the children's exit codes.
+sub in_children($n, $code) {
+    my @pids;
+    for my $i (0 .. $n - 1) {
+        my $pid = fork // croak "fork: $!";
+        if ($pid == 0) {
+            my $rc = eval { $code->($i); 1 } ? 0 : 1;
+            POSIX::_exit($rc);
+        }
+        push @pids, $pid;
+    }
+    my @rc;
+    for my $pid (@pids) { waitpid $pid, 0; push @rc, $? >> 8 }
+    return @rc;
 }
 
 1;
