@@ -7,6 +7,8 @@
 use v5.36;
 use Test::More;
 use Digest::SHA qw(sha256_hex);
+use File::Temp ();
+use POSIX ();
 use WebhookTest qw(:all);
 use KeysTest qw(:all);
 
@@ -128,6 +130,41 @@ my @st = map { status_of($_) } @burst;
 is(scalar(grep { $_ == 200 } @st), 14, 'after kill -9: the 14 live keys of the burst authenticate');
 is($st[7], 401, 'after kill -9: the revoked key of the burst is refused');
 ok(!journals(), 'after the restart: journals compacted away');
+
+# kill -9 in the middle of concurrent creations (group commit across both
+# workers): every key that was acknowledged with a 201 survives.
+{
+    api($ng, 'PUT', "/limits/conc:$_", { max_keys => 1000 }, key => $ADMIN) for 0 .. 5;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $acked = sub { my $n = 0; $n += () = (read_file($_) // '') =~ /\n/g for glob "$dir/*"; $n };
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        in_children(6, sub ($i) {
+            open my $fh, '>>', "$dir/$i" or die;
+            $fh->autoflush(1);
+            for (1 .. 500) {
+                my $res = api($ng, 'POST', '/keys', { resource => "conc:$i", scopes => ['read'] }, key => $ADMIN);
+                last unless $res->{status} == 201;
+                print {$fh} "$res->{json}{id} $res->{json}{key}\n";
+            }
+        });
+        POSIX::_exit(0);
+    }
+    WebhookTest::wait_for(sub { $acked->() >= 60 }, 30);
+    $ng->kill9;
+    ok($acked->() < 3000, 'the creations were still going when nginx was killed');
+    waitpid $pid, 0;
+    my @lines = map { split /\n/, read_file($_) // '' } glob "$dir/*";
+    my @ok = map { [split / /] } grep { /^key_\S+ sk_\S+$/ } @lines;
+    ok(@ok >= 60, scalar(@ok) . ' keys acknowledged before kill -9 during concurrent creations');
+    $ng->restart;
+    my @lost = grep { status_of({ key => $_->[1] }) != 200 } @ok;
+    is(scalar @lost, 0, 'after kill -9 mid-flight: every acknowledged key authenticates') or diag("lost: @{[ map { $_->[0] } @lost ]}");
+    my $tot = 0;
+    $tot += api($ng, 'GET', "/keys?resource=conc:$_", undef, key => $ADMIN)->{json}{total} for 0 .. 5;
+    ok($tot >= @ok, "the zone holds at least the acknowledged keys ($tot >= ${\ scalar @ok})");
+    push @secrets, map { $_->[1] } @ok;
+}
 
 # --- a second nginx on the same directory --------------------------------------------------------------
 
