@@ -21,7 +21,7 @@ Json json_parse(std::string_view text, std::string* error) {
 }
 
 void json_set_str(json_t* obj, const char* key, std::string_view value) {
-    json_t* s = json_stringn_nocheck(value.data(), value.size());
+    json_t* s = value.empty() ? json_string("") : json_stringn_nocheck(value.data(), value.size());
     if (s == nullptr || json_object_set_new(obj, key, s) != 0) throw std::bad_alloc();
 }
 

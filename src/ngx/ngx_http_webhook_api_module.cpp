@@ -14,6 +14,7 @@
 #include "core/hmac.hpp"
 #include "core/keys.hpp"
 #include "ngx/webhook_api.hpp"
+#include "ngx/webhook_delivery.hpp"
 #include "ngx/webhook_journal.hpp"
 
 using namespace webhook;
@@ -28,13 +29,15 @@ struct ApiConf {
     ngx_http_complex_value_t* admin_key;
 };
 
-enum class Access { admin, manage };
+// Who may call a route besides the admin key: a key with webhooks:manage
+// (for its own tenant), one with events:publish, or any valid key.
+enum class Access { admin, manage, publish, any };
 
 struct Route {
     const char* pattern;   // segments; "{}" matches one
-    ngx_uint_t methods;
-    bool takes_body;
+    ngx_uint_t method;
     Access access;
+    bool takes_body;
     Outcome (*handle)(ApiRequest&);
 };
 
@@ -164,17 +167,24 @@ Outcome put_limits(ApiRequest& q) {
 }
 
 const Route routes[] = {
-    {"keys", NGX_HTTP_GET | NGX_HTTP_POST, true, Access::manage, nullptr},
-    {"keys/{}", NGX_HTTP_GET | NGX_HTTP_DELETE, false, Access::manage, nullptr},
-    {"limits/{}", NGX_HTTP_PUT, true, Access::admin, put_limits},
+    {"keys", NGX_HTTP_POST, Access::manage, true, create_key},
+    {"keys", NGX_HTTP_GET, Access::manage, false, list_keys},
+    {"keys/{}", NGX_HTTP_GET, Access::manage, false, get_key},
+    {"keys/{}", NGX_HTTP_DELETE, Access::manage, false, delete_key},
+    {"limits/{}", NGX_HTTP_PUT, Access::admin, true, put_limits},
+    {"webhooks", NGX_HTTP_POST, Access::manage, true, create_webhook},
+    {"webhooks", NGX_HTTP_GET, Access::manage, false, list_webhooks},
+    {"webhooks/{}", NGX_HTTP_GET, Access::manage, false, get_webhook},
+    {"webhooks/{}", NGX_HTTP_PATCH, Access::manage, true, update_webhook},
+    {"webhooks/{}", NGX_HTTP_DELETE, Access::manage, false, delete_webhook},
+    {"webhooks/{}/rotate-secret", NGX_HTTP_POST, Access::manage, false, rotate_webhook_secret},
+    {"webhooks/{}/test", NGX_HTTP_POST, Access::manage, false, test_webhook},
+    {"webhooks/{}/deliveries", NGX_HTTP_GET, Access::manage, false, list_deliveries},
+    {"deliveries/{}", NGX_HTTP_GET, Access::manage, false, get_delivery},
+    {"deliveries/{}/replay", NGX_HTTP_POST, Access::manage, false, replay_delivery},
+    {"events", NGX_HTTP_POST, Access::publish, true, publish_events},
+    {"event-types", NGX_HTTP_GET, Access::any, false, list_event_types},
 };
-
-Outcome dispatch(const Route& route, ApiRequest& q) {
-    ngx_uint_t m = q.r->method;
-    if (route.handle) return route.handle(q);
-    if (std::strcmp(route.pattern, "keys") == 0) return m == NGX_HTTP_POST ? create_key(q) : list_keys(q);
-    return m == NGX_HTTP_DELETE ? delete_key(q) : get_key(q);
-}
 
 // --- the framework -------------------------------------------------------------
 
@@ -244,7 +254,7 @@ void committed(ngx_http_request_t* r, void* data, bool ok) {
 void pending_cleanup(void* data) { static_cast<Pending*>(data)->~Pending(); }
 
 void run(ngx_http_request_t* r, ApiCtx* ctx) {
-    Outcome out = dispatch(*ctx->route, ctx->q);
+    Outcome out = ctx->route->handle(ctx->q);
     if (out.record.empty()) {
         finish(r, out);
         return;
@@ -258,8 +268,8 @@ void run(ngx_http_request_t* r, ApiCtx* ctx) {
 }
 
 // The body as text: in memory, or (a body over client_body_buffer_size) in
-// the temp file, read back — bounded by kMaxApiBody.
-bool body_text(ngx_http_request_t* r, std::string* out) {
+// the temp file, read back — bounded by the route's limit.
+bool body_text(ngx_http_request_t* r, size_t limit, std::string* out) {
     if (r->request_body == nullptr) return true;
     for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
         ngx_buf_t* b = cl->buf;
@@ -267,13 +277,13 @@ bool body_text(ngx_http_request_t* r, std::string* out) {
             out->append((const char*) b->pos, b->last - b->pos);
         } else if (b->in_file) {
             size_t n = b->file_last - b->file_pos;
-            if (out->size() + n > kMaxApiBody) return false;
+            if (out->size() + n > limit) return false;
             std::string chunk(n, '\0');
             if (ngx_read_file(b->file, (u_char*) chunk.data(), n, b->file_pos) != static_cast<ssize_t>(n))
                 throw std::runtime_error("cannot read the request body back");
             out->append(chunk);
         }
-        if (out->size() > kMaxApiBody) return false;
+        if (out->size() > limit) return false;
     }
     return true;
 }
@@ -283,8 +293,8 @@ void body_ready(ngx_http_request_t* r) {
     bool handled = guarded(r->connection->log, false, [&] {
         if (ctx->route->takes_body && (r->method & (NGX_HTTP_POST | NGX_HTTP_PUT | NGX_HTTP_PATCH))) {
             std::string text;
-            if (!body_text(r, &text)) {
-                finish(r, Outcome::error({413, "payload_too_large", "the body is larger than 64 KiB"}));
+            if (!body_text(r, ctx->q.max_body, &text)) {
+                finish(r, Outcome::error({413, "payload_too_large", "the body is larger than this route accepts"}));
                 return true;
             }
             std::string err;
@@ -336,18 +346,21 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
     while (!path.empty() && path.back() == '/') path.remove_suffix(1);
 
     const Route* route = nullptr;
-    std::vector<std::string_view> params;
+    ngx_uint_t allowed_methods = 0;
+    std::vector<std::string_view> params, route_params;
     for (const Route& candidate : routes) {
-        if (match(candidate, path, &params)) {
+        if (!match(candidate, path, &params)) continue;
+        allowed_methods |= candidate.method;
+        if (route == nullptr && (r->method & candidate.method)) {
             route = &candidate;
-            break;
+            route_params = params;
         }
     }
-    if (route == nullptr) return reject(r, {404, "not_found", "no such route"});
-    if (!(r->method & route->methods)) {
+    if (allowed_methods == 0) return reject(r, {404, "not_found", "no such route"});
+    if (route == nullptr) {
         ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
         if (h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        std::string allow = allow_header(route->methods);
+        std::string allow = allow_header(allowed_methods);
         h->hash = 1;
         ngx_str_set(&h->key, "Allow");
         h->value.len = allow.size();
@@ -356,6 +369,7 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
         ngx_memcpy(h->value.data, allow.data(), allow.size());
         return reject(r, {405, "method_not_allowed", "this route does not take that method"});
     }
+    params = std::move(route_params);
 
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(ApiCtx));
     if (cln == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -369,8 +383,15 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
 
     if (auto e = identify(r, conf, &ctx->q.caller)) return reject(r, *e);
     if (!ctx->q.caller.admin) {
-        bool allowed = route->access == Access::manage && scopes_satisfy(ctx->q.caller.key.scopes, kScopeWebhooksManage);
+        uint32_t scopes = ctx->q.caller.key.scopes;
+        bool allowed = route->access == Access::any ||
+                       (route->access == Access::manage && scopes_satisfy(scopes, kScopeWebhooksManage)) ||
+                       (route->access == Access::publish && scopes_satisfy(scopes, kScopeEventsPublish));
         if (!allowed) return reject(r, {403, "insufficient_scope", "the API key lacks the scope this route needs"});
+    }
+    ctx->q.max_body = kMaxApiBody;
+    if (route->handle == publish_events) {
+        if (DeliveryConf* dc = delivery_conf_for(conf->zone)) ctx->q.max_body = dc->max_payload + 4096;
     }
 
     bool with_body = route->takes_body && (r->method & (NGX_HTTP_POST | NGX_HTTP_PUT | NGX_HTTP_PATCH));
@@ -382,8 +403,8 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
         while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
         if (type.size() != 16 || ngx_strncasecmp((u_char*) type.data(), (u_char*) "application/json", 16) != 0)
             return reject(r, {415, "unsupported_media_type", "Content-Type must be application/json"});
-        if (r->headers_in.content_length_n > static_cast<off_t>(kMaxApiBody))
-            return reject(r, {413, "payload_too_large", "the body is larger than 64 KiB"});
+        if (r->headers_in.content_length_n > static_cast<off_t>(ctx->q.max_body))
+            return reject(r, {413, "payload_too_large", "the body is larger than this route accepts"});
     }
 
     ngx_int_t rc = ngx_http_read_client_request_body(r, body_ready);

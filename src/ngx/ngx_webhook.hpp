@@ -17,6 +17,7 @@ extern ngx_module_t ngx_http_webhook_module;
 extern ngx_module_t ngx_http_webhook_verify_module;
 extern ngx_module_t ngx_http_api_key_auth_module;
 extern ngx_module_t ngx_http_webhook_api_module;
+extern ngx_module_t ngx_http_webhook_delivery_module;
 }
 
 namespace webhook::ngx {

@@ -31,6 +31,7 @@ struct ApiRequest {
     std::vector<std::string_view> params;   // the {…} parts of the route
     Caller caller;
     Json body;                               // parsed JSON body, when the route takes one
+    size_t max_body = kMaxApiBody;
 
     // Query argument, URL-decoded; empty when absent.
     std::string arg(std::string_view name) const;
@@ -49,5 +50,19 @@ struct Outcome {
 };
 
 Outcome state_error(StateResult rc, Zone* zone, const char* what);
+
+// Routes of webhook_routes.cpp (subscriptions, events, deliveries).
+Outcome create_webhook(ApiRequest& q);
+Outcome list_webhooks(ApiRequest& q);
+Outcome get_webhook(ApiRequest& q);
+Outcome update_webhook(ApiRequest& q);
+Outcome delete_webhook(ApiRequest& q);
+Outcome rotate_webhook_secret(ApiRequest& q);
+Outcome test_webhook(ApiRequest& q);
+Outcome list_deliveries(ApiRequest& q);
+Outcome get_delivery(ApiRequest& q);
+Outcome replay_delivery(ApiRequest& q);
+Outcome publish_events(ApiRequest& q);
+Outcome list_event_types(ApiRequest& q);
 
 }  // namespace webhook::ngx

@@ -320,18 +320,20 @@ void compaction_check(ngx_event_t* ev) {
 
 void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, CommitDone done, void* data) {
     if (zone->state_dir.len == 0) {
-        done(r, data, true);
+        if (done != nullptr) done(r, data, true);
         return;
     }
     Journal* j = journal_of(zone);
-    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == nullptr) throw std::bad_alloc();
-    auto* w = new Waiter{r, done, data, cln};
-    cln->handler = waiter_abandon;
-    cln->data = w;
+    if (r != nullptr && done != nullptr) {
+        ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == nullptr) throw std::bad_alloc();
+        auto* w = new Waiter{r, done, data, cln};
+        cln->handler = waiter_abandon;
+        cln->data = w;
+        j->pending_waiters.push_back(w);
+    }
     j->pending += journal_encode(seq, payload);
     j->pending_max_seq = std::max(j->pending_max_seq, seq);
-    j->pending_waiters.push_back(w);
     if (!j->busy) start_batch(j);
 }
 

@@ -28,7 +28,8 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact);
 using CommitDone = void (*)(ngx_http_request_t* r, void* data, bool ok);
 
 // Journals a mutation already applied with sequence `seq`. Memory-only zones
-// call done at once.
+// call done at once. Without r and done, the record is written in the next
+// batch and nobody waits (attempt outcomes: at-least-once tolerates a loss).
 void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, CommitDone done,
                     void* data);
 

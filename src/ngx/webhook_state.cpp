@@ -7,6 +7,8 @@
 #include "core/encoding.hpp"
 #include "core/journal.hpp"
 #include "core/keys.hpp"
+#include "ngx/webhook_deliveries.hpp"
+#include "ngx/webhook_shm.hpp"
 
 namespace webhook::ngx {
 
@@ -23,59 +25,12 @@ struct KeyRec {
     u_char hash[32];
 };
 
-struct TenantRec {
-    ngx_str_node_t node;
-    int64_t max_keys = -1, max_webhooks = -1;   // -1: the zone's default
-    int64_t keys = 0, webhooks = 0;
-};
-
-class Lock {
-public:
-    explicit Lock(Zone* z) : z_(z) { ngx_shmtx_lock(&z_->shpool->mutex); }
-    ~Lock() { ngx_shmtx_unlock(&z_->shpool->mutex); }
-    Lock(const Lock&) = delete;
-    Lock& operator=(const Lock&) = delete;
-
-private:
-    Zone* z_;
-};
-
-ngx_str_t str_of(std::string_view s) { return {s.size(), (u_char*) s.data()}; }
-std::string_view sv_of(const ngx_str_t& s) { return {(const char*) s.data, s.len}; }
-
-uint32_t str_hash(std::string_view s) { return ngx_crc32_short((u_char*) s.data(), s.size()); }
-
-template <class T>
-T* lookup(ngx_rbtree_t* tree, std::string_view key, size_t node_offset) {
-    ngx_str_t name = str_of(key);
-    ngx_str_node_t* n = ngx_str_rbtree_lookup(tree, &name, str_hash(key));
-    return n ? reinterpret_cast<T*>(reinterpret_cast<u_char*>(n) - node_offset) : nullptr;
-}
-
 KeyRec* key_by_id_locked(ZoneShared* sh, std::string_view id) {
     return lookup<KeyRec>(&sh->keys_by_id, id, offsetof(KeyRec, by_id));
 }
 
 KeyRec* key_by_hash_locked(ZoneShared* sh, std::string_view hash) {
     return lookup<KeyRec>(&sh->keys_by_hash, hash, offsetof(KeyRec, by_hash));
-}
-
-TenantRec* tenant_locked(Zone* zone, std::string_view name, bool create) {
-    TenantRec* t = lookup<TenantRec>(&zone->sh->tenants, name, offsetof(TenantRec, node));
-    if (t != nullptr || !create) return t;
-    auto* mem = static_cast<u_char*>(ngx_slab_alloc_locked(zone->shpool, sizeof(TenantRec) + name.size()));
-    if (mem == nullptr) return nullptr;
-    t = new (mem) TenantRec();
-    u_char* p = mem + sizeof(TenantRec);
-    std::memcpy(p, name.data(), name.size());
-    t->node.str = {name.size(), p};
-    t->node.node.key = str_hash(name);
-    ngx_rbtree_insert(&zone->sh->tenants, &t->node.node);
-    return t;
-}
-
-int64_t effective(int64_t override_value, ngx_uint_t zone_default) {
-    return override_value >= 0 ? override_value : static_cast<int64_t>(zone_default);
 }
 
 KeyInfo key_info(const KeyRec* k) {
@@ -177,6 +132,7 @@ void state_init_shared(ZoneShared* sh) {
     ngx_rbtree_init(&sh->keys_by_id, &sh->keys_by_id_sentinel, ngx_str_rbtree_insert_value);
     ngx_queue_init(&sh->keys);
     ngx_rbtree_init(&sh->tenants, &sh->tenants_sentinel, ngx_str_rbtree_insert_value);
+    deliveries_init_shared(sh);
 }
 
 StateResult state_apply(Zone* zone, const json_t* m, bool enforce_limits, uint64_t* seq) {
@@ -186,6 +142,7 @@ StateResult state_apply(Zone* zone, const json_t* m, bool enforce_limits, uint64
     if (op == "key.put") rc = key_put(zone, m, enforce_limits);
     else if (op == "key.del") rc = key_del(zone, m);
     else if (op == "limits.put") rc = limits_put(zone, m);
+    else rc = deliveries_apply_locked(zone, op, m, enforce_limits);
     if (rc == StateResult::ok && seq != nullptr) *seq = ++zone->sh->seq;
     return rc;
 }
@@ -294,6 +251,7 @@ std::string state_snapshot(Zone* zone, uint64_t* seq) {
         json_object_set_new(m, "max_webhooks", json_integer(t->max_webhooks));
         append_record(out, sh->seq, m);
     }
+    deliveries_snapshot_locked(zone, sh->seq, out);
     return out;
 }
 

@@ -25,6 +25,29 @@ struct ZoneShared {
     ngx_rbtree_t tenants;         // per tenant/resource counts and plan limits
     ngx_rbtree_node_t tenants_sentinel;
 
+    ngx_rbtree_t endpoints;       // webhook subscriptions by id
+    ngx_rbtree_node_t endpoints_sentinel;
+    ngx_queue_t endpoint_list;    // creation order
+    ngx_rbtree_t events;          // published events by id (kept while a delivery refers to them)
+    ngx_rbtree_node_t events_sentinel;
+    ngx_rbtree_t deliveries;      // by id
+    ngx_rbtree_node_t deliveries_sentinel;
+    ngx_rbtree_t due;             // pending deliveries by next attempt time (ms)
+    ngx_rbtree_node_t due_sentinel;
+    ngx_queue_t leased;           // attempts in flight, oldest lease first
+    ngx_uint_t in_flight;
+    ngx_rbtree_t idempotency;     // (tenant, Idempotency-Key) → first answer, 24 h
+    ngx_rbtree_node_t idempotency_sentinel;
+    ngx_queue_t idempotency_lru;  // oldest first
+
+    // Counters for webhook_status.
+    uint64_t events_published;
+    uint64_t attempts_succeeded, attempts_failed;
+    uint64_t verify_results[8];
+    uint64_t key_checks_ok, key_checks_refused;
+    uint64_t latency_buckets[12];
+    uint64_t latency_sum_ms, latency_count;
+
     uint64_t seq;                 // last sequence number given to a mutation
     uint64_t snapshot_seq;        // the durable snapshot covers up to here
     ngx_uint_t snapshot_gen;      // bumped when a compaction starts

@@ -1,0 +1,81 @@
+// Subscriptions, events and deliveries in the zone (SPEC §5, §6): the state
+// the dispatcher works from, changed only by journaled mutations
+// (endpoint.put, endpoint.del, event.put, attempt.done, delivery.replay),
+// and read by the API as copies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "ngx/webhook_state.hpp"
+
+namespace webhook::ngx {
+
+// Applies a delivery-side mutation under the lock (called by state_apply).
+StateResult deliveries_apply_locked(Zone* zone, std::string_view op, const json_t* m, bool enforce_limits);
+// Appends every endpoint, event and delivery as snapshot records.
+void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out);
+void deliveries_init_shared(ZoneShared* sh);
+
+struct EndpointInfo {
+    std::string id, tenant, url, name, description, disabled_reason, last_error;
+    std::vector<std::string> events;
+    int64_t timeout_ms = 10000;
+    bool enabled = true;
+    int64_t created_at = 0, updated_at = 0, last_error_at = 0, failing_since = 0;
+    std::string secret, old_secret;   // never shown by the API
+    int64_t old_secret_until = 0;
+};
+json_t* endpoint_json(const EndpointInfo& e);
+
+std::optional<EndpointInfo> endpoint_by_id(Zone* zone, std::string_view id);
+std::vector<EndpointInfo> endpoints_list(Zone* zone, std::string_view tenant);
+// Enabled endpoints of the tenant whose filters match the type.
+std::vector<std::string> matching_endpoints(Zone* zone, std::string_view tenant, std::string_view type);
+
+struct DeliveryInfo {
+    std::string id, event_id, event, endpoint_id, tenant, status, last_error;
+    uint32_t attempts = 0;
+    int last_status = 0, last_time_ms = 0;
+    int64_t created_at = 0, next_attempt_at = 0;   // ms
+    std::string payload, history;                  // detail only
+};
+json_t* delivery_json(const DeliveryInfo& d, bool detail);
+
+std::vector<DeliveryInfo> deliveries_of(Zone* zone, std::string_view endpoint_id, std::string_view status,
+                                        size_t limit, std::string_view after, size_t* total);
+std::optional<DeliveryInfo> delivery_by_id(Zone* zone, std::string_view id);
+
+struct IdempotentAnswer {
+    std::string event_id;
+    uint32_t deliveries;
+};
+std::optional<IdempotentAnswer> idempotent_answer(Zone* zone, std::string_view tenant, std::string_view key,
+                                                  int64_t now);
+
+// --- the dispatcher's side ---------------------------------------------------------
+
+struct Claim {
+    std::string delivery_id, event_id, endpoint_id, tenant, type, url, payload;
+    std::vector<std::string> secrets;   // current, then the previous one during a rotation
+    uint32_t attempts = 0;              // made before this one
+    int64_t timeout_ms = 10000;
+    int64_t failing_since = 0;
+    uint32_t token = 0;
+};
+
+struct DispatchLimits {
+    ngx_uint_t concurrency;
+    ngx_uint_t per_endpoint;
+    int64_t lease_ms;   // added to the attempt's timeout
+};
+
+// Takes up to `max` due deliveries (due before now_ms) for this worker, and
+// returns expired leases (a worker that died mid-attempt) to the queue.
+std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& limits, size_t max);
+// When the next pending delivery is due (ms), or -1.
+int64_t next_due(Zone* zone);
+
+}  // namespace webhook::ngx

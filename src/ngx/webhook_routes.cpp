@@ -1,0 +1,394 @@
+// Routes of the management API for outbound webhooks (SPEC §5):
+// /webhooks…, /deliveries…, /events, /event-types.
+
+#include "core/delivery.hpp"
+#include "core/keys.hpp"
+#include "ngx/webhook_api.hpp"
+#include "ngx/webhook_deliveries.hpp"
+#include "ngx/webhook_delivery.hpp"
+
+namespace webhook::ngx {
+
+namespace {
+
+constexpr size_t kMaxName = 200;
+constexpr size_t kMaxDescription = 1000;
+constexpr size_t kMaxSecret = 256;
+constexpr int64_t kRotationOverlap = 24 * 3600;
+
+const ApiError kNoWebhook{404, "not_found", "no such webhook"};
+
+int64_t now_ms() {
+    ngx_time_t* tp = ngx_timeofday();
+    return static_cast<int64_t>(tp->sec) * 1000 + tp->msec;
+}
+
+// Validation defaults when no webhook_delivery serves the zone.
+const DeliveryConf& delivery_of(Zone* zone) {
+    static const DeliveryConf defaults;
+    const DeliveryConf* dc = delivery_conf_for(zone);
+    return dc ? *dc : defaults;
+}
+
+std::optional<ApiError> unknown_fields(const json_t* body, std::initializer_list<const char*> known) {
+    const char* key;
+    json_t* value;
+    json_object_foreach(const_cast<json_t*>(body), key, value) {
+        bool ok = false;
+        for (const char* k : known) ok |= std::string_view(k) == key;
+        if (!ok) return invalid_request(std::string("unknown field \"") + key + "\"");
+    }
+    return std::nullopt;
+}
+
+// A string field: absent (nullopt, no error), or checked.
+std::optional<std::string> text_field(const json_t* body, const char* name, size_t max, bool single_line,
+                                      std::optional<ApiError>* err) {
+    json_t* v = json_object_get(body, name);
+    if (v == nullptr || json_is_null(v)) return std::nullopt;
+    if (!json_is_string(v)) {
+        *err = invalid_request(std::string(name) + " must be a string");
+        return std::nullopt;
+    }
+    std::string_view s = json_sv(v);
+    if (s.size() > max) {
+        *err = invalid_request(std::string(name) + " is longer than " + std::to_string(max) + " bytes");
+        return std::nullopt;
+    }
+    if (single_line && !header_safe(s)) {
+        *err = invalid_request(std::string(name) + " contains control characters");
+        return std::nullopt;
+    }
+    return std::string(s);
+}
+
+// The fields POST and PATCH share, checked into an endpoint.
+std::optional<ApiError> apply_fields(ApiRequest& q, const json_t* body, EndpointInfo* e, bool create) {
+    std::optional<ApiError> err;
+    const DeliveryConf& conf = delivery_of(q.zone);
+
+    json_t* url = json_object_get(body, "url");
+    if (url != nullptr || create) {
+        if (!json_is_string(url)) return invalid_request("url is required and must be a string");
+        if (auto bad = check_endpoint_url(conf, json_sv(url))) return bad;
+        e->url = std::string(json_sv(url));
+    }
+    json_t* events = json_object_get(body, "events");
+    if (events != nullptr || create) {
+        if (!json_is_array(events) || json_array_size(events) == 0 || json_array_size(events) > kMaxFilters)
+            return invalid_request("events must be a non-empty array of at most 64 event types");
+        e->events.clear();
+        size_t i;
+        json_t* f;
+        json_array_foreach(events, i, f) {
+            if (!json_is_string(f) || !valid_event_filter(json_sv(f)))
+                return invalid_request("events: each entry is an event type, \"*\" or a prefix such as \"room.*\"");
+            if (!event_type_known(json_sv(f)))
+                return unprocessable("unknown_event_type",
+                                     "events: \"" + std::string(json_sv(f)) + "\" is not in the event catalog");
+            e->events.emplace_back(json_sv(f));
+        }
+    }
+    if (auto v = text_field(body, "name", kMaxName, true, &err)) e->name = *v;
+    if (err) return err;
+    if (auto v = text_field(body, "description", kMaxDescription, false, &err)) e->description = *v;
+    if (err) return err;
+    json_t* timeout = json_object_get(body, "timeout");
+    if (timeout != nullptr && !json_is_null(timeout)) {
+        if (!json_is_integer(timeout) || json_integer_value(timeout) < 1 || json_integer_value(timeout) > 30)
+            return invalid_request("timeout must be an integer number of seconds from 1 to 30");
+        e->timeout_ms = json_integer_value(timeout) * 1000;
+    }
+    json_t* enabled = json_object_get(body, "enabled");
+    if (enabled != nullptr) {
+        if (!json_is_boolean(enabled)) return invalid_request("enabled must be true or false");
+        e->enabled = json_is_true(enabled);
+        if (e->enabled) e->disabled_reason.clear();
+        else if (e->disabled_reason.empty()) e->disabled_reason = "disabled through the API";
+    }
+    return std::nullopt;
+}
+
+json_t* endpoint_mutation(const EndpointInfo& e) {
+    json_t* m = json_object();
+    json_set_str(m, "op", "endpoint.put");
+    json_set_str(m, "id", e.id);
+    json_set_str(m, "tenant", e.tenant);
+    json_set_str(m, "url", e.url);
+    json_set_str(m, "name", e.name);
+    json_set_str(m, "description", e.description);
+    json_t* events = json_array();
+    for (auto& f : e.events) json_array_append_new(events, json_stringn(f.data(), f.size()));
+    json_object_set_new(m, "events", events);
+    json_set_str(m, "secret", e.secret);
+    json_set_str(m, "old_secret", e.old_secret);
+    json_object_set_new(m, "old_secret_until", json_integer(e.old_secret_until));
+    json_object_set_new(m, "timeout_ms", json_integer(e.timeout_ms));
+    json_object_set_new(m, "enabled", json_boolean(e.enabled));
+    json_set_str(m, "disabled_reason", e.disabled_reason);
+    json_object_set_new(m, "created_at", json_integer(e.created_at));
+    json_object_set_new(m, "updated_at", json_integer(e.updated_at));
+    return m;
+}
+
+// Applies an endpoint mutation and answers with the endpoint (plus extra fields).
+Outcome save_endpoint(ApiRequest& q, const EndpointInfo& e, int status, bool enforce, json_t* extra) {
+    Json m(endpoint_mutation(e));
+    Json extra_owned(extra);
+    Outcome out;
+    StateResult rc = state_apply(q.zone, m.get(), enforce, &out.seq);
+    if (rc != StateResult::ok) return state_error(rc, q.zone, "webhook");
+    json_t* doc = endpoint_json(e);
+    if (extra != nullptr) json_object_update(doc, extra);
+    Outcome reply = Outcome::json(status, doc);
+    out.status = status;
+    out.body = std::move(reply.body);
+    out.record = json_dump(m.get());
+    return out;
+}
+
+// The endpoint named in the path, when the caller may see it.
+std::optional<EndpointInfo> visible_endpoint(ApiRequest& q) {
+    std::optional<EndpointInfo> e = endpoint_by_id(q.zone, q.params[0]);
+    if (e && !q.caller.may_act_for(e->tenant)) return std::nullopt;
+    return e;
+}
+
+// The tenant a request acts for: the body's or query's, else the key's own
+// resource; the admin key defaults to "default".
+std::variant<std::string, ApiError> tenant_for(ApiRequest& q, const json_t* given) {
+    std::string tenant;
+    if (given != nullptr && !json_is_null(given)) {
+        if (!json_is_string(given) || json_string_length(given) == 0 || json_string_length(given) > kMaxTenant ||
+            !header_safe(json_sv(given)))
+            return invalid_request("tenant must be a non-empty string of at most 256 bytes");
+        tenant = std::string(json_sv(given));
+    } else if (!q.caller.admin && q.caller.tenant() != "*") {
+        tenant = std::string(q.caller.tenant());
+    } else {
+        tenant = "default";
+    }
+    if (!q.caller.may_act_for(tenant))
+        return ApiError{403, "forbidden_resource", "the API key may not act for this tenant"};
+    return tenant;
+}
+
+}  // namespace
+
+Outcome create_webhook(ApiRequest& q) {
+    const json_t* body = q.body.get();
+    if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
+    if (auto e = unknown_fields(body, {"url", "events", "tenant", "name", "description", "secret", "timeout", "enabled"}))
+        return Outcome::error(*e);
+    auto tenant = tenant_for(q, json_object_get(body, "tenant"));
+    if (auto* e = std::get_if<ApiError>(&tenant)) return Outcome::error(*e);
+
+    EndpointInfo e;
+    e.tenant = std::get<std::string>(tenant);
+    e.timeout_ms = delivery_of(q.zone).timeout_ms;
+    if (auto err = apply_fields(q, body, &e, true)) return Outcome::error(*err);
+    std::optional<ApiError> err;
+    auto secret = text_field(body, "secret", kMaxSecret, true, &err);
+    if (err) return Outcome::error(*err);
+    if (secret && secret->size() < 8) return Outcome::error(invalid_request("secret must be at least 8 bytes"));
+    e.secret = secret ? *secret : generate_endpoint_secret();
+    e.id = "wh_" + random_base62(20);
+    e.created_at = e.updated_at = ngx_time();
+
+    json_t* extra = json_object();
+    if (!secret) json_set_str(extra, "secret", e.secret);   // shown once; a supplied one is the caller's already
+    return save_endpoint(q, e, 201, true, extra);
+}
+
+Outcome list_webhooks(ApiRequest& q) {
+    std::string tenant = q.arg("tenant");
+    if (!q.caller.admin) {
+        if (tenant.empty() && q.caller.tenant() != "*") tenant = std::string(q.caller.tenant());
+        if (!tenant.empty() && !q.caller.may_act_for(tenant))
+            return Outcome::error({403, "forbidden_resource", "the API key may not list this tenant's webhooks"});
+    }
+    json_t* list = json_array();
+    std::vector<EndpointInfo> all = endpoints_list(q.zone, tenant);
+    for (const EndpointInfo& e : all) json_array_append_new(list, endpoint_json(e));
+    json_t* doc = json_object();
+    json_object_set_new(doc, "webhooks", list);
+    json_object_set_new(doc, "total", json_integer(all.size()));
+    return Outcome::json(200, doc);
+}
+
+Outcome get_webhook(ApiRequest& q) {
+    auto e = visible_endpoint(q);
+    if (!e) return Outcome::error(kNoWebhook);
+    return Outcome::json(200, endpoint_json(*e));
+}
+
+Outcome update_webhook(ApiRequest& q) {
+    const json_t* body = q.body.get();
+    if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
+    if (auto e = unknown_fields(body, {"url", "events", "name", "description", "timeout", "enabled"}))
+        return Outcome::error(*e);
+    auto e = visible_endpoint(q);
+    if (!e) return Outcome::error(kNoWebhook);
+    if (auto err = apply_fields(q, body, &*e, false)) return Outcome::error(*err);
+    e->updated_at = ngx_time();
+    return save_endpoint(q, *e, 200, false, nullptr);
+}
+
+Outcome delete_webhook(ApiRequest& q) {
+    auto e = visible_endpoint(q);
+    if (!e) return Outcome::error(kNoWebhook);
+    Json m(json_object());
+    json_set_str(m.get(), "op", "endpoint.del");
+    json_set_str(m.get(), "id", e->id);
+    Outcome out;
+    StateResult rc = state_apply(q.zone, m.get(), false, &out.seq);
+    if (rc != StateResult::ok) return state_error(rc, q.zone, "webhook");
+    out.status = 204;
+    out.record = json_dump(m.get());
+    return out;
+}
+
+Outcome rotate_webhook_secret(ApiRequest& q) {
+    auto e = visible_endpoint(q);
+    if (!e) return Outcome::error(kNoWebhook);
+    e->old_secret = e->secret;
+    e->old_secret_until = ngx_time() + kRotationOverlap;
+    e->secret = generate_endpoint_secret();
+    e->updated_at = ngx_time();
+    Outcome out = save_endpoint(q, *e, 200, false, nullptr);
+    if (out.status != 200) return out;
+    json_t* doc = json_object();
+    json_set_str(doc, "secret", e->secret);
+    json_set_str(doc, "previous_secret_expires_at", format_rfc3339(e->old_secret_until));
+    out.body = Outcome::json(200, doc).body;
+    return out;
+}
+
+namespace {
+
+Outcome published(ApiRequest& q, std::variant<Published, ApiError> result) {
+    if (auto* e = std::get_if<ApiError>(&result)) return Outcome::error(*e);
+    auto& p = std::get<Published>(result);
+    json_t* doc = json_object();
+    json_set_str(doc, "id", p.event_id);
+    json_object_set_new(doc, "deliveries", json_integer(p.deliveries));
+    Outcome out = Outcome::json(202, doc);
+    out.seq = p.seq;
+    out.record = std::move(p.record);
+    return out;
+}
+
+DeliveryConf* dispatching(Zone* zone) { return delivery_conf_for(zone); }
+
+const ApiError kNoDelivery{404, "not_found", "no webhook_delivery is configured for this zone"};
+
+}  // namespace
+
+Outcome test_webhook(ApiRequest& q) {
+    auto e = visible_endpoint(q);
+    if (!e) return Outcome::error(kNoWebhook);
+    DeliveryConf* dc = dispatching(q.zone);
+    if (dc == nullptr) return Outcome::error(kNoDelivery);
+    std::string data = "{\"webhook_id\":";
+    json_quote(data, e->id);
+    data += "}";
+    return published(q, publish_event(*dc, e->tenant, "webhook.test", data, "", e->id));
+}
+
+Outcome list_deliveries(ApiRequest& q) {
+    auto e = visible_endpoint(q);
+    if (!e) return Outcome::error(kNoWebhook);
+    std::string status = q.arg("status");
+    if (!status.empty() && status != "pending" && status != "succeeded" && status != "failed")
+        return Outcome::error(invalid_request("status must be pending, succeeded or failed"));
+    size_t limit = 50;
+    std::string l = q.arg("limit");
+    if (!l.empty()) {
+        ngx_int_t n = ngx_atoi((u_char*) l.data(), l.size());
+        if (n < 1 || n > 1000) return Outcome::error(invalid_request("limit must be an integer from 1 to 1000"));
+        limit = n;
+    }
+    size_t total = 0;
+    std::vector<DeliveryInfo> list = deliveries_of(q.zone, e->id, status, limit, q.arg("after"), &total);
+    json_t* arr = json_array();
+    for (const DeliveryInfo& d : list) json_array_append_new(arr, delivery_json(d, false));
+    json_t* doc = json_object();
+    json_object_set_new(doc, "deliveries", arr);
+    json_object_set_new(doc, "total", json_integer(total));
+    return Outcome::json(200, doc);
+}
+
+Outcome get_delivery(ApiRequest& q) {
+    auto d = delivery_by_id(q.zone, q.params[0]);
+    if (!d || !q.caller.may_act_for(d->tenant)) return Outcome::error({404, "not_found", "no such delivery"});
+    return Outcome::json(200, delivery_json(*d, true));
+}
+
+Outcome replay_delivery(ApiRequest& q) {
+    auto d = delivery_by_id(q.zone, q.params[0]);
+    if (!d || !q.caller.may_act_for(d->tenant)) return Outcome::error({404, "not_found", "no such delivery"});
+    Json m(json_object());
+    json_set_str(m.get(), "op", "delivery.replay");
+    json_set_str(m.get(), "id", d->id);
+    json_object_set_new(m.get(), "at", json_integer(now_ms()));
+    Outcome out;
+    StateResult rc = state_apply(q.zone, m.get(), false, &out.seq);
+    if (rc != StateResult::ok) return state_error(rc, q.zone, "delivery");
+    if (DeliveryConf* dc = dispatching(q.zone)) dispatcher_wake(*dc);
+    json_t* doc = json_object();
+    json_set_str(doc, "id", d->id);
+    json_set_str(doc, "status", "pending");
+    out.status = 202;
+    out.body = Outcome::json(202, doc).body;
+    out.record = json_dump(m.get());
+    return out;
+}
+
+Outcome publish_events(ApiRequest& q) {
+    const json_t* body = q.body.get();
+    if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
+    if (auto e = unknown_fields(body, {"type", "tenant", "data"})) return Outcome::error(*e);
+    DeliveryConf* dc = dispatching(q.zone);
+    if (dc == nullptr) return Outcome::error(kNoDelivery);
+    json_t* type = json_object_get(body, "type");
+    if (!json_is_string(type) || !valid_event_type(json_sv(type)))
+        return Outcome::error(invalid_request("type is required: lowercase letters, digits and . _ - :"));
+    if (!event_type_known(json_sv(type)))
+        return Outcome::error(unprocessable("unknown_event_type", "type \"" + std::string(json_sv(type)) + "\" is not in the event catalog"));
+    auto tenant = tenant_for(q, json_object_get(body, "tenant"));
+    if (auto* e = std::get_if<ApiError>(&tenant)) return Outcome::error(*e);
+    json_t* data = json_object_get(body, "data");
+    std::string data_json = data ? json_dump(data) : "null";
+
+    std::string key;
+    if (ngx_table_elt_t* h = find_header(q.r, "Idempotency-Key")) {
+        key = std::string(sv(h->value));
+        if (key.empty() || key.size() > 255 || !header_safe(key))
+            return Outcome::error(invalid_request("Idempotency-Key must be 1 to 255 printable characters"));
+        if (auto prior = idempotent_answer(q.zone, std::get<std::string>(tenant), key, now_ms())) {
+            json_t* doc = json_object();
+            json_set_str(doc, "id", prior->event_id);
+            json_object_set_new(doc, "deliveries", json_integer(prior->deliveries));
+            return Outcome::json(202, doc);
+        }
+    }
+    return published(q, publish_event(*dc, std::get<std::string>(tenant), json_sv(type), data_json, key, ""));
+}
+
+Outcome list_event_types(ApiRequest&) {
+    json_t* list = json_array();
+    for (const EventType& t : event_types()) {
+        json_t* o = json_object();
+        json_set_str(o, "type", t.type);
+        if (t.description.empty()) json_object_set_new(o, "description", json_null());
+        else json_set_str(o, "description", t.description);
+        json_object_set_new(o, "timeout", t.timeout_ms ? json_integer(t.timeout_ms / 1000) : json_null());
+        json_array_append_new(list, o);
+    }
+    json_t* doc = json_object();
+    json_object_set_new(doc, "event_types", list);
+    json_object_set_new(doc, "total", json_integer(json_array_size(list)));
+    return Outcome::json(200, doc);
+}
+
+}  // namespace webhook::ngx
