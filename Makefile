@@ -84,7 +84,7 @@ test: deps-test unit integration
 run: $(MODULE)
 	@mkdir -p run/conf run/logs run/temp run/modules run/state
 	@ln -sf $(CURDIR)/$(MODULE) run/modules/ngx_http_webhook_module.so
-	@sed "s/listen 127.0.0.1:8080/listen 127.0.0.1:$(PORT)/" examples/nginx.conf > run/conf/nginx.conf
+	@sed "s/127.0.0.1:8080/127.0.0.1:$(PORT)/" examples/nginx.conf > run/conf/nginx.conf
 	@nginx -p $(CURDIR)/run -c conf/nginx.conf -t -q
 	@echo "ngx_webhook on http://127.0.0.1:$(PORT)/  (state and logs in run/; Ctrl-C stops)"
 	@sed -n 's/^#@ //p' examples/nginx.conf | sed "s/8080/$(PORT)/g"
