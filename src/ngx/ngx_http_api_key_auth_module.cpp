@@ -6,6 +6,7 @@
 
 #include "core/keys.hpp"
 #include "ngx/webhook_auth.hpp"
+#include "ngx/webhook_status.hpp"
 
 using namespace webhook;
 using namespace webhook::ngx;
@@ -55,7 +56,8 @@ AuthCtx* resolve(ngx_http_request_t* r) {
     return ctx;
 }
 
-ngx_int_t refuse(ngx_http_request_t* r, ngx_uint_t status, const char* code, const char* message) {
+ngx_int_t refuse(ngx_http_request_t* r, Zone* zone, ngx_uint_t status, const char* code, const char* message) {
+    count(zone->sh->key_checks_refused);
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "api_key_auth: %s", code);
     return send_error(r, status, code, message);
 }
@@ -67,18 +69,19 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
     return guarded(r->connection->log, static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR), [&]() -> ngx_int_t {
         AuthCtx* ctx = resolve(r);
         if (ctx->state == KeyState::missing)
-            return refuse(r, NGX_HTTP_UNAUTHORIZED, "missing_api_key", "an API key is required");
+            return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, "missing_api_key", "an API key is required");
         if (ctx->state == KeyState::invalid)
-            return refuse(r, NGX_HTTP_UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
+            return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
 
         if (!scopes_satisfy(ctx->key.scopes, conf->scope))
-            return refuse(r, NGX_HTTP_FORBIDDEN, "insufficient_scope", "the API key lacks the scope this needs");
+            return refuse(r, conf->zone, NGX_HTTP_FORBIDDEN, "insufficient_scope", "the API key lacks the scope this needs");
         if (conf->resource != nullptr) {
             ngx_str_t want;
             if (ngx_http_complex_value(r, conf->resource, &want) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
             if (!resource_allows(sv(ctx->key.resource), sv(want)))
-                return refuse(r, NGX_HTTP_FORBIDDEN, "forbidden_resource", "the API key is not valid for this resource");
+                return refuse(r, conf->zone, NGX_HTTP_FORBIDDEN, "forbidden_resource", "the API key is not valid for this resource");
         }
+        count(conf->zone->sh->key_checks_ok);
         return NGX_OK;
     });
 }

@@ -1,7 +1,9 @@
 // ngx_http_webhook_module: the `webhook_zone` directive and the shared zone
 // every other part of the module stores its state in.
 
+#include "ngx/webhook_deliveries.hpp"
 #include "ngx/webhook_journal.hpp"
+#include "ngx/webhook_status.hpp"
 #include "ngx/webhook_zone.hpp"
 
 using namespace webhook::ngx;
@@ -9,11 +11,22 @@ using namespace webhook::ngx;
 static void* ngx_http_webhook_create_main_conf(ngx_conf_t* cf);
 static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t* cycle);
+static char* ngx_http_webhook_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+static void* ngx_http_webhook_create_loc_conf(ngx_conf_t* cf);
+
+struct StatusConf {
+    bool enabled;
+    ngx_str_t zone_name;
+    Zone* zone;
+};
+static char* ngx_http_webhook_merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
 extern ngx_int_t ngx_http_webhook_init_zone(ngx_shm_zone_t* shm_zone, void* data);
 
 static ngx_command_t ngx_http_webhook_commands[] = {
     {ngx_string("webhook_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, ngx_http_webhook_zone,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("webhook_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, ngx_http_webhook_status,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
 };
 
@@ -24,8 +37,8 @@ static ngx_http_module_t ngx_http_webhook_module_ctx = {
     nullptr,                            /* init main configuration */
     nullptr,                            /* create server configuration */
     nullptr,                            /* merge server configuration */
-    nullptr,                            /* create location configuration */
-    nullptr,                            /* merge location configuration */
+    ngx_http_webhook_create_loc_conf,   /* create location configuration */
+    ngx_http_webhook_merge_loc_conf,    /* merge location configuration */
 };
 
 extern "C" {
@@ -178,4 +191,67 @@ static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t* cycle) {
         if (journal_init_process(cycle, it[i]) != NGX_OK) return NGX_ERROR;
     }
     return NGX_OK;
+}
+
+Zone* webhook::ngx::zone_default(ngx_conf_t* cf) {
+    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_module));
+    return mcf->zones.nelts == 1 ? static_cast<Zone**>(mcf->zones.elts)[0] : nullptr;
+}
+
+static void* ngx_http_webhook_create_loc_conf(ngx_conf_t* cf) { return ngx_pcalloc(cf->pool, sizeof(StatusConf)); }
+
+static ngx_int_t ngx_http_webhook_status_handler(ngx_http_request_t* r) {
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
+    if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    auto* conf = static_cast<StatusConf*>(ngx_http_get_module_loc_conf(r, ngx_http_webhook_module));
+    return guarded(r->connection->log, static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR), [&]() -> ngx_int_t {
+        ngx_time_t* tp = ngx_timeofday();
+        QueueStats q;
+        queue_stats(conf->zone, static_cast<int64_t>(tp->sec) * 1000 + tp->msec, &q);
+        std::string body = status_text(conf->zone, q);
+        auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, body.size()));
+        auto* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
+        if (data == nullptr || b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_memcpy(data, body.data(), body.size());
+        b->pos = data;
+        b->last = data + body.size();
+        b->memory = 1;
+        b->last_buf = 1;
+        r->headers_out.status = NGX_HTTP_OK;
+        r->headers_out.content_length_n = body.size();
+        ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+        ngx_int_t rc = ngx_http_send_header(r);
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
+        ngx_chain_t out = {b, nullptr};
+        return ngx_http_output_filter(r, &out);
+    });
+}
+
+static char* ngx_http_webhook_status(ngx_conf_t* cf, ngx_command_t*, void* c) {
+    auto* conf = static_cast<StatusConf*>(c);
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    if (conf->enabled) return const_cast<char*>("is duplicate");
+    conf->enabled = true;
+    ngx_str_t name = ngx_null_string;
+    if (cf->args->nelts == 2) {
+        if (value[1].len <= 5 || ngx_strncmp(value[1].data, "zone=", 5) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_status: invalid parameter \"%V\"", &value[1]);
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+        name = {value[1].len - 5, value[1].data + 5};
+    }
+    conf->zone_name = name;   // resolved at merge: webhook_zone may come later in the file
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = ngx_http_webhook_status_handler;
+    return NGX_CONF_OK;
+}
+
+static char* ngx_http_webhook_merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
+    auto* conf = static_cast<StatusConf*>(child);
+    if (conf->enabled && conf->zone == nullptr) {
+        conf->zone = zone_lookup(cf, conf->zone_name, "webhook_status");
+        if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    return NGX_CONF_OK;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/signature.hpp"
+#include "ngx/webhook_status.hpp"
 #include "ngx/webhook_zone.hpp"
 
 using namespace webhook;
@@ -33,6 +34,7 @@ struct VerifyConf {
     ngx_str_t replay_zone_name = ngx_null_string;
     bool replay = false;
     Zone* replay_zone = nullptr;
+    Zone* stats_zone = nullptr;   // where verifications are counted
     time_t replay_window = 0;
 };
 
@@ -214,6 +216,7 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
 ngx_int_t respond(ngx_http_request_t* r, RequestCtx* ctx) {
     if (!ctx->decided) {
         ctx->decided = true;
+        if (Zone* z = ctx->conf->stats_zone) count(z->sh->verify_results[static_cast<size_t>(ctx->verdict)]);
         if (ctx->verdict != Verdict::ok) {
             std::string_view code = verdict_code(ctx->verdict);
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "webhook_verify: %*s%s: %s (%*s)", code.size(),
@@ -440,6 +443,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
         vc->replay_zone = zone_lookup(cf, vc->replay_zone_name, "webhook_verify replay=");
         if (vc->replay_zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     }
+    if (vc != nullptr && vc->stats_zone == nullptr) vc->stats_zone = vc->replay_zone ? vc->replay_zone : zone_default(cf);
     return NGX_CONF_OK;
 }
 

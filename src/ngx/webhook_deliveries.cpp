@@ -6,6 +6,7 @@
 #include "core/journal.hpp"
 #include "core/keys.hpp"
 #include "ngx/webhook_shm.hpp"
+#include "ngx/webhook_status.hpp"
 
 namespace webhook::ngx {
 
@@ -332,7 +333,7 @@ StateResult event_put(Zone* zone, const json_t* m) {
     if (get_bool(m, "restore", false)) {
         ev->refs--;   // a snapshot: delivery.restore records follow and take references
     } else {
-        sh->events_published++;
+        if (!state_replaying()) sh->events_published++;
         event_release(zone, ev);   // drop the linking reference (frees an event with no delivery)
     }
     return StateResult::ok;
@@ -423,12 +424,14 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
     d->last_time_ms = static_cast<int32_t>(get_int(attempt, "response_time_ms", 0));
 
     std::string_view outcome = get_str(m, "outcome");
+    bool live = !state_replaying();   // counters describe this run, not the journal
+    if (live) observe_latency(sh, d->last_time_ms);
     if (outcome == "succeeded") {
         d->status = kSucceeded;
         unqueue(sh, d);
-        sh->attempts_succeeded++;
+        if (live) sh->attempts_succeeded++;
     } else {
-        sh->attempts_failed++;
+        if (live) sh->attempts_failed++;
         if (outcome == "retry") {
             d->status = kPending;
             enqueue(sh, d, get_int(m, "next_attempt_at", 0));
@@ -814,6 +817,23 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
         n = next;
     }
     return out;
+}
+
+void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out) {
+    Lock lock(zone);
+    ZoneShared* sh = zone->sh;
+    int64_t oldest = now_ms;
+    for_each_node(&sh->due, [&](ngx_rbtree_node_t* n) {
+        auto* d = owner<DeliveryRec>(n, offsetof(DeliveryRec, due));
+        out->pending++;
+        oldest = std::min(oldest, d->created_at);
+    });
+    for (ngx_queue_t* q = ngx_queue_head(&sh->leased); q != ngx_queue_sentinel(&sh->leased); q = ngx_queue_next(q)) {
+        out->pending++;
+        oldest = std::min(oldest, owner<DeliveryRec>(q, offsetof(DeliveryRec, lease_link))->created_at);
+    }
+    out->in_flight = sh->in_flight;
+    out->oldest_age_s = static_cast<uint64_t>((now_ms - oldest) / 1000);
 }
 
 int64_t next_due(Zone* zone) {

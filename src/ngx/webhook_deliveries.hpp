@@ -75,6 +75,10 @@ struct DispatchLimits {
 // Takes up to `max` due deliveries (due before now_ms) for this worker, and
 // returns expired leases (a worker that died mid-attempt) to the queue.
 std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& limits, size_t max);
+// Pending deliveries, attempts in flight, the oldest pending one's age.
+struct QueueStats;
+void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out);
+
 // When the next pending delivery is due (ms), or -1.
 int64_t next_due(Zone* zone);
 

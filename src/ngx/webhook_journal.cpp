@@ -439,6 +439,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact) {
 
     size_t applied = 0, refused = 0;
     uint64_t max_seq = snapshot_seq;
+    state_set_replaying(true);
     for (JournalRecord* rec : order) {
         Json m = json_parse(rec->payload, nullptr);
         StateResult rc = m ? state_apply(zone, m.get(), false, nullptr) : StateResult::invalid;
@@ -446,6 +447,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact) {
         else if (rc == StateResult::zone_full) refused++;
         max_seq = std::max(max_seq, rec->seq);
     }
+    state_set_replaying(false);
     zone->sh->seq = max_seq;
     if (refused > 0) {
         ngx_log_error(NGX_LOG_ERR, log, 0, "webhook_zone \"%V\" is too small: %uz records of \"%s\" did not fit",

@@ -127,6 +127,13 @@ void append_record(std::string& out, uint64_t seq, json_t* m) {
 
 }  // namespace
 
+namespace {
+bool replaying = false;
+}
+
+bool state_replaying() { return replaying; }
+void state_set_replaying(bool on) { replaying = on; }
+
 void state_init_shared(ZoneShared* sh) {
     ngx_rbtree_init(&sh->keys_by_hash, &sh->keys_by_hash_sentinel, ngx_str_rbtree_insert_value);
     ngx_rbtree_init(&sh->keys_by_id, &sh->keys_by_id_sentinel, ngx_str_rbtree_insert_value);

@@ -52,4 +52,8 @@ std::string state_snapshot(Zone* zone, uint64_t* seq);
 
 void state_init_shared(ZoneShared* sh);
 
+// True while the journal is being replayed at start (counters stay still).
+bool state_replaying();
+void state_set_replaying(bool on);
+
 }  // namespace webhook::ngx

@@ -77,6 +77,8 @@ struct MainConf {
 // `zone=NAME` of another directive: the named zone, or with an empty name the
 // only zone of the configuration. Returns nullptr after logging the reason.
 Zone* zone_lookup(ngx_conf_t* cf, ngx_str_t name, const char* directive);
+// The only zone of the configuration, or nullptr (no error is logged).
+Zone* zone_default(ngx_conf_t* cf);
 
 enum class ReplayResult { fresh, replayed };
 
