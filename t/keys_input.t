@@ -135,8 +135,8 @@ refused(api($ng, 'GET', '/keys/a/b', undef, key => $ADMIN), 404, 'not_found', un
 refused(api($ng, 'GET', '/', undef, key => $ADMIN), 404, 'not_found', undef, 'the API root');
 refused(api($ng, 'GET', '/limits', undef, key => $ADMIN), 404, 'not_found', undef, '/limits without a tenant');
 refused(api($ng, 'GET', '/nope', undef), 404, 'not_found', undef, 'unknown route, no key');
-for my $case (['PUT', '/keys', 'GET, POST'], ['PATCH', '/keys', 'GET, POST'], ['POST', '/keys/key_x', 'GET, DELETE'],
-              ['PUT', '/keys/key_x', 'GET, DELETE'], ['GET', '/limits/t', 'PUT'], ['DELETE', '/limits/t', 'PUT']) {
+for my $case (['PUT', '/keys', 'GET, HEAD, POST'], ['PATCH', '/keys', 'GET, HEAD, POST'], ['POST', '/keys/key_x', 'GET, HEAD, DELETE'],
+              ['PUT', '/keys/key_x', 'GET, HEAD, DELETE'], ['GET', '/limits/t', 'PUT'], ['DELETE', '/limits/t', 'PUT']) {
     my ($m, $p, $allow) = @$case;
     my $res = api($ng, $m, $p, $m =~ /^P/ ? \%ok : undef, key => $ADMIN);
     refused($res, 405, 'method_not_allowed', undef, "$m $p");

@@ -208,8 +208,8 @@ bool match(const Route& route, std::string_view path, std::vector<std::string_vi
 }
 
 std::string allow_header(ngx_uint_t methods) {
-    std::string out;
-    const std::pair<ngx_uint_t, const char*> names[] = {{NGX_HTTP_GET, "GET"},       {NGX_HTTP_POST, "POST"},
+    std::string out = methods & NGX_HTTP_GET ? "GET, HEAD" : "";
+    const std::pair<ngx_uint_t, const char*> names[] = {{NGX_HTTP_POST, "POST"},
                                                         {NGX_HTTP_PUT, "PUT"},       {NGX_HTTP_PATCH, "PATCH"},
                                                         {NGX_HTTP_DELETE, "DELETE"}};
     for (auto& [bit, name] : names) {
@@ -347,11 +347,13 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
 
     const Route* route = nullptr;
     ngx_uint_t allowed_methods = 0;
+    // HEAD is answered wherever GET is (NGINX sends the headers only).
+    ngx_uint_t method = r->method == NGX_HTTP_HEAD ? NGX_HTTP_GET : r->method;
     std::vector<std::string_view> params, route_params;
     for (const Route& candidate : routes) {
         if (!match(candidate, path, &params)) continue;
         allowed_methods |= candidate.method;
-        if (route == nullptr && (r->method & candidate.method)) {
+        if (route == nullptr && (method & candidate.method)) {
             route = &candidate;
             route_params = params;
         }
