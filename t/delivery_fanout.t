@@ -182,6 +182,26 @@ is_deeply($types{'ticket.sold'}{data}, { seat => '1A' }, 'ticket.sold with the b
 ok(exists $types{'ticket.audit'} && !defined $types{'ticket.audit'}{data}, 'without data=: data is null');
 ok(defined $types{'room.renamed'}{data} && !ref $types{'room.renamed'}{data}, 'data=$arg_name (not JSON): a JSON string');
 
+# --- a disabled endpoint's backlog does not hold up other endpoints ---------------------------------
+# More pending deliveries of a disabled endpoint than the dispatcher scans per
+# tick (here: /test on a disabled endpoint, 1040 times) must not stop the
+# delivery of everyone else's events; re-enabled, it gets its backlog.
+
+my $off = create_webhook($ng, $ADMIN, url => $recv->url('/backlog'), events => ['*'], tenant => 'backlog',
+                         enabled => JSON::PP::false());
+my @rc = KeysTest::in_children(8, sub ($i) {
+    for (1 .. 130) {
+        api($ng, 'POST', "/webhooks/$off->{id}/test", undef, key => $ADMIN)->{status} == 202 or die;
+    }
+});
+is_deeply(\@rc, [(0) x 8], '1040 test events queued for a disabled endpoint');
+my $busy = create_webhook($ng, $ADMIN, url => $recv->url('/busy'), events => ['*'], tenant => 'busy');
+$ev = publish($ng, $ADMIN, type => 'room.on_air', tenant => 'busy', data => {});
+is(scalar $recv->wait_requests('/busy', 1, 8), 1, 'another endpoint still gets its event behind the disabled backlog');
+is(scalar $recv->requests('/backlog'), 0, 'the disabled endpoint got nothing');
+api($ng, 'PATCH', "/webhooks/$off->{id}", { enabled => JSON::PP::true() }, key => $ADMIN);
+is(scalar $recv->wait_requests('/backlog', 1040, 40), 1040, 're-enabled: the whole backlog is delivered');
+
 $ng->log_is_clean;
 for my $w (values %W, $ea, $ed, $ee) {
     (my $b = $w->{secret}) =~ s/^whsec_//;

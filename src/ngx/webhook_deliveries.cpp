@@ -24,6 +24,7 @@ struct EndpointRec {
     ngx_queue_t log;                     // DeliveryRec::ep_link, newest first
     ngx_uint_t log_count;
     ngx_uint_t in_flight;
+    ngx_uint_t parked;                   // pending deliveries held off the due tree while disabled
     ngx_str_t tenant, url, name, description, filters, secret, old_secret, last_error, disabled_reason;
     int64_t old_secret_until, created_at, updated_at, last_error_at, failing_since, timeout_ms;
     bool enabled;
@@ -45,6 +46,7 @@ struct DeliveryRec {
     EndpointRec* endpoint;
     uint8_t status;
     bool queued, leased;
+    bool parked;                         // due, but the endpoint is disabled: off the due tree
     uint32_t attempts, token;
     int32_t last_status, last_time_ms;
     int64_t created_at, next_attempt_at, lease_until;
@@ -109,11 +111,35 @@ void unqueue(ZoneShared* sh, DeliveryRec* d) {
 
 void enqueue(ZoneShared* sh, DeliveryRec* d, int64_t at) {
     unqueue(sh, d);
+    if (d->parked) {
+        d->parked = false;
+        d->endpoint->parked--;
+    }
     d->next_attempt_at = at;
     if (d->leased) return;   // the attempt in flight re-queues it when it reports
     d->due.key = static_cast<ngx_rbtree_key_t>(at);
     ngx_rbtree_insert(&sh->due, &d->due);
     d->queued = true;
+}
+
+// A due delivery of a disabled endpoint leaves the due tree, so that a
+// disabled endpoint's backlog never stands in front of everyone else's
+// deliveries; it goes back when the endpoint is enabled again.
+void park(ZoneShared* sh, DeliveryRec* d) {
+    unqueue(sh, d);
+    if (!d->parked) {
+        d->parked = true;
+        d->endpoint->parked++;
+    }
+}
+
+void unpark_all(ZoneShared* sh, EndpointRec* ep) {
+    if (ep->parked == 0) return;
+    for (ngx_queue_t* q = ngx_queue_head(&ep->log); q != ngx_queue_sentinel(&ep->log) && ep->parked > 0;
+         q = ngx_queue_next(q)) {
+        auto* d = owner<DeliveryRec>(q, offsetof(DeliveryRec, ep_link));
+        if (d->parked) enqueue(sh, d, d->next_attempt_at);
+    }
 }
 
 void unlease(ZoneShared* sh, DeliveryRec* d) {
@@ -137,6 +163,7 @@ void delivery_free(Zone* zone, DeliveryRec* d) {
     ZoneShared* sh = zone->sh;
     unqueue(sh, d);
     unlease(sh, d);
+    if (d->parked) d->endpoint->parked--;
     ngx_queue_remove(&d->ep_link);
     d->endpoint->log_count--;
     ngx_rbtree_delete(&sh->deliveries, &d->node.node);
@@ -245,6 +272,7 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
     ep->created_at = get_int(m, "created_at", 0);
     ep->updated_at = get_int(m, "updated_at", 0);
     if (ep->enabled) ep->failing_since = 0;
+    if (ep->enabled && !created) unpark_all(sh, ep);
     if (created) {
         ngx_rbtree_insert(&sh->endpoints, &ep->node.node);
         ngx_queue_insert_tail(&sh->endpoint_list, &ep->all);
@@ -789,7 +817,9 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
         ngx_rbtree_node_t* next = ngx_rbtree_next(&sh->due, n);
         auto* d = owner<DeliveryRec>(n, offsetof(DeliveryRec, due));
         EndpointRec* ep = d->endpoint;
-        if (ep->enabled && ep->in_flight < limits.per_endpoint) {
+        if (!ep->enabled) {
+            park(sh, d);
+        } else if (ep->in_flight < limits.per_endpoint) {
             unqueue(sh, d);
             d->leased = true;
             d->token = static_cast<uint32_t>(ngx_random()) | 1;
@@ -831,6 +861,18 @@ void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out) {
     for (ngx_queue_t* q = ngx_queue_head(&sh->leased); q != ngx_queue_sentinel(&sh->leased); q = ngx_queue_next(q)) {
         out->pending++;
         oldest = std::min(oldest, owner<DeliveryRec>(q, offsetof(DeliveryRec, lease_link))->created_at);
+    }
+    // Parked deliveries (of disabled endpoints) are still pending.
+    ngx_queue_t* eps = &sh->endpoint_list;
+    for (ngx_queue_t* e = ngx_queue_head(eps); e != ngx_queue_sentinel(eps); e = ngx_queue_next(e)) {
+        auto* ep = owner<EndpointRec>(e, offsetof(EndpointRec, all));
+        if (ep->parked == 0) continue;
+        for (ngx_queue_t* q = ngx_queue_head(&ep->log); q != ngx_queue_sentinel(&ep->log); q = ngx_queue_next(q)) {
+            auto* d = owner<DeliveryRec>(q, offsetof(DeliveryRec, ep_link));
+            if (!d->parked) continue;
+            out->pending++;
+            oldest = std::min(oldest, d->created_at);
+        }
     }
     out->in_flight = sh->in_flight;
     out->oldest_age_s = static_cast<uint64_t>((now_ms - oldest) / 1000);
