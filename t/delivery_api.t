@@ -417,6 +417,19 @@ is(api($ng, 'POST', '/deliveries/dlv_nope/replay', undef, key => $ADMIN)->{statu
 is(api($ng, 'POST', '/webhooks/wh_nope/rotate-secret', undef, key => $ADMIN)->{status}, 404, 'rotate-secret of an unknown webhook: 404');
 is(api($ng, 'POST', '/webhooks/wh_nope/test', undef, key => $ADMIN)->{status}, 404, 'test of an unknown webhook: 404');
 
+# --- the event type's timeout= wins over the endpoint's -----------------------------------------------
+
+my $recv = DeliveryTest::Receiver->start;
+$recv->script('/slow', [{ status => 200, sleep => 2.5 }]);
+my $tw = create_webhook($ng, $ADMIN, url => $recv->url('/slow'), events => ['room.*'], tenant => 'typed', timeout => 1);
+my $e_on = publish($ng, $ADMIN, type => 'room.on_air', tenant => 'typed', data => {});    # timeout=5s
+my $e_off = publish($ng, $ADMIN, type => 'room.off_air', tenant => 'typed', data => {});  # the endpoint's 1s
+my $d_on = wait_delivery($ng, $ADMIN, $tw->{id}, $e_on->{id}, timeout => 20);
+my $d_off = wait_delivery($ng, $ADMIN, $tw->{id}, $e_off->{id}, timeout => 20);
+is($d_on->{status}, 'succeeded', 'room.on_air (type timeout=5s) waits for a 2.5 s receiver: succeeded');
+is($d_off->{status}, 'failed', 'room.off_air (endpoint timeout 1) gives up on a 2.5 s receiver: failed');
+is($d_off->{error}, 'timeout', '… with error timeout');
+
 # --- logs ---------------------------------------------------------------------------------------------
 
 $ng->log_is_clean;

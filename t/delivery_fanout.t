@@ -182,6 +182,19 @@ is_deeply($types{'ticket.sold'}{data}, { seat => '1A' }, 'ticket.sold with the b
 ok(exists $types{'ticket.audit'} && !defined $types{'ticket.audit'}{data}, 'without data=: data is null');
 ok(defined $types{'room.renamed'}{data} && !ref $types{'room.renamed'}{data}, 'data=$arg_name (not JSON): a JSON string');
 
+# A body larger than client_body_buffer_size (16k here) is kept in a temp
+# file, where $request_body is empty.
+TODO: {
+    local $TODO = 'webhook_emit data=$request_body publishes "" when the body was buffered to a temp file '
+                . '(ngx_http_webhook_delivery_module.cpp emit_handler)';
+    my $big = WebhookTest::json_encode({ pad => 'p' x 20000 });
+    my $before = $recv->count('/emit');
+    http_post($ng->url('/always'), $big, { 'Content-Type' => 'application/json' });
+    my @bg = $recv->wait_requests('/emit', $before + 2, 5);
+    my ($sold) = grep { $_->{json}{type} eq 'ticket.sold' } @bg[$before .. $#bg];
+    is_deeply($sold && $sold->{json}{data}, { pad => 'p' x 20000 }, 'webhook_emit: a 20 kB body (in a temp file) arrives whole');
+}
+
 # --- a disabled endpoint's backlog does not hold up other endpoints ---------------------------------
 # More pending deliveries of a disabled endpoint than the dispatcher scans per
 # tick (here: /test on a disabled endpoint, 1040 times) must not stop the
