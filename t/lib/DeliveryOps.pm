@@ -164,10 +164,12 @@ sub make_cert($dir, $ca, $name, $host) {
 
 # --- process probes -----------------------------------------------------------------
 
-# VmRSS (kB) of a process.
-sub worker_rss($pid) {
+# VmRSS (kB) of a process; worker_rss($pid, 'RssAnon') for its private
+# memory only (VmRSS also counts the shared-memory zone's pages as they are
+# touched).
+sub worker_rss($pid, $field = 'VmRSS') {
     my $s = WebhookTest::read_file("/proc/$pid/status") // return undef;
-    return $s =~ /^VmRSS:\s+(\d+)\s+kB/m ? $1 : undef;
+    return $s =~ /^\Q$field\E:\s+(\d+)\s+kB/m ? $1 : undef;
 }
 
 # Number of open file descriptors of a process (undef when not readable).
