@@ -9,7 +9,11 @@
 #     answers ends within timeout + 10 s, and those attempts are delivered
 #     after the next start;
 #  4. endpoints and deliveries (status, attempts, errors, attempt log, next
-#     attempt) are the same after stop/start and after kill -9.
+#     attempt) are the same after stop/start and after kill -9;
+#  5. kill -9 in the middle of concurrent publishes: every event answered 202
+#     arrives after the restart;
+#  6. kill -9 of the workers only (the master and the zone stay): the leased
+#     attempts go back to the queue after timeout + 30 s and are delivered.
 use v5.36;
 use Test::More;
 use POSIX ();
@@ -204,5 +208,68 @@ $s->restart;
 is_deeply(state_of($s), $before, 'after kill -9: endpoints, deliveries and attempt logs are the same');
 $s->log_is_clean('stop/start: no [alert]/[emerg]/[crit]');
 $s->stop;
+
+# --- 5. kill -9 in the middle of concurrent publishes ---------------------------------------------------
+# Every event answered 202 before the kill arrives after the restart (the
+# group commit makes each one durable before its answer).
+
+{
+    my $rx5 = DeliveryOps::Receiver->start(children => 4, mode => 'ok');
+    my $p = delivery_nginx(zone => 'log=5000', delivery => "allow_http=on allow_private=on retries=$many_retries timeout=2s");
+    $p->start;
+    my $wh5 = register($p, $rx5->url('/p'), ['*']);
+    my $adir = File::Temp::tempdir(CLEANUP => 1);
+    my $acked = sub { my $n = 0; $n += () = (read_file($_) // '') =~ /\n/g for glob "$adir/*"; $n };
+    my $kid = fork // die "fork: $!";
+    if ($kid == 0) {
+        in_children(4, sub ($i) {
+            open my $fh, '>>', "$adir/$i" or die;
+            $fh->autoflush(1);
+            for (1 .. 2000) {
+                my $res = KeysTest::api($p, 'POST', '/events', { type => 'p.one', data => { i => $i } }, key => $ADMIN);
+                last unless $res->{status} == 202;
+                print {$fh} "$res->{json}{id}\n";
+            }
+        });
+        POSIX::_exit(0);
+    }
+    wait_for(sub { $acked->() >= 150 }, 30);
+    $p->kill9;
+    waitpid $kid, 0;
+    my @acked = map { split /\n/, read_file($_) // '' } glob "$adir/*";
+    ok(@acked >= 150 && @acked < 8000, scalar(@acked) . ' events acknowledged before kill -9 mid-stream');
+    $p->restart;
+    wait_for(sub { @missing = $rx5->missing(\@acked); !@missing }, 60, 0.25);
+    is(scalar @missing, 0, 'kill -9 mid-stream: every acknowledged event arrived after the restart')
+        or diag(scalar(@missing) . ' missing');
+    ok(wait_for(sub { delivery_counts($p, $wh5->{id})->{pending} == 0 }, 30), 'kill -9 mid-stream: nothing left pending');
+    $p->log_is_clean('kill -9 mid-stream: no [alert]/[emerg]/[crit]');
+    $p->stop;
+}
+
+# --- 6. kill -9 of the workers only: their leases run out ---------------------------------------------------
+# The master stays and starts new workers on the same zone; the attempts the
+# dead workers had in flight are leased in shared memory until timeout + 30 s,
+# then go back to the queue.
+
+{
+    my $hold = DeliveryOps::Receiver->start(children => 4, mode => 'hold');
+    my $w = delivery_nginx(delivery => "allow_http=on allow_private=on retries=$many_retries timeout=1s per_endpoint=8");
+    $w->start;
+    register($w, $hold->url('/w'), ['*']);
+    my @ev5 = map { scalar publish($w, 'w.one', { n => $_ }) } 1 .. 6;
+    ok(wait_for(sub { $hold->held >= 4 }, 10), 'workers only: attempts in flight');
+    my @old = $w->worker_pids;
+    kill 'KILL', @old;
+    ok(wait_for(sub { my %n = map { $_ => 1 } $w->worker_pids; !grep({ $n{$_} } @old) && keys(%n) >= 2 }, 10),
+       'workers only: the master started new workers');
+    $hold->set_mode('ok');
+    my $t5 = time;
+    wait_for(sub { @missing = $hold->missing(\@ev5); !@missing }, 60, 0.25);
+    is(scalar @missing, 0, sprintf('workers only: the leased attempts were delivered (after %.0f s)', time - $t5));
+    my @bad = grep { /\[(?:alert|crit|emerg)\]/ && !/exited on signal 9/ } split /\n/, $w->error_log;
+    is(scalar @bad, 0, 'workers only: no [alert]/[crit] beyond the master noting the killed workers') or diag("@bad[0..2]");
+    $w->stop;
+}
 
 done_testing;
