@@ -110,15 +110,7 @@ ngx_http_variable_t variables[] = {
     ngx_http_null_variable,
 };
 
-ngx_int_t add_variables(ngx_conf_t* cf) {
-    for (ngx_http_variable_t* v = variables; v->name.len; v++) {
-        ngx_http_variable_t* var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == nullptr) return NGX_ERROR;
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-    return NGX_OK;
-}
+ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf, variables); }
 
 char* api_key_auth(ngx_conf_t* cf, ngx_command_t*, void* c) {
     auto* conf = static_cast<AuthConf*>(c);
@@ -145,13 +137,8 @@ char* api_key_auth(ngx_conf_t* cf, ngx_command_t*, void* c) {
             conf->zone_name = {v.len - 5, v.data + 5};
         } else if (v.len > 9 && ngx_strncmp(v.data, "resource=", 9) == 0) {
             ngx_str_t text = {v.len - 9, v.data + 9};
-            conf->resource = static_cast<ngx_http_complex_value_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+            conf->resource = compile_complex(cf, text);
             if (conf->resource == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-            ngx_http_compile_complex_value_t ccv{};
-            ccv.cf = cf;
-            ccv.value = &text;
-            ccv.complex_value = conf->resource;
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "api_key_auth: invalid parameter \"%V\"", &v);
             return static_cast<char*>(NGX_CONF_ERROR);
@@ -200,7 +187,7 @@ ngx_command_t commands[] = {
 };
 
 ngx_http_module_t module_ctx = {
-    add_variables,      /* preconfiguration */
+    preconfiguration,   /* preconfiguration */
     postconfiguration,  /* postconfiguration */
     nullptr,            /* create main configuration */
     nullptr,            /* init main configuration */

@@ -432,13 +432,8 @@ char* webhook_api(ngx_conf_t* cf, ngx_command_t*, void* c) {
             conf->zone_name = {v.len - 5, v.data + 5};
         } else if (v.len > 10 && ngx_strncmp(v.data, "admin_key=", 10) == 0) {
             ngx_str_t text = {v.len - 10, v.data + 10};
-            conf->admin_key = static_cast<ngx_http_complex_value_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+            conf->admin_key = compile_complex(cf, text);
             if (conf->admin_key == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-            ngx_http_compile_complex_value_t ccv{};
-            ccv.cf = cf;
-            ccv.value = &text;
-            ccv.complex_value = conf->admin_key;
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_api: invalid parameter \"%V\"", &v);
             return static_cast<char*>(NGX_CONF_ERROR);

@@ -73,18 +73,6 @@ std::optional<int64_t> parse_ms(std::string_view v) {
     return ms;
 }
 
-ngx_http_complex_value_t* compile(ngx_conf_t* cf, ngx_str_t text) {
-    auto* cv = static_cast<ngx_http_complex_value_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
-    if (cv == nullptr) return nullptr;
-    ngx_http_compile_complex_value_t ccv{};
-    ccv.cf = cf;
-    ccv.value = static_cast<ngx_str_t*>(ngx_palloc(cf->pool, sizeof(ngx_str_t)));
-    if (ccv.value == nullptr) return nullptr;
-    *ccv.value = text;
-    ccv.complex_value = cv;
-    return ngx_http_compile_complex_value(&ccv) == NGX_OK ? cv : nullptr;
-}
-
 // --- webhook_delivery ------------------------------------------------------------
 
 char* parse_delivery(ngx_conf_t* cf, DeliveryConf* dc) {
@@ -253,7 +241,7 @@ char* webhook_emit(ngx_conf_t* cf, ngx_command_t*, void* conf) {
         if (key == "zone") {
             e.zone_name = val;
         } else if (key == "tenant" || key == "data" || key == "if") {
-            ngx_http_complex_value_t* cv = compile(cf, val);
+            ngx_http_complex_value_t* cv = compile_complex(cf, val);
             if (cv == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
             (key == "tenant" ? e.tenant : key == "data" ? e.data : e.cond) = cv;
         } else {
@@ -324,15 +312,7 @@ ngx_http_variable_t variables[] = {
     ngx_http_null_variable,
 };
 
-ngx_int_t add_variables(ngx_conf_t* cf) {
-    for (ngx_http_variable_t* v = variables; v->name.len; v++) {
-        ngx_http_variable_t* var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == nullptr) return NGX_ERROR;
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-    return NGX_OK;
-}
+ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf, variables); }
 
 ngx_http_output_body_filter_pt next_body_filter;
 
@@ -422,7 +402,7 @@ ngx_command_t commands[] = {
 };
 
 ngx_http_module_t module_ctx = {
-    add_variables,      /* preconfiguration */
+    preconfiguration,   /* preconfiguration */
     postconfiguration,  /* postconfiguration */
     create_main_conf,   /* create main configuration */
     init_main_conf,     /* init main configuration */

@@ -209,22 +209,7 @@ static ngx_int_t ngx_http_webhook_status_handler(ngx_http_request_t* r) {
         QueueStats q;
         queue_stats(conf->zone, static_cast<int64_t>(tp->sec) * 1000 + tp->msec, &q);
         std::string body = status_text(conf->zone, q);
-        auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, body.size()));
-        auto* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
-        if (data == nullptr || b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ngx_memcpy(data, body.data(), body.size());
-        b->pos = data;
-        b->last = data + body.size();
-        b->memory = 1;
-        b->last_buf = 1;
-        r->headers_out.status = NGX_HTTP_OK;
-        r->headers_out.content_length_n = body.size();
-        ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
-        r->headers_out.content_type_len = r->headers_out.content_type.len;
-        ngx_int_t rc = ngx_http_send_header(r);
-        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-        ngx_chain_t out = {b, nullptr};
-        return ngx_http_output_filter(r, &out);
+        return send_body(r, NGX_HTTP_OK, "text/plain; version=0.0.4", body);
     });
 }
 

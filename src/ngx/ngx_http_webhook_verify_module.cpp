@@ -396,13 +396,8 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
 
     for (ngx_str_t& text : secret_texts) {
         Secret s{nullptr, std::nullopt};
-        s.value = static_cast<ngx_http_complex_value_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+        s.value = compile_complex(cf, text);
         if (s.value == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-        ngx_http_compile_complex_value_t ccv{};
-        ccv.cf = cf;
-        ccv.value = &text;
-        ccv.complex_value = s.value;
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
         if (s.value->lengths == nullptr) {
             std::optional<std::string> key = derive_key(*scheme, sv(text));
             if (!key) {
@@ -447,15 +442,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     return NGX_CONF_OK;
 }
 
-ngx_int_t add_variables(ngx_conf_t* cf) {
-    for (ngx_http_variable_t* v = variables; v->name.len; v++) {
-        ngx_http_variable_t* var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == nullptr) return NGX_ERROR;
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-    return NGX_OK;
-}
+ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf, variables); }
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) {
     auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
@@ -475,7 +462,7 @@ ngx_command_t commands[] = {
 };
 
 ngx_http_module_t module_ctx = {
-    add_variables,       /* preconfiguration */
+    preconfiguration,    /* preconfiguration */
     postconfiguration,   /* postconfiguration */
     nullptr,             /* create main configuration */
     nullptr,             /* init main configuration */

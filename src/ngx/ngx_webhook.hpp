@@ -34,9 +34,16 @@ ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name);
 // returns after finishing the request itself (NGX_DONE).
 ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
 
-// Replies with a JSON document (Cache-Control: no-store) and returns what
+// Replies with a body (Cache-Control: no-store) and returns what
 // ngx_http_output_filter returned, for ngx_http_finalize_request.
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body);
 ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string& body);
+
+// A directive value that may contain variables; nullptr on error (logged).
+ngx_http_complex_value_t* compile_complex(ngx_conf_t* cf, ngx_str_t text);
+
+// Registers a module's variables (a list ending with ngx_http_null_variable).
+ngx_int_t add_variables(ngx_conf_t* cf, const ngx_http_variable_t* variables);
 
 // Appends s as a JSON string literal (quotes included).
 void json_quote(std::string& out, std::string_view s);

@@ -23,6 +23,7 @@ struct EndpointRec {
     ngx_queue_t all;
     ngx_queue_t log;                     // DeliveryRec::ep_link, newest first
     ngx_uint_t log_count;
+    ngx_uint_t log_finished;             // of log_count, not pending (what trim_log may drop)
     ngx_uint_t in_flight;
     ngx_uint_t parked;                   // pending deliveries held off the due tree while disabled
     ngx_str_t tenant, url, name, description, filters, secret, old_secret, last_error, disabled_reason;
@@ -142,6 +143,16 @@ void unpark_all(ZoneShared* sh, EndpointRec* ep) {
     }
 }
 
+// Every status change goes through here: the endpoint counts its finished
+// deliveries, so trimming its log never walks a backlog of pending ones.
+void set_status(DeliveryRec* d, uint8_t status) {
+    if ((d->status == kPending) != (status == kPending)) {
+        if (status == kPending) d->endpoint->log_finished--;
+        else d->endpoint->log_finished++;
+    }
+    d->status = status;
+}
+
 void unlease(ZoneShared* sh, DeliveryRec* d) {
     if (!d->leased) return;
     ngx_queue_remove(&d->lease_link);
@@ -166,6 +177,7 @@ void delivery_free(Zone* zone, DeliveryRec* d) {
     if (d->parked) d->endpoint->parked--;
     ngx_queue_remove(&d->ep_link);
     d->endpoint->log_count--;
+    if (d->status != kPending) d->endpoint->log_finished--;
     ngx_rbtree_delete(&sh->deliveries, &d->node.node);
     event_release(zone, d->event);
     shm_free(zone, &d->last_error);
@@ -173,14 +185,21 @@ void delivery_free(Zone* zone, DeliveryRec* d) {
     ngx_slab_free_locked(zone->shpool, d);
 }
 
-// Keeps the endpoint's log at `log_size` finished deliveries plus whatever is
-// still pending: pending deliveries are never dropped.
+// Keeps the endpoint's log at `log_size` deliveries, dropping the oldest
+// finished ones: pending deliveries are never dropped. The walk stops once
+// enough were dropped, so a backlog of pending deliveries (an endpoint that
+// is down) is not walked on every publish.
 void trim_log(Zone* zone, EndpointRec* ep) {
+    if (ep->log_count <= zone->log_size) return;
+    ngx_uint_t drop = std::min(ep->log_finished, ep->log_count - zone->log_size);
     ngx_queue_t* q = ngx_queue_last(&ep->log);
-    while (ep->log_count > zone->log_size && q != ngx_queue_sentinel(&ep->log)) {
+    while (drop > 0 && q != ngx_queue_sentinel(&ep->log)) {
         ngx_queue_t* prev = ngx_queue_prev(q);
         auto* d = owner<DeliveryRec>(q, offsetof(DeliveryRec, ep_link));
-        if (d->status != kPending) delivery_free(zone, d);
+        if (d->status != kPending) {
+            delivery_free(zone, d);
+            drop--;
+        }
         q = prev;
     }
 }
@@ -398,6 +417,7 @@ StateResult delivery_restore(Zone* zone, const json_t* m) {
         q = ngx_queue_next(q);
     ngx_queue_insert_tail(q, &d->ep_link);   // i.e. just before q
     ep->log_count++;
+    if (d->status != kPending) ep->log_finished++;
     if (d->status == kPending) enqueue(sh, d, get_int(m, "next_attempt_at", 0));
     return StateResult::ok;
 }
@@ -455,16 +475,16 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
     bool live = !state_replaying();   // counters describe this run, not the journal
     if (live) observe_latency(sh, d->last_time_ms);
     if (outcome == "succeeded") {
-        d->status = kSucceeded;
+        set_status(d, kSucceeded);
         unqueue(sh, d);
         if (live) sh->attempts_succeeded++;
     } else {
         if (live) sh->attempts_failed++;
         if (outcome == "retry") {
-            d->status = kPending;
+            set_status(d, kPending);
             enqueue(sh, d, get_int(m, "next_attempt_at", 0));
         } else {
-            d->status = kFailed;
+            set_status(d, kFailed);
             unqueue(sh, d);
         }
     }
@@ -485,7 +505,7 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
 StateResult delivery_replay(Zone* zone, const json_t* m) {
     DeliveryRec* d = delivery_locked(zone->sh, get_str(m, "id"));
     if (d == nullptr) return StateResult::not_found;
-    d->status = kPending;
+    set_status(d, kPending);
     enqueue(zone->sh, d, get_int(m, "at", 0));
     return StateResult::ok;
 }

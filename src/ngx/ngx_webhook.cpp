@@ -1,3 +1,6 @@
+// Glue helpers every module file uses: headers, JSON replies, directive
+// values, variables.
+
 #include "ngx/ngx_webhook.hpp"
 
 namespace webhook::ngx {
@@ -41,7 +44,7 @@ void json_quote(std::string& out, std::string_view s) {
     out.push_back('"');
 }
 
-ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string& body) {
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body) {
     auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, body.size()));
     auto* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
     if (data == nullptr || b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -55,8 +58,8 @@ ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string&
     r->headers_out.status = status;
     r->headers_out.content_length_n = body.size();
     if (!body.empty()) {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-        r->headers_out.content_type_len = r->headers_out.content_type.len;
+        r->headers_out.content_type = {content_type.size(), (u_char*) content_type.data()};
+        r->headers_out.content_type_len = content_type.size();
         r->headers_out.content_type_lowcase = nullptr;
     }
     if (ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers))) {
@@ -69,6 +72,10 @@ ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string&
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
     ngx_chain_t out = {b, nullptr};
     return ngx_http_output_filter(r, &out);
+}
+
+ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string& body) {
+    return send_body(r, status, "application/json", body);
 }
 
 ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message) {
@@ -84,6 +91,29 @@ ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view 
     }
     ngx_http_finalize_request(r, send_json(r, status, body));
     return NGX_DONE;
+}
+
+ngx_http_complex_value_t* compile_complex(ngx_conf_t* cf, ngx_str_t text) {
+    auto* cv = static_cast<ngx_http_complex_value_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+    auto* value = static_cast<ngx_str_t*>(ngx_palloc(cf->pool, sizeof(ngx_str_t)));
+    if (cv == nullptr || value == nullptr) return nullptr;
+    *value = text;
+    ngx_http_compile_complex_value_t ccv{};
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = cv;
+    return ngx_http_compile_complex_value(&ccv) == NGX_OK ? cv : nullptr;
+}
+
+ngx_int_t add_variables(ngx_conf_t* cf, const ngx_http_variable_t* variables) {
+    for (const ngx_http_variable_t* v = variables; v->name.len; v++) {
+        ngx_str_t name = v->name;
+        ngx_http_variable_t* var = ngx_http_add_variable(cf, &name, v->flags);
+        if (var == nullptr) return NGX_ERROR;
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+    return NGX_OK;
 }
 
 }  // namespace webhook::ngx
