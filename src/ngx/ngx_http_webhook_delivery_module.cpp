@@ -275,6 +275,15 @@ ngx_int_t emit_handler(ngx_http_request_t* r) {
             ngx_str_t tenant = eval(r, e.tenant);
             std::string_view tenant_sv = tenant.len ? sv(tenant) : std::string_view("default");
             ngx_str_t data = eval(r, e.data);
+            if (e.data != nullptr && data.len == 0 && r->request_body != nullptr && r->request_body->temp_file != nullptr) {
+                // $request_body is empty when the body went to a temp file: it
+                // was larger than client_body_buffer_size, raised to max_payload
+                // here, so the event would be too large anyway. Say so.
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "webhook_emit \"%s\": the request body is larger than max_payload, not published",
+                              e.type.c_str());
+                continue;
+            }
             std::string data_json = "null";
             if (e.data != nullptr) {
                 Json parsed = json_parse(sv(data), nullptr);
@@ -340,16 +349,21 @@ void* create_loc_conf(ngx_conf_t* cf) { return ngx_pcalloc(cf->pool, sizeof(LocC
 
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     auto* conf = static_cast<LocConf*>(child);
+    auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     if (conf->emits != nullptr) {
         for (Emit& e : *conf->emits) {
             if (e.zone == nullptr && (e.zone = zone_lookup(cf, e.zone_name, "webhook_emit")) == nullptr)
                 return static_cast<char*>(NGX_CONF_ERROR);
+            // Keep bodies up to max_payload in memory, where $request_body sees them.
+            for (DeliveryConf* dc : mcf->deliveries) {
+                if (dc->zone == e.zone && clcf->client_body_buffer_size < dc->max_payload)
+                    clcf->client_body_buffer_size = dc->max_payload;
+            }
         }
     }
     // Find the server that has each delivery location= (the first one, for an
     // http-level webhook_delivery; its own server for a server-level one).
-    auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
-    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     auto* cscf = static_cast<ngx_http_core_srv_conf_t*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module));
     for (DeliveryConf* dc : mcf->deliveries) {
         if (dc->location_clcf != nullptr || clcf->named || clcf->regex != nullptr) continue;
