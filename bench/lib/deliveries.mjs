@@ -4,8 +4,9 @@
 //
 //   node deliveries.mjs register BASE ADMIN TENANT URL COUNT IDS_FILE
 //   node deliveries.mjs drain    BASE TIMEOUT_S
-//   node deliveries.mjs rate     BASE ADMIN TENANT EVENTS_PER_S SECONDS
+//   node deliveries.mjs rate     BASE ADMIN TENANT EVENTS_PER_S SECONDS [TIMES_FILE]
 //   node deliveries.mjs fanout   BASE ADMIN TENANT IDS_FILE TIMEOUT_S
+//   node deliveries.mjs fsync    DIR
 //
 // BASE is http://127.0.0.1:PORT.  Results are printed as NAME=VALUE lines;
 // failures exit non-zero with a message on stderr.
@@ -104,11 +105,14 @@ if (cmd === "register") {
 } else if (cmd === "rate") {
   // Publishes EVENTS_PER_S events for SECONDS, each carrying its publish time
   // in data.t (ms since the epoch), on a fixed schedule: a late tick sends
-  // what is due, so the average rate holds.
-  const [admin, tenant, perS, seconds] = args;
+  // what is due, so the average rate holds.  TIMES_FILE gets "EVENT_ID T T202"
+  // lines, for matching the receiver's log (webhook-id) with publish times.
+  const [admin, tenant, perS, seconds, timesFile] = args;
+  const times = [];
   const total = Math.round(Number(perS) * Number(seconds));
   const start = now();
   let sent = 0, answered = 0, bad = 0, maxLag = 0;
+  const lags = [];
   const inflight = new Set();
   while (sent < total) {
     const due = Math.min(total, Math.floor(((now() - start) / 1000) * Number(perS)) + 1);
@@ -120,7 +124,10 @@ if (cmd === "register") {
       }).then((r) => {
         answered++;
         if (r.status !== 202) { bad++; if (bad < 5) process.stderr.write(`POST /v1/events: HTTP ${r.status} ${r.body}\n`); }
-        maxLag = Math.max(maxLag, now() - t);
+        else times.push(`${JSON.parse(r.body).id} ${t.toFixed(3)} ${(t + lag).toFixed(3)}`);
+        const lag = now() - t;
+        lags.push(lag);
+        maxLag = Math.max(maxLag, lag);
       }, (e) => { bad++; process.stderr.write(`POST /v1/events: ${e.message}\n`); });
       inflight.add(p);
       p.finally(() => inflight.delete(p));
@@ -128,10 +135,15 @@ if (cmd === "register") {
     await sleep(1);
   }
   await Promise.all(inflight);
+  if (timesFile) fs.writeFileSync(timesFile, times.join("\n") + "\n");
   console.log(`events=${sent}`);
   console.log(`non202=${bad}`);
   console.log(`seconds=${((now() - start) / 1000).toFixed(3)}`);
   console.log(`max_publish_ms=${maxLag.toFixed(1)}`);
+  lags.sort((a, b) => a - b);
+  const pct = (q) => (lags.length ? lags[Math.min(lags.length - 1, Math.floor(lags.length * q))] : NaN);
+  console.log(`p50_publish_ms=${pct(0.5).toFixed(1)}`);
+  console.log(`p99_publish_ms=${pct(0.99).toFixed(1)}`);
   if (bad) fail(`${bad} events were not accepted`);
 } else if (cmd === "fanout") {
   // One event to every endpoint of TENANT; prints the 202's time, then waits
@@ -172,6 +184,24 @@ if (cmd === "register") {
   console.log(`succeeded=${m["webhook_attempts_total:succeeded"] - m0["webhook_attempts_total:succeeded"]}`);
   console.log(`failed=${m["webhook_attempts_total:failed"] - m0["webhook_attempts_total:failed"]}`);
   console.log(`endpoints_ok=${ok}`);
+} else if (cmd === "fsync") {
+  // The disk under BASE (a directory here): 200 appends of 256 bytes, each
+  // fsynced; prints the median and p99 in ms, for context.
+  const file = `${base}/fsync.probe`;
+  const fd = fs.openSync(file, "a");
+  const buf = Buffer.alloc(256, 120);
+  const t = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = now();
+    fs.writeSync(fd, buf);
+    fs.fsyncSync(fd);
+    t.push(now() - t0);
+  }
+  fs.closeSync(fd);
+  fs.unlinkSync(file);
+  t.sort((a, b) => a - b);
+  console.log(`p50_ms=${t[100].toFixed(2)}`);
+  console.log(`p99_ms=${t[198].toFixed(2)}`);
 } else {
   fail(`unknown command ${cmd}`);
 }
