@@ -123,9 +123,9 @@ if (cmd === "register") {
         admin, body: { type: "bench.tick", tenant, data: { t } },
       }).then((r) => {
         answered++;
+        const lag = now() - t;
         if (r.status !== 202) { bad++; if (bad < 5) process.stderr.write(`POST /v1/events: HTTP ${r.status} ${r.body}\n`); }
         else times.push(`${JSON.parse(r.body).id} ${t.toFixed(3)} ${(t + lag).toFixed(3)}`);
-        const lag = now() - t;
         lags.push(lag);
         maxLag = Math.max(maxLag, lag);
       }, (e) => { bad++; process.stderr.write(`POST /v1/events: ${e.message}\n`); });
