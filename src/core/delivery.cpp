@@ -104,6 +104,12 @@ std::variant<Url, ApiError> parse_webhook_url(std::string_view text, bool allow_
         bool v6;
         u.host_is_ip = parse_ip(host, buf, &v6);
         if (!u.host_is_ip && !valid_hostname(host)) return bad("has an invalid host");
+        // 2130706433, 0x7f000001, 127.1: numeric forms of addresses that
+        // resolvers and libraries read differently. No real TLD starts with a
+        // digit, so a name whose last label does is refused.
+        std::string_view last = host.substr(host.rfind('.') == std::string_view::npos ? 0 : host.rfind('.') + 1);
+        if (!u.host_is_ip && !last.empty() && last[0] >= '0' && last[0] <= '9')
+            return unprocessable("url_not_allowed", "url has a numeric host that is not a dotted IPv4 address");
     }
     if (!port.empty() || authority.back() == ':') {
         if (port.empty() || port.size() > 5) return bad("has an invalid port");

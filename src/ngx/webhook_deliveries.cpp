@@ -25,7 +25,15 @@ struct EndpointRec {
     ngx_uint_t log_count;
     ngx_uint_t log_finished;             // of log_count, not pending (what trim_log may drop)
     ngx_uint_t in_flight;
-    ngx_uint_t parked;                   // pending deliveries held off the due tree while disabled
+    // Two-level queue: the endpoint's queued deliveries by next attempt, and
+    // the endpoint itself in the zone's due tree (keyed by its earliest)
+    // while enabled with something queued. The dispatcher walks endpoints,
+    // so a disabled or saturated endpoint's backlog never stands in front of
+    // the others'.
+    ngx_rbtree_t due;
+    ngx_rbtree_node_t due_sentinel;
+    ngx_rbtree_node_t ready;
+    bool in_ready;
     ngx_str_t tenant, url, name, description, filters, secret, old_secret, last_error, disabled_reason;
     int64_t old_secret_until, created_at, updated_at, last_error_at, failing_since, timeout_ms;
     bool enabled;
@@ -47,7 +55,6 @@ struct DeliveryRec {
     EndpointRec* endpoint;
     uint8_t status;
     bool queued, leased;
-    bool parked;                         // due, but the endpoint is disabled: off the due tree
     uint32_t attempts, token;
     int32_t last_status, last_time_ms;
     int64_t created_at, next_attempt_at, lease_until;
@@ -105,42 +112,34 @@ DeliveryRec* delivery_locked(ZoneShared* sh, std::string_view id) {
     return lookup<DeliveryRec>(&sh->deliveries, id, offsetof(DeliveryRec, node));
 }
 
+// Puts the endpoint in the zone's due tree at its earliest queued delivery,
+// or takes it out (disabled, or nothing queued).
+void ep_refresh(ZoneShared* sh, EndpointRec* ep) {
+    if (ep->in_ready) {
+        ngx_rbtree_delete(&sh->due, &ep->ready);
+        ep->in_ready = false;
+    }
+    if (!ep->enabled || ep->due.root == ep->due.sentinel) return;
+    ep->ready.key = ngx_rbtree_min(ep->due.root, ep->due.sentinel)->key;
+    ngx_rbtree_insert(&sh->due, &ep->ready);
+    ep->in_ready = true;
+}
+
 void unqueue(ZoneShared* sh, DeliveryRec* d) {
-    if (d->queued) ngx_rbtree_delete(&sh->due, &d->due);
+    if (!d->queued) return;
+    ngx_rbtree_delete(&d->endpoint->due, &d->due);
     d->queued = false;
+    ep_refresh(sh, d->endpoint);
 }
 
 void enqueue(ZoneShared* sh, DeliveryRec* d, int64_t at) {
     unqueue(sh, d);
-    if (d->parked) {
-        d->parked = false;
-        d->endpoint->parked--;
-    }
     d->next_attempt_at = at;
     if (d->leased) return;   // the attempt in flight re-queues it when it reports
     d->due.key = static_cast<ngx_rbtree_key_t>(at);
-    ngx_rbtree_insert(&sh->due, &d->due);
+    ngx_rbtree_insert(&d->endpoint->due, &d->due);
     d->queued = true;
-}
-
-// A due delivery of a disabled endpoint leaves the due tree, so that a
-// disabled endpoint's backlog never stands in front of everyone else's
-// deliveries; it goes back when the endpoint is enabled again.
-void park(ZoneShared* sh, DeliveryRec* d) {
-    unqueue(sh, d);
-    if (!d->parked) {
-        d->parked = true;
-        d->endpoint->parked++;
-    }
-}
-
-void unpark_all(ZoneShared* sh, EndpointRec* ep) {
-    if (ep->parked == 0) return;
-    for (ngx_queue_t* q = ngx_queue_head(&ep->log); q != ngx_queue_sentinel(&ep->log) && ep->parked > 0;
-         q = ngx_queue_next(q)) {
-        auto* d = owner<DeliveryRec>(q, offsetof(DeliveryRec, ep_link));
-        if (d->parked) enqueue(sh, d, d->next_attempt_at);
-    }
+    ep_refresh(sh, d->endpoint);
 }
 
 // Every status change goes through here: the endpoint counts its finished
@@ -174,7 +173,6 @@ void delivery_free(Zone* zone, DeliveryRec* d) {
     ZoneShared* sh = zone->sh;
     unqueue(sh, d);
     unlease(sh, d);
-    if (d->parked) d->endpoint->parked--;
     ngx_queue_remove(&d->ep_link);
     d->endpoint->log_count--;
     if (d->status != kPending) d->endpoint->log_finished--;
@@ -252,6 +250,7 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
         ep = alloc_with_id<EndpointRec>(zone, id);
         if (ep == nullptr) return StateResult::zone_full;
         ngx_queue_init(&ep->log);
+        ngx_rbtree_init(&ep->due, &ep->due_sentinel, ngx_rbtree_insert_value);
     } else if (sv_of(ep->tenant) != tenant) {
         return StateResult::invalid;
     }
@@ -291,7 +290,7 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
     ep->created_at = get_int(m, "created_at", 0);
     ep->updated_at = get_int(m, "updated_at", 0);
     if (ep->enabled) ep->failing_since = 0;
-    if (ep->enabled && !created) unpark_all(sh, ep);
+    if (!created) ep_refresh(sh, ep);   // enabled or disabled: in or out of the due tree
     if (created) {
         ngx_rbtree_insert(&sh->endpoints, &ep->node.node);
         ngx_queue_insert_tail(&sh->endpoint_list, &ep->all);
@@ -306,6 +305,7 @@ StateResult endpoint_del(Zone* zone, const json_t* m) {
     // Its deliveries go with it: pending attempts are dropped.
     while (!ngx_queue_empty(&ep->log))
         delivery_free(zone, owner<DeliveryRec>(ngx_queue_head(&ep->log), offsetof(DeliveryRec, ep_link)));
+    if (ep->in_ready) ngx_rbtree_delete(&zone->sh->due, &ep->ready);
     if (TenantRec* t = tenant_locked(zone, sv_of(ep->tenant), false)) t->webhooks--;
     ngx_rbtree_delete(&zone->sh->endpoints, &ep->node.node);
     ngx_queue_remove(&ep->all);
@@ -464,8 +464,13 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
     json_t* attempt = json_object_get(m, "attempt");
     std::string_view error = get_str(attempt, "error");
 
-    if (d->leased && d->token == static_cast<uint32_t>(get_int(m, "token", 0))) unlease(sh, d);
+    // A report from an attempt whose lease expired while another attempt
+    // holds the delivery now goes into the history only: the current
+    // attempt decides. (Replay has no leases: every report applies.)
+    bool current = !d->leased || d->token == static_cast<uint32_t>(get_int(m, "token", 0));
+    if (d->leased && current) unlease(sh, d);
     if (!shm_replace(zone, &d->history, history_with(sv_of(d->history), attempt))) return StateResult::zone_full;
+    if (!current) return StateResult::ok;
     shm_replace(zone, &d->last_error, error);
     d->attempts++;
     d->last_status = static_cast<int32_t>(get_int(attempt, "response_status", 0));
@@ -497,7 +502,10 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
         ep->last_error_at = at_ms;
     }
     std::string_view disable = get_str(m, "disable");
-    if (!disable.empty() && shm_replace(zone, &ep->disabled_reason, disable)) ep->enabled = false;
+    if (!disable.empty() && shm_replace(zone, &ep->disabled_reason, disable)) {
+        ep->enabled = false;
+        ep_refresh(sh, ep);
+    }
     trim_log(zone, ep);
     return StateResult::ok;
 }
@@ -829,21 +837,24 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
         if (d->status == kPending) enqueue(sh, d, now_ms);
     }
 
+    // Endpoints in order of their earliest due delivery; a saturated one is
+    // passed over (there are at most concurrency / per_endpoint of those).
     ngx_rbtree_node_t* sentinel = sh->due.sentinel;
     if (sh->due.root == sentinel) return out;
     ngx_rbtree_node_t* n = ngx_rbtree_min(sh->due.root, sentinel);
-    for (int scanned = 0; n != nullptr && scanned < 1024 && out.size() < max; scanned++) {
+    for (int scanned = 0; n != nullptr && scanned < 512 && out.size() < max; scanned++) {
         if (static_cast<int64_t>(n->key) > now_ms || sh->in_flight >= limits.concurrency) break;
         ngx_rbtree_node_t* next = ngx_rbtree_next(&sh->due, n);
-        auto* d = owner<DeliveryRec>(n, offsetof(DeliveryRec, due));
-        EndpointRec* ep = d->endpoint;
-        if (!ep->enabled) {
-            park(sh, d);
-        } else if (ep->in_flight < limits.per_endpoint) {
+        auto* ep = owner<EndpointRec>(n, offsetof(EndpointRec, ready));
+        while (ep->in_flight < limits.per_endpoint && sh->in_flight < limits.concurrency && out.size() < max &&
+               ep->due.root != ep->due.sentinel) {
+            ngx_rbtree_node_t* dn = ngx_rbtree_min(ep->due.root, ep->due.sentinel);
+            if (static_cast<int64_t>(dn->key) > now_ms) break;
+            auto* d = owner<DeliveryRec>(dn, offsetof(DeliveryRec, due));
             unqueue(sh, d);
             d->leased = true;
             d->token = static_cast<uint32_t>(ngx_random()) | 1;
-            d->lease_until = now_ms + ep->timeout_ms + limits.lease_ms;
+            d->lease_until = now_ms + std::max(ep->timeout_ms, limits.max_type_timeout_ms) + limits.lease_ms;
             ngx_queue_insert_tail(&sh->leased, &d->lease_link);
             sh->in_flight++;
             ep->in_flight++;
@@ -873,26 +884,17 @@ void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out) {
     Lock lock(zone);
     ZoneShared* sh = zone->sh;
     int64_t oldest = now_ms;
-    for_each_node(&sh->due, [&](ngx_rbtree_node_t* n) {
-        auto* d = owner<DeliveryRec>(n, offsetof(DeliveryRec, due));
-        out->pending++;
-        oldest = std::min(oldest, d->created_at);
-    });
-    for (ngx_queue_t* q = ngx_queue_head(&sh->leased); q != ngx_queue_sentinel(&sh->leased); q = ngx_queue_next(q)) {
-        out->pending++;
-        oldest = std::min(oldest, owner<DeliveryRec>(q, offsetof(DeliveryRec, lease_link))->created_at);
-    }
-    // Parked deliveries (of disabled endpoints) are still pending.
     ngx_queue_t* eps = &sh->endpoint_list;
     for (ngx_queue_t* e = ngx_queue_head(eps); e != ngx_queue_sentinel(eps); e = ngx_queue_next(e)) {
         auto* ep = owner<EndpointRec>(e, offsetof(EndpointRec, all));
-        if (ep->parked == 0) continue;
-        for (ngx_queue_t* q = ngx_queue_head(&ep->log); q != ngx_queue_sentinel(&ep->log); q = ngx_queue_next(q)) {
-            auto* d = owner<DeliveryRec>(q, offsetof(DeliveryRec, ep_link));
-            if (!d->parked) continue;
+        for_each_node(&ep->due, [&](ngx_rbtree_node_t* n) {
             out->pending++;
-            oldest = std::min(oldest, d->created_at);
-        }
+            oldest = std::min(oldest, owner<DeliveryRec>(n, offsetof(DeliveryRec, due))->created_at);
+        });
+    }
+    for (ngx_queue_t* q = ngx_queue_head(&sh->leased); q != ngx_queue_sentinel(&sh->leased); q = ngx_queue_next(q)) {
+        out->pending++;
+        oldest = std::min(oldest, owner<DeliveryRec>(q, offsetof(DeliveryRec, lease_link))->created_at);
     }
     out->in_flight = sh->in_flight;
     out->oldest_age_s = static_cast<uint64_t>((now_ms - oldest) / 1000);

@@ -69,7 +69,8 @@ struct Claim {
 struct DispatchLimits {
     ngx_uint_t concurrency;
     ngx_uint_t per_endpoint;
-    int64_t lease_ms;   // added to the attempt's timeout
+    int64_t lease_ms;             // slack added to the attempt's timeout
+    int64_t max_type_timeout_ms;  // an event type's timeout= can exceed the endpoint's
 };
 
 // Takes up to `max` due deliveries (due before now_ms) for this worker, and

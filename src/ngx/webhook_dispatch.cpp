@@ -479,7 +479,9 @@ void tick_handler(ngx_event_t* ev) {
     auto* d = static_cast<Dispatcher*>(ev->data);
     if (ngx_exiting || ngx_quit || ngx_terminate) return;   // the next workers take over
     guarded(ev->log, 0, [&] {
-        DispatchLimits limits{d->conf->concurrency, d->conf->per_endpoint, kLeaseSlackMs};
+        int64_t type_timeout = 0;
+        for (const EventType& t : event_types()) type_timeout = std::max(type_timeout, t.timeout_ms);
+        DispatchLimits limits{d->conf->concurrency, d->conf->per_endpoint, kLeaseSlackMs, type_timeout};
         for (Claim& c : claim_due(d->conf->zone, now_ms(), limits, kClaimBatch)) start(d, std::move(c));
         return 0;
     });
