@@ -240,10 +240,14 @@ void finish(ngx_http_request_t* r, const Outcome& out) {
 
 struct Pending {
     Outcome out;
+    Zone* zone;
 };
 
 void committed(ngx_http_request_t* r, void* data, bool ok) {
     auto* p = static_cast<Pending*>(data);
+    if (!p->out.event_id.empty()) {
+        if (DeliveryConf* dc = delivery_conf_for(p->zone)) event_durable(*dc, p->out.event_id);
+    }
     if (!ok) {
         finish(r, Outcome::error({500, "internal_error", "the change could not be saved"}));
         return;
@@ -261,7 +265,7 @@ void run(ngx_http_request_t* r, ApiCtx* ctx) {
     }
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(Pending));
     if (cln == nullptr) throw std::bad_alloc();
-    auto* p = new (cln->data) Pending{std::move(out)};
+    auto* p = new (cln->data) Pending{std::move(out), ctx->q.zone};
     cln->handler = pending_cleanup;
     std::string record = std::move(p->out.record);
     journal_commit(ctx->q.zone, r, p->out.seq, std::move(record), committed, p);

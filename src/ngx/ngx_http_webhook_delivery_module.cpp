@@ -5,6 +5,7 @@
 //   webhook_emit        publish an event when a proxied call succeeds (location)
 // The dispatcher itself is in webhook_dispatch.cpp.
 
+#include <memory>
 #include <new>
 
 #include "core/hmac.hpp"
@@ -258,6 +259,11 @@ ngx_str_t eval(ngx_http_request_t* r, ngx_http_complex_value_t* cv) {
     return out;
 }
 
+void emit_durable(ngx_http_request_t*, void* data, bool) {
+    std::unique_ptr<std::pair<DeliveryConf*, std::string>> pending(static_cast<std::pair<DeliveryConf*, std::string>*>(data));
+    event_durable(*pending->first, pending->second);
+}
+
 // Log phase: the response is out; a 2xx publishes the configured events.
 ngx_int_t emit_handler(ngx_http_request_t* r) {
     auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_webhook_delivery_module));
@@ -301,7 +307,10 @@ ngx_int_t emit_handler(ngx_http_request_t* r) {
                 continue;
             }
             auto& p = std::get<Published>(result);
-            if (p.deliveries > 0) journal_commit(e.zone, nullptr, p.seq, std::move(p.record), nullptr, nullptr);
+            if (p.deliveries > 0) {
+                auto* pending = new std::pair<DeliveryConf*, std::string>(dc, p.event_id);
+                journal_commit(e.zone, nullptr, p.seq, std::move(p.record), emit_durable, pending);
+            }
         }
         return 0;
     });
@@ -511,8 +520,13 @@ std::variant<Published, ApiError> publish_event(DeliveryConf& conf, std::string_
     }
     if (rc != StateResult::ok) return ApiError{500, "internal_error", "the event could not be stored"};
     p.record = json_dump(m.get());
-    if (p.deliveries > 0) dispatcher_wake(conf);
     return p;
+}
+
+void event_durable(DeliveryConf& conf, std::string_view event_id) {
+    ngx_time_t* tp = ngx_timeofday();
+    release_event(conf.zone, event_id, static_cast<int64_t>(tp->sec) * 1000 + tp->msec);
+    dispatcher_wake(conf);
 }
 
 }  // namespace webhook::ngx

@@ -44,6 +44,7 @@ struct Outcome {
     std::string body;      // JSON text; empty for 204
     uint64_t seq = 0;
     std::string record;
+    std::string event_id;  // a published event, released once its record is durable
 
     static Outcome error(const ApiError& e);
     static Outcome json(int status, json_t* doc);   // takes ownership of doc

@@ -14,6 +14,10 @@ namespace {
 
 constexpr size_t kMaxHistory = 20;          // attempts kept per delivery
 constexpr int64_t kIdempotencyMs = 24 * 3600 * 1000LL;
+// A new event's deliveries wait for its journal record to be durable
+// (release_event); if the worker that published it dies first, they go
+// after this long anyway.
+constexpr int64_t kHoldMs = 10000;
 
 enum Status : uint8_t { kPending = 0, kSucceeded = 1, kFailed = 2 };
 const char* status_name(uint8_t s) { return s == kSucceeded ? "succeeded" : s == kFailed ? "failed" : "pending"; }
@@ -41,6 +45,7 @@ struct EndpointRec {
 
 struct EventRec {
     ngx_str_node_t node;                 // id
+    ngx_queue_t deliveries;              // DeliveryRec::event_link
     ngx_str_t tenant, type, payload;
     int64_t created_at;
     ngx_uint_t refs;
@@ -51,10 +56,12 @@ struct DeliveryRec {
     ngx_rbtree_node_t due;               // key: next attempt (ms), while queued
     ngx_queue_t ep_link;
     ngx_queue_t lease_link;
+    ngx_queue_t event_link;
     EventRec* event;
     EndpointRec* endpoint;
     uint8_t status;
     bool queued, leased;
+    bool held;                           // queued late until the event is durable
     uint32_t attempts, token;
     int32_t last_status, last_time_ms;
     int64_t created_at, next_attempt_at, lease_until;
@@ -177,6 +184,7 @@ void delivery_free(Zone* zone, DeliveryRec* d) {
     d->endpoint->log_count--;
     if (d->status != kPending) d->endpoint->log_finished--;
     ngx_rbtree_delete(&sh->deliveries, &d->node.node);
+    ngx_queue_remove(&d->event_link);
     event_release(zone, d->event);
     shm_free(zone, &d->last_error);
     shm_free(zone, &d->history);
@@ -325,6 +333,7 @@ StateResult event_put(Zone* zone, const json_t* m) {
 
     EventRec* ev = alloc_with_id<EventRec>(zone, id);
     if (ev == nullptr) return StateResult::zone_full;
+    ngx_queue_init(&ev->deliveries);
     std::vector<DeliveryRec*> made;
     bool full = !shm_dup(zone, get_str(m, "tenant"), &ev->tenant) || !shm_dup(zone, get_str(m, "type"), &ev->type)
                 || !shm_dup(zone, get_str(m, "payload"), &ev->payload);
@@ -357,11 +366,14 @@ StateResult event_put(Zone* zone, const json_t* m) {
     ev->created_at = created_ms;
     ev->refs = made.size() + 1;   // +1 while we link the deliveries
     ngx_rbtree_insert(&sh->events, &ev->node.node);
+    bool live = !state_replaying();
     for (DeliveryRec* d : made) {
         ngx_rbtree_insert(&sh->deliveries, &d->node.node);
         ngx_queue_insert_head(&d->endpoint->log, &d->ep_link);
+        ngx_queue_insert_tail(&ev->deliveries, &d->event_link);
         d->endpoint->log_count++;
-        enqueue(sh, d, created_ms);
+        d->held = live;
+        enqueue(sh, d, live ? created_ms + kHoldMs : created_ms);
     }
     for (DeliveryRec* d : made) trim_log(zone, d->endpoint);
 
@@ -409,6 +421,7 @@ StateResult delivery_restore(Zone* zone, const json_t* m) {
     d->last_time_ms = static_cast<int32_t>(get_int(m, "last_time_ms", 0));
     d->created_at = get_int(m, "created_at_ms", 0);
     ev->refs++;
+    ngx_queue_insert_tail(&ev->deliveries, &d->event_link);
     ngx_rbtree_insert(&sh->deliveries, &d->node.node);
     // The log stays newest first.
     ngx_queue_t* q = ngx_queue_head(&ep->log);
@@ -852,6 +865,7 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
             if (static_cast<int64_t>(dn->key) > now_ms) break;
             auto* d = owner<DeliveryRec>(dn, offsetof(DeliveryRec, due));
             unqueue(sh, d);
+            d->held = false;
             d->leased = true;
             d->token = static_cast<uint32_t>(ngx_random()) | 1;
             d->lease_until = now_ms + std::max(ep->timeout_ms, limits.max_type_timeout_ms) + limits.lease_ms;
@@ -898,6 +912,19 @@ void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out) {
     }
     out->in_flight = sh->in_flight;
     out->oldest_age_s = static_cast<uint64_t>((now_ms - oldest) / 1000);
+}
+
+void release_event(Zone* zone, std::string_view event_id, int64_t now_ms) {
+    Lock lock(zone);
+    ZoneShared* sh = zone->sh;
+    EventRec* ev = event_locked(sh, event_id);
+    if (ev == nullptr) return;
+    for (ngx_queue_t* q = ngx_queue_head(&ev->deliveries); q != ngx_queue_sentinel(&ev->deliveries); q = ngx_queue_next(q)) {
+        auto* d = owner<DeliveryRec>(q, offsetof(DeliveryRec, event_link));
+        if (!d->held) continue;
+        d->held = false;
+        if (d->status == kPending && !d->leased) enqueue(sh, d, now_ms);
+    }
 }
 
 int64_t next_due(Zone* zone) {

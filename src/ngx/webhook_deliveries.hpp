@@ -80,6 +80,10 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
 struct QueueStats;
 void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out);
 
+// The event's record is durable: its deliveries may go now (until then they
+// are held, so nothing is delivered that a crash could take back).
+void release_event(Zone* zone, std::string_view event_id, int64_t now_ms);
+
 // When the next pending delivery is due (ms), or -1.
 int64_t next_due(Zone* zone);
 

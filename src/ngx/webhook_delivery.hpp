@@ -60,13 +60,16 @@ struct Published {
 };
 
 // Fans an event out to the tenant's matching endpoints (or to one endpoint),
-// applying the mutation; the caller journals `record` and answers after.
+// applying the mutation; the caller journals `record`, answers after, and
+// calls event_durable then (the deliveries are held until that).
 std::variant<Published, ApiError> publish_event(DeliveryConf& conf, std::string_view tenant, std::string_view type,
                                                 std::string_view data_json, std::string_view idempotency_key,
                                                 std::string_view only_endpoint);
 
 // Wakes this worker's dispatcher (new work is due now).
 void dispatcher_wake(DeliveryConf& conf);
+// The event's journal record is durable: release its deliveries, wake.
+void event_durable(DeliveryConf& conf, std::string_view event_id);
 
 // Worker start / the dispatcher proper (webhook_dispatch.cpp).
 ngx_int_t dispatcher_init_process(ngx_cycle_t* cycle, DeliveryConf& conf);

@@ -179,10 +179,9 @@ void journal_done(ngx_event_t* ev) {
     waiters.swap(j->batch_waiters);
     j->batch.clear();
     for (Waiter* w : waiters) {
-        if (w->r != nullptr) {
-            w->cln->handler = nullptr;
-            w->done(w->r, w->data, ok);
-        }
+        bool alive = w->cln == nullptr || w->r != nullptr;   // no request, or one not freed meanwhile
+        if (w->cln != nullptr && w->r != nullptr) w->cln->handler = nullptr;
+        if (alive) w->done(w->r, w->data, ok);
         delete w;
     }
     if (!j->pending.empty()) start_batch(j);
@@ -324,12 +323,17 @@ void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string
         return;
     }
     Journal* j = journal_of(zone);
-    if (r != nullptr && done != nullptr) {
-        ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == nullptr) throw std::bad_alloc();
-        auto* w = new Waiter{r, done, data, cln};
-        cln->handler = waiter_abandon;
-        cln->data = w;
+    if (done != nullptr) {
+        auto* w = new Waiter{r, done, data, nullptr};
+        if (r != nullptr) {
+            w->cln = ngx_pool_cleanup_add(r->pool, 0);
+            if (w->cln == nullptr) {
+                delete w;
+                throw std::bad_alloc();
+            }
+            w->cln->handler = waiter_abandon;
+            w->cln->data = w;
+        }
         j->pending_waiters.push_back(w);
     }
     j->pending += journal_encode(seq, payload);

@@ -24,12 +24,13 @@ namespace webhook::ngx {
 ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact);
 
 // Called on the event loop when the record is durable (ok) or could not be
-// written. Not called if the request was freed meanwhile.
+// written. Not called if the request was freed meanwhile (r may be nullptr
+// for work with no request behind it).
 using CommitDone = void (*)(ngx_http_request_t* r, void* data, bool ok);
 
 // Journals a mutation already applied with sequence `seq`. Memory-only zones
-// call done at once. Without r and done, the record is written in the next
-// batch and nobody waits (attempt outcomes: at-least-once tolerates a loss).
+// call done at once. Without done, the record is written in the next batch
+// and nobody waits (attempt outcomes: at-least-once tolerates a loss).
 void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, CommitDone done,
                     void* data);
 

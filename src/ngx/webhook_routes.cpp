@@ -275,6 +275,7 @@ Outcome published(ApiRequest& q, std::variant<Published, ApiError> result) {
     Outcome out = Outcome::json(202, doc);
     out.seq = p.seq;
     out.record = std::move(p.record);
+    out.event_id = std::move(p.event_id);
     return out;
 }
 
