@@ -3,10 +3,14 @@
 
 #include <jansson.h>
 
+#include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/api_error.hpp"
 
 namespace webhook {
 
@@ -27,6 +31,14 @@ Json json_parse(std::string_view text, std::string* error);
 inline std::string_view json_sv(const json_t* s) {
     return {json_string_value(s), json_string_length(s)};
 }
+
+// Fields of a mutation or request object; absent or mistyped → the default.
+std::string_view json_str_field(const json_t* obj, const char* key);
+int64_t json_int_field(const json_t* obj, const char* key, int64_t dflt);
+bool json_bool_field(const json_t* obj, const char* key, bool dflt);
+
+// A request object's first field outside `known`, as a 400 naming it.
+std::optional<ApiError> reject_unknown_fields(const json_t* obj, std::initializer_list<const char*> known);
 
 // Adds a string that may contain any bytes we put there ourselves.
 void json_set_str(json_t* obj, const char* key, std::string_view value);

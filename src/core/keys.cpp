@@ -68,17 +68,6 @@ std::optional<std::string> string_field(const json_t* body, const char* name, si
     return std::string(s);
 }
 
-std::optional<ApiError> reject_unknown_fields(const json_t* body, std::initializer_list<const char*> known) {
-    const char* key;
-    json_t* value;
-    json_object_foreach(const_cast<json_t*>(body), key, value) {
-        bool ok = false;
-        for (const char* k : known) ok |= std::string_view(k) == key;
-        if (!ok) return invalid_request(std::string("unknown field \"") + key + "\"");
-    }
-    return std::nullopt;
-}
-
 }  // namespace
 
 std::optional<uint32_t> scope_from_name(std::string_view name) {

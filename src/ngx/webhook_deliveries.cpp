@@ -94,21 +94,6 @@ T* alloc_with_id(Zone* zone, std::string_view id) {
     return rec;
 }
 
-std::string_view get_str(const json_t* m, const char* name) {
-    json_t* v = json_object_get(m, name);
-    return json_is_string(v) ? json_sv(v) : std::string_view();
-}
-
-int64_t get_int(const json_t* m, const char* name, int64_t dflt) {
-    json_t* v = json_object_get(m, name);
-    return json_is_integer(v) ? json_integer_value(v) : dflt;
-}
-
-bool get_bool(const json_t* m, const char* name, bool dflt) {
-    json_t* v = json_object_get(m, name);
-    return json_is_boolean(v) ? json_is_true(v) : dflt;
-}
-
 EndpointRec* endpoint_locked(ZoneShared* sh, std::string_view id) {
     return lookup<EndpointRec>(&sh->endpoints, id, offsetof(EndpointRec, node));
 }
@@ -247,7 +232,7 @@ std::vector<std::string> split_filters(std::string_view s) {
 
 StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
     ZoneShared* sh = zone->sh;
-    std::string_view id = get_str(m, "id"), tenant = get_str(m, "tenant");
+    std::string_view id = json_str_field(m, "id"), tenant = json_str_field(m, "tenant");
     if (id.empty() || tenant.empty()) return StateResult::invalid;
     EndpointRec* ep = endpoint_locked(sh, id);
     bool created = ep == nullptr;
@@ -270,13 +255,13 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
     };
     Field fields[] = {
         {&ep->tenant, std::string(tenant)},
-        {&ep->url, std::string(get_str(m, "url"))},
-        {&ep->name, std::string(get_str(m, "name"))},
-        {&ep->description, std::string(get_str(m, "description"))},
+        {&ep->url, std::string(json_str_field(m, "url"))},
+        {&ep->name, std::string(json_str_field(m, "name"))},
+        {&ep->description, std::string(json_str_field(m, "description"))},
         {&ep->filters, join_filters(json_object_get(m, "events"))},
-        {&ep->secret, std::string(get_str(m, "secret"))},
-        {&ep->old_secret, std::string(get_str(m, "old_secret"))},
-        {&ep->disabled_reason, std::string(get_str(m, "disabled_reason"))},
+        {&ep->secret, std::string(json_str_field(m, "secret"))},
+        {&ep->old_secret, std::string(json_str_field(m, "old_secret"))},
+        {&ep->disabled_reason, std::string(json_str_field(m, "disabled_reason"))},
     };
     ngx_str_t copies[sizeof(fields) / sizeof(fields[0])];
     size_t n = 0;
@@ -292,11 +277,11 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
         shm_free(zone, fields[i].dst);
         *fields[i].dst = copies[i];
     }
-    ep->timeout_ms = get_int(m, "timeout_ms", 10000);
-    ep->enabled = get_bool(m, "enabled", true);
-    ep->old_secret_until = get_int(m, "old_secret_until", 0);
-    ep->created_at = get_int(m, "created_at", 0);
-    ep->updated_at = get_int(m, "updated_at", 0);
+    ep->timeout_ms = json_int_field(m, "timeout_ms", 10000);
+    ep->enabled = json_bool_field(m, "enabled", true);
+    ep->old_secret_until = json_int_field(m, "old_secret_until", 0);
+    ep->created_at = json_int_field(m, "created_at", 0);
+    ep->updated_at = json_int_field(m, "updated_at", 0);
     if (ep->enabled) ep->failing_since = 0;
     if (!created) ep_refresh(sh, ep);   // enabled or disabled: in or out of the due tree
     if (created) {
@@ -308,7 +293,7 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
 }
 
 StateResult endpoint_del(Zone* zone, const json_t* m) {
-    EndpointRec* ep = endpoint_locked(zone->sh, get_str(m, "id"));
+    EndpointRec* ep = endpoint_locked(zone->sh, json_str_field(m, "id"));
     if (ep == nullptr) return StateResult::not_found;
     // Its deliveries go with it: pending attempts are dropped.
     while (!ngx_queue_empty(&ep->log))
@@ -326,23 +311,23 @@ StateResult endpoint_del(Zone* zone, const json_t* m) {
 
 StateResult event_put(Zone* zone, const json_t* m) {
     ZoneShared* sh = zone->sh;
-    std::string_view id = get_str(m, "id");
+    std::string_view id = json_str_field(m, "id");
     json_t* list = json_object_get(m, "deliveries");
     if (id.empty() || !json_is_array(list) || event_locked(sh, id) != nullptr) return StateResult::invalid;
-    int64_t created_ms = get_int(m, "created_at_ms", get_int(m, "created_at", 0) * 1000);
+    int64_t created_ms = json_int_field(m, "created_at_ms", json_int_field(m, "created_at", 0) * 1000);
 
     EventRec* ev = alloc_with_id<EventRec>(zone, id);
     if (ev == nullptr) return StateResult::zone_full;
     ngx_queue_init(&ev->deliveries);
     std::vector<DeliveryRec*> made;
-    bool full = !shm_dup(zone, get_str(m, "tenant"), &ev->tenant) || !shm_dup(zone, get_str(m, "type"), &ev->type)
-                || !shm_dup(zone, get_str(m, "payload"), &ev->payload);
+    bool full = !shm_dup(zone, json_str_field(m, "tenant"), &ev->tenant) || !shm_dup(zone, json_str_field(m, "type"), &ev->type)
+                || !shm_dup(zone, json_str_field(m, "payload"), &ev->payload);
     size_t i;
     json_t* item;
     json_array_foreach(list, i, item) {
         if (full) break;
-        EndpointRec* ep = endpoint_locked(sh, get_str(item, "endpoint"));
-        std::string_view did = get_str(item, "id");
+        EndpointRec* ep = endpoint_locked(sh, json_str_field(item, "endpoint"));
+        std::string_view did = json_str_field(item, "id");
         if (ep == nullptr || did.empty()) continue;   // deleted since (replay)
         DeliveryRec* d = alloc_with_id<DeliveryRec>(zone, did);
         if (d == nullptr) {
@@ -377,7 +362,7 @@ StateResult event_put(Zone* zone, const json_t* m) {
     }
     for (DeliveryRec* d : made) trim_log(zone, d->endpoint);
 
-    std::string_view key = get_str(m, "idempotency");
+    std::string_view key = json_str_field(m, "idempotency");
     if (!key.empty()) {
         IdemRec* rec = alloc_with_id<IdemRec>(zone, key);
         if (rec != nullptr && shm_dup(zone, id, &rec->event_id)) {
@@ -389,7 +374,7 @@ StateResult event_put(Zone* zone, const json_t* m) {
             ngx_slab_free_locked(zone->shpool, rec);
         }
     }
-    if (get_bool(m, "restore", false)) {
+    if (json_bool_field(m, "restore", false)) {
         ev->refs--;   // a snapshot: delivery.restore records follow and take references
     } else {
         if (!state_replaying()) sh->events_published++;
@@ -402,24 +387,24 @@ StateResult event_put(Zone* zone, const json_t* m) {
 // an idempotency answer.
 StateResult delivery_restore(Zone* zone, const json_t* m) {
     ZoneShared* sh = zone->sh;
-    EventRec* ev = event_locked(sh, get_str(m, "event"));
-    EndpointRec* ep = endpoint_locked(sh, get_str(m, "endpoint"));
-    std::string_view id = get_str(m, "id");
+    EventRec* ev = event_locked(sh, json_str_field(m, "event"));
+    EndpointRec* ep = endpoint_locked(sh, json_str_field(m, "endpoint"));
+    std::string_view id = json_str_field(m, "id");
     if (ev == nullptr || ep == nullptr || id.empty() || delivery_locked(sh, id) != nullptr) return StateResult::invalid;
     DeliveryRec* d = alloc_with_id<DeliveryRec>(zone, id);
     if (d == nullptr) return StateResult::zone_full;
-    if (!shm_dup(zone, get_str(m, "last_error"), &d->last_error) || !shm_dup(zone, get_str(m, "history"), &d->history)) {
+    if (!shm_dup(zone, json_str_field(m, "last_error"), &d->last_error) || !shm_dup(zone, json_str_field(m, "history"), &d->history)) {
         shm_free(zone, &d->last_error);
         ngx_slab_free_locked(zone->shpool, d);
         return StateResult::zone_full;
     }
     d->event = ev;
     d->endpoint = ep;
-    d->status = static_cast<uint8_t>(get_int(m, "status", kPending));
-    d->attempts = static_cast<uint32_t>(get_int(m, "attempts", 0));
-    d->last_status = static_cast<int32_t>(get_int(m, "last_status", 0));
-    d->last_time_ms = static_cast<int32_t>(get_int(m, "last_time_ms", 0));
-    d->created_at = get_int(m, "created_at_ms", 0);
+    d->status = static_cast<uint8_t>(json_int_field(m, "status", kPending));
+    d->attempts = static_cast<uint32_t>(json_int_field(m, "attempts", 0));
+    d->last_status = static_cast<int32_t>(json_int_field(m, "last_status", 0));
+    d->last_time_ms = static_cast<int32_t>(json_int_field(m, "last_time_ms", 0));
+    d->created_at = json_int_field(m, "created_at_ms", 0);
     ev->refs++;
     ngx_queue_insert_tail(&ev->deliveries, &d->event_link);
     ngx_rbtree_insert(&sh->deliveries, &d->node.node);
@@ -431,30 +416,30 @@ StateResult delivery_restore(Zone* zone, const json_t* m) {
     ngx_queue_insert_tail(q, &d->ep_link);   // i.e. just before q
     ep->log_count++;
     if (d->status != kPending) ep->log_finished++;
-    if (d->status == kPending) enqueue(sh, d, get_int(m, "next_attempt_at", 0));
+    if (d->status == kPending) enqueue(sh, d, json_int_field(m, "next_attempt_at", 0));
     return StateResult::ok;
 }
 
 StateResult endpoint_status(Zone* zone, const json_t* m) {
-    EndpointRec* ep = endpoint_locked(zone->sh, get_str(m, "id"));
+    EndpointRec* ep = endpoint_locked(zone->sh, json_str_field(m, "id"));
     if (ep == nullptr) return StateResult::not_found;
-    if (!shm_replace(zone, &ep->last_error, get_str(m, "last_error"))) return StateResult::zone_full;
-    ep->last_error_at = get_int(m, "last_error_at", 0);
-    ep->failing_since = get_int(m, "failing_since", 0);
+    if (!shm_replace(zone, &ep->last_error, json_str_field(m, "last_error"))) return StateResult::zone_full;
+    ep->last_error_at = json_int_field(m, "last_error_at", 0);
+    ep->failing_since = json_int_field(m, "failing_since", 0);
     return StateResult::ok;
 }
 
 StateResult idempotency_restore(Zone* zone, const json_t* m) {
-    std::string_view key = get_str(m, "key");
+    std::string_view key = json_str_field(m, "key");
     if (key.empty()) return StateResult::invalid;
     IdemRec* rec = alloc_with_id<IdemRec>(zone, key);
     if (rec == nullptr) return StateResult::zone_full;
-    if (!shm_dup(zone, get_str(m, "event"), &rec->event_id)) {
+    if (!shm_dup(zone, json_str_field(m, "event"), &rec->event_id)) {
         ngx_slab_free_locked(zone->shpool, rec);
         return StateResult::zone_full;
     }
-    rec->expires = get_int(m, "expires", 0);
-    rec->deliveries = static_cast<uint32_t>(get_int(m, "deliveries", 0));
+    rec->expires = json_int_field(m, "expires", 0);
+    rec->deliveries = static_cast<uint32_t>(json_int_field(m, "deliveries", 0));
     ngx_rbtree_insert(&zone->sh->idempotency, &rec->node.node);
     ngx_queue_insert_tail(&zone->sh->idempotency_lru, &rec->lru);
     return StateResult::ok;
@@ -471,25 +456,25 @@ std::string history_with(std::string_view history, const json_t* attempt) {
 
 StateResult attempt_done(Zone* zone, const json_t* m) {
     ZoneShared* sh = zone->sh;
-    DeliveryRec* d = delivery_locked(sh, get_str(m, "delivery"));
+    DeliveryRec* d = delivery_locked(sh, json_str_field(m, "delivery"));
     if (d == nullptr) return StateResult::not_found;   // deleted meanwhile
     EndpointRec* ep = d->endpoint;
     json_t* attempt = json_object_get(m, "attempt");
-    std::string_view error = get_str(attempt, "error");
+    std::string_view error = json_str_field(attempt, "error");
 
     // A report from an attempt whose lease expired while another attempt
     // holds the delivery now goes into the history only: the current
     // attempt decides. (Replay has no leases: every report applies.)
-    bool current = !d->leased || d->token == static_cast<uint32_t>(get_int(m, "token", 0));
+    bool current = !d->leased || d->token == static_cast<uint32_t>(json_int_field(m, "token", 0));
     if (d->leased && current) unlease(sh, d);
     if (!shm_replace(zone, &d->history, history_with(sv_of(d->history), attempt))) return StateResult::zone_full;
     if (!current) return StateResult::ok;
     shm_replace(zone, &d->last_error, error);
     d->attempts++;
-    d->last_status = static_cast<int32_t>(get_int(attempt, "response_status", 0));
-    d->last_time_ms = static_cast<int32_t>(get_int(attempt, "response_time_ms", 0));
+    d->last_status = static_cast<int32_t>(json_int_field(attempt, "response_status", 0));
+    d->last_time_ms = static_cast<int32_t>(json_int_field(attempt, "response_time_ms", 0));
 
-    std::string_view outcome = get_str(m, "outcome");
+    std::string_view outcome = json_str_field(m, "outcome");
     bool live = !state_replaying();   // counters describe this run, not the journal
     if (live) observe_latency(sh, d->last_time_ms);
     if (outcome == "succeeded") {
@@ -500,13 +485,13 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
         if (live) sh->attempts_failed++;
         if (outcome == "retry") {
             set_status(d, kPending);
-            enqueue(sh, d, get_int(m, "next_attempt_at", 0));
+            enqueue(sh, d, json_int_field(m, "next_attempt_at", 0));
         } else {
             set_status(d, kFailed);
             unqueue(sh, d);
         }
     }
-    int64_t at_ms = get_int(attempt, "at", 0);
+    int64_t at_ms = json_int_field(attempt, "at", 0);
     if (outcome == "succeeded") {
         ep->failing_since = 0;
     } else {
@@ -514,7 +499,7 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
         shm_replace(zone, &ep->last_error, error.empty() ? std::string_view("http_error") : error);
         ep->last_error_at = at_ms;
     }
-    std::string_view disable = get_str(m, "disable");
+    std::string_view disable = json_str_field(m, "disable");
     if (!disable.empty() && shm_replace(zone, &ep->disabled_reason, disable)) {
         ep->enabled = false;
         ep_refresh(sh, ep);
@@ -524,10 +509,10 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
 }
 
 StateResult delivery_replay(Zone* zone, const json_t* m) {
-    DeliveryRec* d = delivery_locked(zone->sh, get_str(m, "id"));
+    DeliveryRec* d = delivery_locked(zone->sh, json_str_field(m, "id"));
     if (d == nullptr) return StateResult::not_found;
     set_status(d, kPending);
-    enqueue(zone->sh, d, get_int(m, "at", 0));
+    enqueue(zone->sh, d, json_int_field(m, "at", 0));
     return StateResult::ok;
 }
 
@@ -633,26 +618,7 @@ void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out) {
     ZoneShared* sh = zone->sh;
     ngx_queue_t* head = &sh->endpoint_list;
     for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
-        EndpointInfo e = endpoint_info(owner<EndpointRec>(q, offsetof(EndpointRec, all)));
-        json_t* m = json_object();
-        json_set_str(m, "op", "endpoint.put");
-        json_set_str(m, "id", e.id);
-        json_set_str(m, "tenant", e.tenant);
-        json_set_str(m, "url", e.url);
-        json_set_str(m, "name", e.name);
-        json_set_str(m, "description", e.description);
-        json_t* events = json_array();
-        for (auto& f : e.events) json_array_append_new(events, json_stringn(f.data(), f.size()));
-        json_object_set_new(m, "events", events);
-        json_set_str(m, "secret", e.secret);
-        json_set_str(m, "old_secret", e.old_secret);
-        json_object_set_new(m, "old_secret_until", json_integer(e.old_secret_until));
-        json_object_set_new(m, "timeout_ms", json_integer(e.timeout_ms));
-        json_object_set_new(m, "enabled", json_boolean(e.enabled));
-        json_set_str(m, "disabled_reason", e.disabled_reason);
-        json_object_set_new(m, "created_at", json_integer(e.created_at));
-        json_object_set_new(m, "updated_at", json_integer(e.updated_at));
-        append(out, seq, m);
+        append(out, seq, endpoint_mutation(endpoint_info(owner<EndpointRec>(q, offsetof(EndpointRec, all)))));
     }
     // Each event with its deliveries, then each delivery's progress.
     std::vector<std::string> progress;
@@ -706,6 +672,28 @@ void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out) {
         json_object_set_new(m, "expires", json_integer(rec->expires));
         append(out, seq, m);
     });
+}
+
+json_t* endpoint_mutation(const EndpointInfo& e) {
+    json_t* m = json_object();
+    json_set_str(m, "op", "endpoint.put");
+    json_set_str(m, "id", e.id);
+    json_set_str(m, "tenant", e.tenant);
+    json_set_str(m, "url", e.url);
+    json_set_str(m, "name", e.name);
+    json_set_str(m, "description", e.description);
+    json_t* events = json_array();
+    for (auto& f : e.events) json_array_append_new(events, json_stringn(f.data(), f.size()));
+    json_object_set_new(m, "events", events);
+    json_set_str(m, "secret", e.secret);
+    json_set_str(m, "old_secret", e.old_secret);
+    json_object_set_new(m, "old_secret_until", json_integer(e.old_secret_until));
+    json_object_set_new(m, "timeout_ms", json_integer(e.timeout_ms));
+    json_object_set_new(m, "enabled", json_boolean(e.enabled));
+    json_set_str(m, "disabled_reason", e.disabled_reason);
+    json_object_set_new(m, "created_at", json_integer(e.created_at));
+    json_object_set_new(m, "updated_at", json_integer(e.updated_at));
+    return m;
 }
 
 json_t* endpoint_json(const EndpointInfo& e) {

@@ -29,6 +29,8 @@ struct EndpointInfo {
     int64_t old_secret_until = 0;
 };
 json_t* endpoint_json(const EndpointInfo& e);
+// The endpoint.put mutation that stores e (secrets included: journal only).
+json_t* endpoint_mutation(const EndpointInfo& e);
 
 std::optional<EndpointInfo> endpoint_by_id(Zone* zone, std::string_view id);
 std::vector<EndpointInfo> endpoints_list(Zone* zone, std::string_view tenant);

@@ -30,17 +30,6 @@ const DeliveryConf& delivery_of(Zone* zone) {
     return dc ? *dc : defaults;
 }
 
-std::optional<ApiError> unknown_fields(const json_t* body, std::initializer_list<const char*> known) {
-    const char* key;
-    json_t* value;
-    json_object_foreach(const_cast<json_t*>(body), key, value) {
-        bool ok = false;
-        for (const char* k : known) ok |= std::string_view(k) == key;
-        if (!ok) return invalid_request(std::string("unknown field \"") + key + "\"");
-    }
-    return std::nullopt;
-}
-
 // A string field: absent (nullopt, no error), or checked.
 std::optional<std::string> text_field(const json_t* body, const char* name, size_t max, bool single_line,
                                       std::optional<ApiError>* err) {
@@ -109,28 +98,6 @@ std::optional<ApiError> apply_fields(ApiRequest& q, const json_t* body, Endpoint
     return std::nullopt;
 }
 
-json_t* endpoint_mutation(const EndpointInfo& e) {
-    json_t* m = json_object();
-    json_set_str(m, "op", "endpoint.put");
-    json_set_str(m, "id", e.id);
-    json_set_str(m, "tenant", e.tenant);
-    json_set_str(m, "url", e.url);
-    json_set_str(m, "name", e.name);
-    json_set_str(m, "description", e.description);
-    json_t* events = json_array();
-    for (auto& f : e.events) json_array_append_new(events, json_stringn(f.data(), f.size()));
-    json_object_set_new(m, "events", events);
-    json_set_str(m, "secret", e.secret);
-    json_set_str(m, "old_secret", e.old_secret);
-    json_object_set_new(m, "old_secret_until", json_integer(e.old_secret_until));
-    json_object_set_new(m, "timeout_ms", json_integer(e.timeout_ms));
-    json_object_set_new(m, "enabled", json_boolean(e.enabled));
-    json_set_str(m, "disabled_reason", e.disabled_reason);
-    json_object_set_new(m, "created_at", json_integer(e.created_at));
-    json_object_set_new(m, "updated_at", json_integer(e.updated_at));
-    return m;
-}
-
 // Applies an endpoint mutation and answers with the endpoint (plus extra fields).
 Outcome save_endpoint(ApiRequest& q, const EndpointInfo& e, int status, bool enforce, json_t* extra) {
     Json m(endpoint_mutation(e));
@@ -178,7 +145,7 @@ std::variant<std::string, ApiError> tenant_for(ApiRequest& q, const json_t* give
 Outcome create_webhook(ApiRequest& q) {
     const json_t* body = q.body.get();
     if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
-    if (auto e = unknown_fields(body, {"url", "events", "tenant", "name", "description", "secret", "timeout", "enabled"}))
+    if (auto e = reject_unknown_fields(body, {"url", "events", "tenant", "name", "description", "secret", "timeout", "enabled"}))
         return Outcome::error(*e);
     auto tenant = tenant_for(q, json_object_get(body, "tenant"));
     if (auto* e = std::get_if<ApiError>(&tenant)) return Outcome::error(*e);
@@ -225,7 +192,7 @@ Outcome get_webhook(ApiRequest& q) {
 Outcome update_webhook(ApiRequest& q) {
     const json_t* body = q.body.get();
     if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
-    if (auto e = unknown_fields(body, {"url", "events", "name", "description", "timeout", "enabled"}))
+    if (auto e = reject_unknown_fields(body, {"url", "events", "name", "description", "timeout", "enabled"}))
         return Outcome::error(*e);
     auto e = visible_endpoint(q);
     if (!e) return Outcome::error(kNoWebhook);
@@ -348,7 +315,7 @@ Outcome replay_delivery(ApiRequest& q) {
 Outcome publish_events(ApiRequest& q) {
     const json_t* body = q.body.get();
     if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
-    if (auto e = unknown_fields(body, {"type", "tenant", "data"})) return Outcome::error(*e);
+    if (auto e = reject_unknown_fields(body, {"type", "tenant", "data"})) return Outcome::error(*e);
     DeliveryConf* dc = dispatching(q.zone);
     if (dc == nullptr) return Outcome::error(kNoDelivery);
     json_t* type = json_object_get(body, "type");

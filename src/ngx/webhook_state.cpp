@@ -45,20 +45,10 @@ KeyInfo key_info(const KeyRec* k) {
     return info;
 }
 
-std::string_view get_str(const json_t* m, const char* name) {
-    json_t* v = json_object_get(m, name);
-    return json_is_string(v) ? json_sv(v) : std::string_view();
-}
-
-int64_t get_int(const json_t* m, const char* name, int64_t dflt) {
-    json_t* v = json_object_get(m, name);
-    return json_is_integer(v) ? json_integer_value(v) : dflt;
-}
-
 StateResult key_put(Zone* zone, const json_t* m, bool enforce) {
-    std::string_view id = get_str(m, "id"), resource = get_str(m, "resource"), label = get_str(m, "label"),
-                     display = get_str(m, "display");
-    auto hash = hex_decode(get_str(m, "hash"));
+    std::string_view id = json_str_field(m, "id"), resource = json_str_field(m, "resource"), label = json_str_field(m, "label"),
+                     display = json_str_field(m, "display");
+    auto hash = hex_decode(json_str_field(m, "hash"));
     if (id.empty() || resource.empty() || !hash || hash->size() != 32) return StateResult::invalid;
     ZoneShared* sh = zone->sh;
     if (key_by_id_locked(sh, id) != nullptr || key_by_hash_locked(sh, *hash) != nullptr) return StateResult::invalid;
@@ -86,9 +76,9 @@ StateResult key_put(Zone* zone, const json_t* m, bool enforce) {
     k->resource = place(resource);
     k->label = place(label);
     k->display = place(display);
-    k->scopes = static_cast<uint32_t>(get_int(m, "scopes", 0));
-    k->created_at = get_int(m, "created_at", 0);
-    k->expires_at = get_int(m, "expires_at", 0);
+    k->scopes = static_cast<uint32_t>(json_int_field(m, "scopes", 0));
+    k->created_at = json_int_field(m, "created_at", 0);
+    k->expires_at = json_int_field(m, "expires_at", 0);
     ngx_rbtree_insert(&sh->keys_by_hash, &k->by_hash.node);
     ngx_rbtree_insert(&sh->keys_by_id, &k->by_id.node);
     ngx_queue_insert_tail(&sh->keys, &k->queue);
@@ -98,7 +88,7 @@ StateResult key_put(Zone* zone, const json_t* m, bool enforce) {
 }
 
 StateResult key_del(Zone* zone, const json_t* m) {
-    KeyRec* k = key_by_id_locked(zone->sh, get_str(m, "id"));
+    KeyRec* k = key_by_id_locked(zone->sh, json_str_field(m, "id"));
     if (k == nullptr) return StateResult::not_found;
     if (TenantRec* t = tenant_locked(zone, sv_of(k->resource), false)) t->keys--;
     ngx_rbtree_delete(&zone->sh->keys_by_hash, &k->by_hash.node);
@@ -110,11 +100,11 @@ StateResult key_del(Zone* zone, const json_t* m) {
 }
 
 StateResult limits_put(Zone* zone, const json_t* m) {
-    std::string_view name = get_str(m, "tenant");
+    std::string_view name = json_str_field(m, "tenant");
     if (name.empty()) return StateResult::invalid;
     TenantRec* t = tenant_locked(zone, name, true);
     if (t == nullptr) return StateResult::zone_full;
-    int64_t keys = get_int(m, "max_keys", -2), webhooks = get_int(m, "max_webhooks", -2);
+    int64_t keys = json_int_field(m, "max_keys", -2), webhooks = json_int_field(m, "max_webhooks", -2);
     if (keys != -2) t->max_keys = keys;
     if (webhooks != -2) t->max_webhooks = webhooks;
     return StateResult::ok;
@@ -143,7 +133,7 @@ void state_init_shared(ZoneShared* sh) {
 }
 
 StateResult state_apply(Zone* zone, const json_t* m, bool enforce_limits, uint64_t* seq) {
-    std::string_view op = get_str(m, "op");
+    std::string_view op = json_str_field(m, "op");
     Lock lock(zone);
     StateResult rc = StateResult::invalid;
     if (op == "key.put") rc = key_put(zone, m, enforce_limits);
