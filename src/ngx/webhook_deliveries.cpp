@@ -584,11 +584,6 @@ void for_each_node(ngx_rbtree_t* tree, Fn&& fn) {
     }
 }
 
-void append(std::string& out, uint64_t seq, json_t* m) {
-    Json owned(m);
-    out += journal_encode(seq, json_dump(m));
-}
-
 }  // namespace
 
 void deliveries_init_shared(ZoneShared* sh) {
@@ -614,14 +609,14 @@ StateResult deliveries_apply_locked(Zone* zone, std::string_view op, const json_
     return StateResult::invalid;
 }
 
-void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out) {
+void deliveries_capture_locked(Zone* zone, std::vector<Json>& records) {
+    auto append = [&records](json_t* m) { records.emplace_back(m); };
     ZoneShared* sh = zone->sh;
     ngx_queue_t* head = &sh->endpoint_list;
     for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
-        append(out, seq, endpoint_mutation(endpoint_info(owner<EndpointRec>(q, offsetof(EndpointRec, all)))));
+        append(endpoint_mutation(endpoint_info(owner<EndpointRec>(q, offsetof(EndpointRec, all)))));
     }
-    // Each event with its deliveries, then each delivery's progress.
-    std::vector<std::string> progress;
+    // Each event, then each delivery with its progress.
     for_each_node(&sh->events, [&](ngx_rbtree_node_t* n) {
         auto* ev = owner<EventRec>(n, offsetof(EventRec, node));
         json_t* m = json_object();
@@ -633,7 +628,7 @@ void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out) {
         json_object_set_new(m, "created_at_ms", json_integer(ev->created_at));
         json_object_set_new(m, "deliveries", json_array());
         json_object_set_new(m, "restore", json_true());
-        append(out, seq, m);
+        append(m);
     });
     for_each_node(&sh->deliveries, [&](ngx_rbtree_node_t* n) {
         auto* d = owner<DeliveryRec>(n, offsetof(DeliveryRec, node));
@@ -650,7 +645,7 @@ void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out) {
         json_object_set_new(m, "next_attempt_at", json_integer(d->next_attempt_at));
         json_set_str(m, "last_error", sv_of(d->last_error));
         json_set_str(m, "history", sv_of(d->history));
-        append(out, seq, m);
+        append(m);
     });
     for_each_node(&sh->endpoints, [&](ngx_rbtree_node_t* n) {
         auto* ep = owner<EndpointRec>(n, offsetof(EndpointRec, node));
@@ -660,7 +655,7 @@ void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out) {
         json_set_str(m, "last_error", sv_of(ep->last_error));
         json_object_set_new(m, "last_error_at", json_integer(ep->last_error_at));
         json_object_set_new(m, "failing_since", json_integer(ep->failing_since));
-        append(out, seq, m);
+        append(m);
     });
     for_each_node(&sh->idempotency, [&](ngx_rbtree_node_t* n) {
         auto* rec = owner<IdemRec>(n, offsetof(IdemRec, node));
@@ -670,7 +665,7 @@ void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out) {
         json_set_str(m, "event", sv_of(rec->event_id));
         json_object_set_new(m, "deliveries", json_integer(rec->deliveries));
         json_object_set_new(m, "expires", json_integer(rec->expires));
-        append(out, seq, m);
+        append(m);
     });
 }
 
@@ -915,11 +910,5 @@ void release_event(Zone* zone, std::string_view event_id, int64_t now_ms) {
     }
 }
 
-int64_t next_due(Zone* zone) {
-    Lock lock(zone);
-    ngx_rbtree_node_t* sentinel = zone->sh->due.sentinel;
-    if (zone->sh->due.root == sentinel) return -1;
-    return static_cast<int64_t>(ngx_rbtree_min(zone->sh->due.root, sentinel)->key);
-}
 
 }  // namespace webhook::ngx

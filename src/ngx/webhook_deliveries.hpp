@@ -15,8 +15,8 @@ namespace webhook::ngx {
 
 // Applies a delivery-side mutation under the lock (called by state_apply).
 StateResult deliveries_apply_locked(Zone* zone, std::string_view op, const json_t* m, bool enforce_limits);
-// Appends every endpoint, event and delivery as snapshot records.
-void deliveries_snapshot_locked(Zone* zone, uint64_t seq, std::string& out);
+// Every endpoint, event and delivery as mutations that rebuild them.
+void deliveries_capture_locked(Zone* zone, std::vector<Json>& out);
 void deliveries_init_shared(ZoneShared* sh);
 
 struct EndpointInfo {
@@ -85,8 +85,5 @@ void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out);
 // The event's record is durable: its deliveries may go now (until then they
 // are held, so nothing is delivered that a crash could take back).
 void release_event(Zone* zone, std::string_view event_id, int64_t now_ms);
-
-// When the next pending delivery is due (ms), or -1.
-int64_t next_due(Zone* zone);
 
 }  // namespace webhook::ngx

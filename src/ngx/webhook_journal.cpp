@@ -242,7 +242,8 @@ Journal* journal_of(Zone* zone) {
 struct Compaction {
     Zone* zone;
     std::string dir;
-    std::string data;
+    StateRecords state;   // taken on the event loop
+    std::string data;     // encoded in the thread
     uint64_t seq;
     uint64_t journal_bytes_before;
     int error;
@@ -252,6 +253,12 @@ struct Compaction {
 
 void compaction_thread(void* data, ngx_log_t*) {
     Compaction* c = *static_cast<Compaction**>(data);
+    try {
+        c->data = state_encode(c->state);
+    } catch (...) {
+        c->error = ENOMEM;
+        return;
+    }
     c->error = write_snapshot(c->dir, c->data);
     if (c->error != 0) return;
     // Journals of processes that are gone and are covered by the snapshot.
@@ -286,6 +293,7 @@ void compaction_done(ngx_event_t* ev) {
                       &c->zone->shm->shm.name, c->data.size());
     }
     std::string().swap(c->data);
+    c->state = StateRecords();
 }
 
 void compaction_check(ngx_event_t* ev) {
@@ -301,7 +309,9 @@ void compaction_check(ngx_event_t* ev) {
     ngx_shmtx_unlock(&c->zone->shpool->mutex);
     if (due) {
         bool posted = guarded(ngx_cycle->log, false, [&] {
-            c->data = state_snapshot(c->zone, &c->seq);
+            c->error = 0;
+            c->state = state_capture(c->zone);
+            c->seq = c->state.seq;
             ngx_shmtx_lock(&c->zone->shpool->mutex);
             sh->snapshot_gen++;   // writers move to new files from here on
             ngx_shmtx_unlock(&c->zone->shpool->mutex);
@@ -461,8 +471,9 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact) {
                   &zone->shm->shm.name, zone->sh->key_count, dir.c_str(), applied);
 
     if (!compact) return NGX_OK;
-    uint64_t seq;
-    std::string snapshot = state_snapshot(zone, &seq);
+    StateRecords state = state_capture(zone);
+    uint64_t seq = state.seq;
+    std::string snapshot = state_encode(state);
     int err = write_snapshot(dir, snapshot);
     if (err != 0) {
         ngx_log_error(NGX_LOG_EMERG, log, err, "webhook_zone: cannot write \"%s/%s\"", dir.c_str(), kSnapshot);

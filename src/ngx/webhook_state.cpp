@@ -110,11 +110,6 @@ StateResult limits_put(Zone* zone, const json_t* m) {
     return StateResult::ok;
 }
 
-void append_record(std::string& out, uint64_t seq, json_t* m) {
-    Json owned(m);
-    out += journal_encode(seq, json_dump(m));
-}
-
 }  // namespace
 
 namespace {
@@ -206,14 +201,15 @@ TenantLimits tenant_limits(Zone* zone, std::string_view name) {
     return l;
 }
 
-std::string state_snapshot(Zone* zone, uint64_t* seq) {
-    std::string out;
+StateRecords state_capture(Zone* zone) {
+    StateRecords state;
+    auto add = [&state](json_t* m) { state.records.emplace_back(m); };
     Lock lock(zone);
     ZoneShared* sh = zone->sh;
-    *seq = sh->seq;
+    state.seq = sh->seq;
     json_t* head = json_object();
     json_set_str(head, "op", "snapshot");
-    append_record(out, sh->seq, head);
+    add(head);
 
     ngx_queue_t* keys = &sh->keys;
     for (ngx_queue_t* q = ngx_queue_head(keys); q != ngx_queue_sentinel(keys); q = ngx_queue_next(q)) {
@@ -228,7 +224,7 @@ std::string state_snapshot(Zone* zone, uint64_t* seq) {
         json_object_set_new(m, "scopes", json_integer(k->scopes));
         json_object_set_new(m, "created_at", json_integer(k->created_at));
         json_object_set_new(m, "expires_at", json_integer(k->expires_at));
-        append_record(out, sh->seq, m);
+        add(m);
     }
     // Tenants with overrides (counts are derived, not stored).
     std::vector<ngx_rbtree_node_t*> stack;
@@ -246,9 +242,15 @@ std::string state_snapshot(Zone* zone, uint64_t* seq) {
         json_set_str(m, "tenant", sv_of(t->node.str));
         json_object_set_new(m, "max_keys", json_integer(t->max_keys));
         json_object_set_new(m, "max_webhooks", json_integer(t->max_webhooks));
-        append_record(out, sh->seq, m);
+        add(m);
     }
-    deliveries_snapshot_locked(zone, sh->seq, out);
+    deliveries_capture_locked(zone, state.records);
+    return state;
+}
+
+std::string state_encode(const StateRecords& state) {
+    std::string out;
+    for (const Json& m : state.records) out += journal_encode(state.seq, json_dump(m.get()));
     return out;
 }
 

@@ -46,9 +46,15 @@ struct TenantLimits {
 };
 TenantLimits tenant_limits(Zone* zone, std::string_view tenant);
 
-// All live state as snapshot records (journal format), sequence numbers
-// included; sets *seq to the zone's sequence at that moment. Takes the lock.
-std::string state_snapshot(Zone* zone, uint64_t* seq);
+// All live state as mutations, taken under the lock (a copy: quick), and
+// their encoding as snapshot records (journal format) — slow for a large
+// zone, so the compaction does it in the thread pool, off the lock.
+struct StateRecords {
+    uint64_t seq = 0;
+    std::vector<Json> records;
+};
+StateRecords state_capture(Zone* zone);
+std::string state_encode(const StateRecords& state);
 
 void state_init_shared(ZoneShared* sh);
 
