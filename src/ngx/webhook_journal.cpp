@@ -21,7 +21,10 @@ namespace webhook::ngx {
 namespace {
 
 constexpr char kSnapshot[] = "snapshot";
-constexpr uint64_t kCompactMinBytes = 4u << 20;
+// DIR stays within 4 × the live state (+32 MiB): compaction copies the whole
+// state under the zone lock, so it should not run every few seconds.
+constexpr uint64_t kCompactMinBytes = 32u << 20;
+constexpr uint64_t kCompactRatio = 4;
 constexpr ngx_msec_t kCompactCheck = 5000;
 
 std::string dir_of(Zone* zone) { return std::string((const char*) zone->state_dir.data, zone->state_dir.len); }
@@ -301,7 +304,7 @@ void compaction_check(ngx_event_t* ev) {
     if (ngx_exiting || ngx_quit || ngx_terminate) return;
     ZoneShared* sh = c->zone->sh;
     ngx_shmtx_lock(&c->zone->shpool->mutex);
-    bool due = !sh->compacting && sh->journal_bytes > std::max<uint64_t>(kCompactMinBytes, 2 * sh->snapshot_bytes);
+    bool due = !sh->compacting && sh->journal_bytes > std::max<uint64_t>(kCompactMinBytes, kCompactRatio * sh->snapshot_bytes);
     if (due) {
         sh->compacting = true;
         c->journal_bytes_before = sh->journal_bytes;
