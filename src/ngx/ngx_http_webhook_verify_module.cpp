@@ -46,7 +46,7 @@ struct RequestCtx {
     const VerifyConf* conf = nullptr;
     std::vector<Hmac> macs;
     Parsed parsed;
-    Verdict verdict = Verdict::ok;
+    Verdict verdict = Verdict::bad_signature;   // fail closed until finish() says ok
     bool hashing = false;     // the body filter feeds macs
     bool hash_failed = false;
     bool body_done = false;   // the post handler ran
@@ -234,10 +234,14 @@ void body_post_handler(ngx_http_request_t* r) {
     r->main->count--;   // ngx_http_read_client_request_body() took one
     if (ctx == nullptr || ctx->body_done) return;
     ctx->body_done = true;
-    guarded(r->connection->log, 0, [&] {
+    bool finished = guarded(r->connection->log, false, [&] {
         finish(r, ctx);
-        return 0;
+        return true;
     });
+    if (!finished) {   // fail closed
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "internal error while checking";
+    }
     if (ctx->waiting) {
         ctx->waiting = false;
         r->write_event_handler = ngx_http_core_run_phases;
