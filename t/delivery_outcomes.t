@@ -265,6 +265,8 @@ is($res->{json}{total}, 5, 'list ?status=succeeded&limit=2: total still 5');
 my $cursor = $res->{json}{deliveries}[1]{id};
 $res = api($ng, 'GET', "/webhooks/$lw->{id}/deliveries?status=succeeded&limit=2&after=$cursor", undef, key => $ADMIN);
 is_deeply([map { $_->{event_id} } @{ $res->{json}{deliveries} }], [map { $_->{id} } @lev[2, 1]], 'list ?after=: the next page');
+$res = api($ng, 'GET', "/webhooks/$lw->{id}/deliveries?after=dlv_NoSuchDelivery000000", undef, key => $ADMIN);
+is($res->{status}, 400, 'list ?after=<unknown id>: 400');
 $res = api($ng, 'GET', "/webhooks/$lw->{id}/deliveries?status=pending", undef, key => $ADMIN);
 is($res->{json}{total}, 0, 'list ?status=pending: none');
 

@@ -100,6 +100,9 @@ $res = api($ng, 'GET', "/keys?limit=2&after=$last", undef, key => $ADMIN);
 is(scalar @{ $res->{json}{keys} }, 1, 'after=<last id>: the remaining key');
 my %seen = map { $_->{id} => 1 } @{ $res->{json}{keys} };
 ok(!$seen{$last}, 'after=: the cursor key itself is not repeated');
+$res = api($ng, 'GET', '/keys?after=key_NoSuchKey0000000', undef, key => $ADMIN);
+is($res->{status}, 400, 'after=<unknown id>: 400');
+like($res->{json}{error}{message} // '', qr/after/, 'after=<unknown id>: the message names after');
 is(api($ng, 'GET', '/keys?limit=0', undef, key => $ADMIN)->{status}, 400, 'limit=0: 400');
 is(error_code(api($ng, 'GET', '/keys?limit=abc', undef, key => $ADMIN)), 'invalid_request', 'limit=abc: invalid_request');
 

@@ -103,6 +103,10 @@ Outcome list_keys(ApiRequest& q) {
         if (json_array_size(list) == limit) break;
         json_array_append_new(list, key_json(k));
     }
+    if (!past_cursor) {
+        json_decref(list);
+        return Outcome::error(invalid_request("after: no key with this id in the list"));
+    }
     json_t* doc = json_object();
     json_object_set_new(doc, "keys", list);
     json_object_set_new(doc, "total", json_integer(total));

@@ -774,7 +774,7 @@ json_t* delivery_json(const DeliveryInfo& d, bool detail) {
 }
 
 std::vector<DeliveryInfo> deliveries_of(Zone* zone, std::string_view endpoint_id, std::string_view status,
-                                        size_t limit, std::string_view after, size_t* total) {
+                                        size_t limit, std::string_view after, size_t* total, bool* cursor_found) {
     std::vector<DeliveryInfo> out;
     *total = 0;
     Lock lock(zone);
@@ -791,6 +791,7 @@ std::vector<DeliveryInfo> deliveries_of(Zone* zone, std::string_view endpoint_id
         }
         if (out.size() < limit) out.push_back(delivery_info(d, false));
     }
+    *cursor_found = past_cursor;
     return out;
 }
 

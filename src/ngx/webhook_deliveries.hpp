@@ -46,8 +46,9 @@ struct DeliveryInfo {
 };
 json_t* delivery_json(const DeliveryInfo& d, bool detail);
 
+// *cursor_found is false when `after` names no delivery of the list.
 std::vector<DeliveryInfo> deliveries_of(Zone* zone, std::string_view endpoint_id, std::string_view status,
-                                        size_t limit, std::string_view after, size_t* total);
+                                        size_t limit, std::string_view after, size_t* total, bool* cursor_found);
 std::optional<DeliveryInfo> delivery_by_id(Zone* zone, std::string_view id);
 
 struct IdempotentAnswer {

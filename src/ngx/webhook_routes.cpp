@@ -277,7 +277,9 @@ Outcome list_deliveries(ApiRequest& q) {
         limit = n;
     }
     size_t total = 0;
-    std::vector<DeliveryInfo> list = deliveries_of(q.zone, e->id, status, limit, q.arg("after"), &total);
+    bool cursor_found = true;
+    std::vector<DeliveryInfo> list = deliveries_of(q.zone, e->id, status, limit, q.arg("after"), &total, &cursor_found);
+    if (!cursor_found) return Outcome::error(invalid_request("after: no delivery with this id in the list"));
     json_t* arr = json_array();
     for (const DeliveryInfo& d : list) json_array_append_new(arr, delivery_json(d, false));
     json_t* doc = json_object();
