@@ -470,7 +470,9 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
     if (!shm_replace(zone, &d->history, history_with(sv_of(d->history), attempt))) return StateResult::zone_full;
     if (!current) return StateResult::ok;
     shm_replace(zone, &d->last_error, error);
-    d->attempts++;
+    // The attempt's number, not a count of reports: a report that arrives
+    // again (an expired lease re-attempted, or replay of both) counts once.
+    d->attempts = std::max<uint32_t>(d->attempts, static_cast<uint32_t>(json_int_field(m, "number", d->attempts + 1)));
     d->last_status = static_cast<int32_t>(json_int_field(attempt, "response_status", 0));
     d->last_time_ms = static_cast<int32_t>(json_int_field(attempt, "response_time_ms", 0));
 

@@ -127,6 +127,7 @@ void record(Attempt* a) {
     json_set_str(m.get(), "op", "attempt.done");
     json_set_str(m.get(), "delivery", a->claim.delivery_id);
     json_object_set_new(m.get(), "token", json_integer(a->claim.token));
+    json_object_set_new(m.get(), "number", json_integer(number));
     json_set_str(m.get(), "outcome", outcome);
     json_object_set_new(m.get(), "next_attempt_at", json_integer(next));
     if (!disable.empty()) json_set_str(m.get(), "disable", disable);
