@@ -459,9 +459,14 @@ char* merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
     if (!conf->enabled) return NGX_CONF_OK;
     conf->zone = zone_lookup(cf, conf->zone_name, "webhook_api");
     if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-    // API bodies are small: keep them in memory (core is merged before us).
+    // Keep API bodies in memory (core is merged before us): 64 KiB, or an
+    // event of max_payload, so no body is read back from a temp file.
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    if (clcf->client_body_buffer_size < kMaxApiBody) clcf->client_body_buffer_size = kMaxApiBody;
+    size_t want = std::max(kMaxApiBody, max_payload_for(cf, conf->zone) + 4096);
+    if (clcf->client_body_buffer_size < want) clcf->client_body_buffer_size = want;
+    // The routes answer 413 payload_too_large themselves (as JSON), for
+    // anything up to what they accept.
+    if (clcf->client_max_body_size < static_cast<off_t>(want)) clcf->client_max_body_size = want;
     return NGX_CONF_OK;
 }
 

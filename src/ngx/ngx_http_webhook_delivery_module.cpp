@@ -441,6 +441,17 @@ ngx_http_module_t module_ctx = {
 
 namespace webhook::ngx {
 
+size_t max_payload_for(ngx_conf_t* cf, Zone* zone) {
+    auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
+    for (DeliveryConf* dc : mcf->deliveries) {
+        const ngx_str_t& name = zone->shm->shm.name;
+        bool same = dc->zone_name.len ? dc->zone_name.len == name.len && ngx_strncmp(dc->zone_name.data, name.data, name.len) == 0
+                                      : zone_default(cf) == zone;
+        if (same) return dc->max_payload;
+    }
+    return 0;
+}
+
 DeliveryConf* delivery_conf_for(Zone* zone) {
     DeliveryMainConf* mcf = main_conf_of(const_cast<ngx_cycle_t*>(ngx_cycle));
     if (mcf == nullptr) return nullptr;

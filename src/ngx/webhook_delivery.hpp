@@ -42,6 +42,10 @@ struct DeliveryConf {
     void* dispatcher = nullptr;                // this worker's
 };
 
+// At configuration time: max_payload of the webhook_delivery serving the zone
+// (0: none).
+size_t max_payload_for(ngx_conf_t* cf, Zone* zone);
+
 // The delivery configuration that serves a zone (nullptr: none).
 DeliveryConf* delivery_conf_for(Zone* zone);
 const SignConf& sign_conf();
