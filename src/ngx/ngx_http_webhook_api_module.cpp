@@ -62,18 +62,10 @@ Outcome create_key(ApiRequest& q) {
     json_object_set_new(m.get(), "created_at", json_integer(ngx_time()));
     json_object_set_new(m.get(), "expires_at", json_integer(req.expires_at));
 
-    Outcome out;
-    StateResult rc = state_apply(q.zone, m.get(), true, &out.seq);
-    if (rc != StateResult::ok) return state_error(rc, q.zone, "key");
-
     KeyInfo info{k.id, k.display, req.resource, req.label, req.scopes, ngx_time(), req.expires_at};
     json_t* doc = key_json(info);
     json_set_str(doc, "key", k.secret);
-    out.status = 201;
-    out.body = json_dump(doc);
-    json_decref(doc);
-    out.record = json_dump(m.get());
-    return out;
+    return apply_mutation(q, m.get(), true, "key", 201, doc);
 }
 
 Outcome list_keys(ApiRequest& q) {
@@ -132,12 +124,7 @@ Outcome delete_key(ApiRequest& q) {
     Json m(json_object());
     json_set_str(m.get(), "op", "key.del");
     json_set_str(m.get(), "id", k->id);
-    Outcome out;
-    StateResult rc = state_apply(q.zone, m.get(), false, &out.seq);
-    if (rc != StateResult::ok) return state_error(rc, q.zone, "key");
-    out.status = 204;
-    out.record = json_dump(m.get());
-    return out;
+    return apply_mutation(q, m.get(), false, "key", 204, nullptr);
 }
 
 // --- routes: plan limits -----------------------------------------------------------
@@ -155,18 +142,15 @@ Outcome put_limits(ApiRequest& q) {
     json_set_str(m.get(), "tenant", tenant);
     if (req.max_keys >= 0) json_object_set_new(m.get(), "max_keys", json_integer(req.max_keys));
     if (req.max_webhooks >= 0) json_object_set_new(m.get(), "max_webhooks", json_integer(req.max_webhooks));
-    Outcome out;
-    StateResult rc = state_apply(q.zone, m.get(), false, &out.seq);
-    if (rc != StateResult::ok) return state_error(rc, q.zone, "limits");
-
+    Outcome out = apply_mutation(q, m.get(), false, "limits", 200, nullptr);
+    if (out.status != 200) return out;
+    // The answer shows the effective limits, defaults included.
     TenantLimits l = tenant_limits(q.zone, tenant);
     json_t* doc = json_object();
     json_set_str(doc, "tenant", tenant);
     json_object_set_new(doc, "max_webhooks", json_integer(l.max_webhooks));
     json_object_set_new(doc, "max_keys", json_integer(l.max_keys));
-    Outcome reply = Outcome::json(200, doc);
-    out.body = std::move(reply.body);
-    out.record = json_dump(m.get());
+    out.body = Outcome::json(200, doc).body;
     return out;
 }
 
@@ -517,6 +501,18 @@ Outcome Outcome::json(int status, json_t* doc) {
     Outcome out;
     out.status = status;
     out.body = json_dump(doc);
+    return out;
+}
+
+Outcome webhook::ngx::apply_mutation(ApiRequest& q, const json_t* mutation, bool enforce_limits, const char* what,
+                                     int status, json_t* doc) {
+    Json owned(doc);
+    Outcome out;
+    StateResult rc = state_apply(q.zone, mutation, enforce_limits, &out.seq);
+    if (rc != StateResult::ok) return state_error(rc, q.zone, what);
+    out.status = status;
+    if (doc != nullptr) out.body = json_dump(doc);
+    out.record = json_dump(mutation);
     return out;
 }
 

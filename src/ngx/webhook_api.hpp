@@ -52,6 +52,11 @@ struct Outcome {
 
 Outcome state_error(StateResult rc, Zone* zone, const char* what);
 
+// A route's change: applies the mutation and, when it is accepted, answers
+// `status` with `doc` (taken; nullptr: no body) once its record is durable.
+Outcome apply_mutation(ApiRequest& q, const json_t* mutation, bool enforce_limits, const char* what, int status,
+                       json_t* doc);
+
 // Routes of webhook_routes.cpp (subscriptions, events, deliveries).
 Outcome create_webhook(ApiRequest& q);
 Outcome list_webhooks(ApiRequest& q);

@@ -573,19 +573,6 @@ void json_opt_str(json_t* o, const char* key, std::string_view s) {
     else json_set_str(o, key, s);
 }
 
-template <class Fn>
-void for_each_node(ngx_rbtree_t* tree, Fn&& fn) {
-    std::vector<ngx_rbtree_node_t*> stack;
-    if (tree->root != tree->sentinel) stack.push_back(tree->root);
-    while (!stack.empty()) {
-        ngx_rbtree_node_t* n = stack.back();
-        stack.pop_back();
-        if (n->left != tree->sentinel) stack.push_back(n->left);
-        if (n->right != tree->sentinel) stack.push_back(n->right);
-        fn(n);
-    }
-}
-
 }  // namespace
 
 void deliveries_init_shared(ZoneShared* sh) {

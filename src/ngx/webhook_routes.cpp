@@ -102,16 +102,9 @@ std::optional<ApiError> apply_fields(ApiRequest& q, const json_t* body, Endpoint
 Outcome save_endpoint(ApiRequest& q, const EndpointInfo& e, int status, bool enforce, json_t* extra) {
     Json m(endpoint_mutation(e));
     Json extra_owned(extra);
-    Outcome out;
-    StateResult rc = state_apply(q.zone, m.get(), enforce, &out.seq);
-    if (rc != StateResult::ok) return state_error(rc, q.zone, "webhook");
     json_t* doc = endpoint_json(e);
     if (extra != nullptr) json_object_update(doc, extra);
-    Outcome reply = Outcome::json(status, doc);
-    out.status = status;
-    out.body = std::move(reply.body);
-    out.record = json_dump(m.get());
-    return out;
+    return apply_mutation(q, m.get(), enforce, "webhook", status, doc);
 }
 
 // The endpoint named in the path, when the caller may see it.
@@ -207,12 +200,7 @@ Outcome delete_webhook(ApiRequest& q) {
     Json m(json_object());
     json_set_str(m.get(), "op", "endpoint.del");
     json_set_str(m.get(), "id", e->id);
-    Outcome out;
-    StateResult rc = state_apply(q.zone, m.get(), false, &out.seq);
-    if (rc != StateResult::ok) return state_error(rc, q.zone, "webhook");
-    out.status = 204;
-    out.record = json_dump(m.get());
-    return out;
+    return apply_mutation(q, m.get(), false, "webhook", 204, nullptr);
 }
 
 Outcome rotate_webhook_secret(ApiRequest& q) {
@@ -301,16 +289,13 @@ Outcome replay_delivery(ApiRequest& q) {
     json_set_str(m.get(), "op", "delivery.replay");
     json_set_str(m.get(), "id", d->id);
     json_object_set_new(m.get(), "at", json_integer(now_ms()));
-    Outcome out;
-    StateResult rc = state_apply(q.zone, m.get(), false, &out.seq);
-    if (rc != StateResult::ok) return state_error(rc, q.zone, "delivery");
-    if (DeliveryConf* dc = dispatching(q.zone)) dispatcher_wake(*dc);
     json_t* doc = json_object();
     json_set_str(doc, "id", d->id);
     json_set_str(doc, "status", "pending");
-    out.status = 202;
-    out.body = Outcome::json(202, doc).body;
-    out.record = json_dump(m.get());
+    Outcome out = apply_mutation(q, m.get(), false, "delivery", 202, doc);
+    if (out.status == 202) {
+        if (DeliveryConf* dc = dispatching(q.zone)) dispatcher_wake(*dc);
+    }
     return out;
 }
 

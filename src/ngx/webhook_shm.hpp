@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 #include <string_view>
+#include <vector>
 
 #include "ngx/webhook_zone.hpp"
 
@@ -41,6 +42,20 @@ T* lookup(ngx_rbtree_t* tree, std::string_view key, size_t node_offset) {
     return n ? reinterpret_cast<T*>(reinterpret_cast<u_char*>(n) - node_offset) : nullptr;
 }
 
+
+// Visits every node of a tree (any order).
+template <class Fn>
+void for_each_node(ngx_rbtree_t* tree, Fn&& fn) {
+    std::vector<ngx_rbtree_node_t*> stack;
+    if (tree->root != tree->sentinel) stack.push_back(tree->root);
+    while (!stack.empty()) {
+        ngx_rbtree_node_t* n = stack.back();
+        stack.pop_back();
+        if (n->left != tree->sentinel) stack.push_back(n->left);
+        if (n->right != tree->sentinel) stack.push_back(n->right);
+        fn(n);
+    }
+}
 
 // A copy of s in the slab (nothing for an empty string); false when full.
 inline bool shm_dup(Zone* zone, std::string_view s, ngx_str_t* out) {

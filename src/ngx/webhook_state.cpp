@@ -227,23 +227,16 @@ StateRecords state_capture(Zone* zone) {
         add(m);
     }
     // Tenants with overrides (counts are derived, not stored).
-    std::vector<ngx_rbtree_node_t*> stack;
-    ngx_rbtree_node_t* sentinel = sh->tenants.sentinel;
-    if (sh->tenants.root != sentinel) stack.push_back(sh->tenants.root);
-    while (!stack.empty()) {
-        ngx_rbtree_node_t* n = stack.back();
-        stack.pop_back();
-        if (n->left != sentinel) stack.push_back(n->left);
-        if (n->right != sentinel) stack.push_back(n->right);
+    for_each_node(&sh->tenants, [&](ngx_rbtree_node_t* n) {
         auto* t = reinterpret_cast<TenantRec*>(reinterpret_cast<u_char*>(n) - offsetof(TenantRec, node));
-        if (t->max_keys < 0 && t->max_webhooks < 0) continue;
+        if (t->max_keys < 0 && t->max_webhooks < 0) return;
         json_t* m = json_object();
         json_set_str(m, "op", "limits.put");
         json_set_str(m, "tenant", sv_of(t->node.str));
         json_object_set_new(m, "max_keys", json_integer(t->max_keys));
         json_object_set_new(m, "max_webhooks", json_integer(t->max_webhooks));
         add(m);
-    }
+    });
     deliveries_capture_locked(zone, state.records);
     return state;
 }

@@ -346,14 +346,7 @@ sub start($class, %o) {
         or croak "dns: bind: $!";
     my $self = bless { dir => $dir, port => $sock->sockport }, $class;
     $self->set_names($o{names} // {});
-    my $pid = fork // croak "fork: $!";
-    if ($pid == 0) {
-        eval { $self->_serve($sock) };
-        POSIX::_exit(0);
-    }
-    close $sock;
-    $self->{pid} = $pid;
-    WebhookTest::_register($self);
+    WebhookTest::serve_forked($self, $sock);
     return $self;
 }
 

@@ -180,14 +180,7 @@ sub start($class, %o) {
     my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
                                        Listen => 128, ReuseAddr => 1) or croak "receiver listen: $!";
     my $self = bless { dir => $dir, port => $listen->sockport }, $class;
-    my $pid = fork // croak "fork: $!";
-    if ($pid == 0) {
-        eval { $self->_serve($listen) };
-        POSIX::_exit(0);
-    }
-    close $listen;
-    $self->{pid} = $pid;
-    WebhookTest::_register($self);
+    WebhookTest::serve_forked($self, $listen);
     return $self;
 }
 

@@ -397,6 +397,19 @@ sub curl_request($method, $url, $headers = {}, $body = undef, %o) {
 
 sub _register($obj) { push @STARTED, $obj }
 
+# Runs $server->_serve($sock) in a child process (a test backend, receiver or
+# DNS server), keeps its pid, and stops it when the test ends.
+sub serve_forked($server, $sock) {
+    my $pid = fork // Carp::croak("fork: $!");
+    if ($pid == 0) {
+        eval { $server->_serve($sock) };
+        POSIX::_exit(0);
+    }
+    close $sock;
+    $server->{pid} = $pid;
+    _register($server);
+}
+
 END {
     if ($$ == $OWNER) {
         my $status = $?;
@@ -662,14 +675,7 @@ sub start($class, %o) {
                                        Listen => 128, ReuseAddr => 1) or croak "backend listen: $!";
     my $self = bless { dir => $dir, port => $listen->sockport }, $class;
     $self->set_status($o{status} // 200);
-    my $pid = fork // croak "fork: $!";
-    if ($pid == 0) {
-        eval { $self->_serve($listen) };
-        POSIX::_exit(0);
-    }
-    close $listen;
-    $self->{pid} = $pid;
-    WebhookTest::_register($self);
+    WebhookTest::serve_forked($self, $listen);
     return $self;
 }
 
