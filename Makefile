@@ -5,15 +5,37 @@
 #   make run      build, then start nginx with the module on examples/nginx.conf
 #   make test     unit tests of the core (GoogleTest) + integration tests (prove t/)
 #   make bench    throughput against plain NGINX and the njs / Lua equivalents
+#
+#   make test SANITIZE=1   the same suites with the module and the unit tests
+#                 built with AddressSanitizer + UndefinedBehaviorSanitizer (in
+#                 build-asan/); the stock nginx runs with the runtimes preloaded
+#                 and any sanitizer report fails the test (t/sanitize/README)
 
 SHELL      := /bin/bash
 NGINX_SRC  ?= /usr/share/nginx/src
+SANITIZE   ?=
+ifeq ($(SANITIZE),1)
+BUILD      ?= build-asan
+endif
 BUILD      ?= build
 PORT       ?= 8080
 MODULE      = $(BUILD)/ngx_http_webhook_module.so
 # Debian's own hardening flags, so the module matches the stock binary.
 CC_OPT     ?= -g -O2 -fstack-protector-strong -Wformat -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2
 LD_OPT     ?= -Wl,-z,relro -Wl,-z,now -fPIC
+
+# SANITIZE=1: NGINX's configure runs with the flags above (so objs/ngx_auto_config.h
+# matches the stock binary); the module's objects and its link get SAN_FLAGS
+# through CC, the unit tests too. The stock nginx is not instrumented: the test
+# harness LD_PRELOADs the runtimes (libasan first) into the nginx processes only,
+# has reports written to PREFIX/sanitizer/ and fails on any (t/sanitize/README).
+ifeq ($(SANITIZE),1)
+SAN_FLAGS    = -fsanitize=address,undefined -fno-omit-frame-pointer
+SAN_CC       = CC="cc $(SAN_FLAGS)"
+SAN_PRELOAD  = $(realpath $(shell cc -print-file-name=libasan.so) $(shell cc -print-file-name=libubsan.so))
+SAN_UNIT_ENV = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SAN_TEST_ENV = WEBHOOK_SANITIZER_PRELOAD="$(SAN_PRELOAD)" WEBHOOK_SANITIZER_SUPP=$(CURDIR)/t/sanitize/lsan.supp
+endif
 
 DEB_BUILD   = nginx-core nginx-dev libssl-dev libjansson-dev g++ make
 DEB_TEST    = libgtest-dev perl curl libio-socket-ssl-perl
@@ -56,7 +78,7 @@ $(BUILD)/nginx/objs/Makefile: config config.make | deps
 	  || { tail -30 configure.log; exit 1; }
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(SRCS)
-	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules $(SAN_CC)
 	cp $(BUILD)/nginx/objs/ngx_http_webhook_module.so $@
 
 # ---- tests -----------------------------------------------------------------
@@ -64,18 +86,18 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SRCS)
 UNIT_BIN = $(BUILD)/unit_tests
 $(UNIT_BIN): $(wildcard src/core/*.cpp src/core/*.hpp t/unit/*.cpp) | deps-test
 	@mkdir -p $(BUILD)
-	g++ -std=c++17 -O1 -g -Wall -Wextra -Werror -Isrc -o $@ \
+	g++ -std=c++17 -O1 -g -Wall -Wextra -Werror $(SAN_FLAGS) -Isrc -o $@ \
 	  $(wildcard src/core/*.cpp) $(wildcard t/unit/*.cpp) -lgtest -lgtest_main -lcrypto -ljansson -lpthread
 
 unit: $(UNIT_BIN)
-	$(UNIT_BIN)
+	$(SAN_UNIT_ENV) $(UNIT_BIN)
 
 t/npm/node_modules: t/npm/package.json t/npm/package-lock.json | deps-test
 	cd t/npm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 integration: $(MODULE) t/npm/node_modules
-	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) prove -I t/lib t/
+	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) prove -I t/lib t/
 
 test: deps-test unit integration
 

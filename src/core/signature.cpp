@@ -180,7 +180,6 @@ Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& h, int64_t now
             }
         }
         if (ts_text.empty()) return refuse(Verdict::malformed_signature, "Stripe-Signature has no timestamp");
-        p.replay_id = std::string(sig);
         p.signed_prefix.append(ts_text).append(".");
         break;
     }
@@ -189,7 +188,6 @@ Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& h, int64_t now
         ts_text = trim(*h.timestamp);
         if (!starts_with(sig, "v0=")) return refuse(Verdict::malformed_signature, "X-Slack-Signature lacks v0=");
         add_candidate(hex_decode(sig.substr(3)));
-        p.replay_id = std::string(sig);
         p.signed_prefix.append("v0:").append(ts_text).append(":");
         break;
     }
@@ -220,12 +218,10 @@ Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& h, int64_t now
             return refuse(Verdict::timestamp_out_of_tolerance, "timestamp too old or too far in the future");
     }
 
-    // Schemes without a timestamp remember a delivery id when the sender gives
-    // one, else the signature itself.
-    if (p.replay_id.empty()) {
-        if (h.id && !h.id->empty() && h.id->size() <= kMaxIdHeader) p.replay_id = std::string(*h.id);
-        else p.replay_id = std::string(sig);
-    }
+    // Only `standard` has an id the sender signs (webhook-id). Every other
+    // scheme is identified by the MAC that matched (the caller knows it once
+    // the body is hashed): a header the sender did not sign, or another
+    // spelling of the same MAC, must never make a message new.
     return p;
 }
 
@@ -235,9 +231,10 @@ bool signature_matches(const std::vector<std::string>& candidates, std::string_v
     return match;
 }
 
-std::string replay_key(Scheme scheme, std::string_view id) {
+std::string replay_key(Scheme scheme, std::string_view key, std::string_view id) {
     std::string material(scheme_name(scheme));
     material.push_back('\0');
+    material.append(sha256(key));
     material.append(id);
     return sha256(material);
 }

@@ -76,7 +76,7 @@ struct Parsed {
     std::string detail;              // human text naming what was wrong
     std::vector<std::string> signatures;  // decoded candidate MACs
     std::string signed_prefix;       // bytes hashed before the body
-    std::string replay_id;           // what the replay cache remembers
+    std::string replay_id;           // standard: the signed webhook-id; else empty (the matched MAC is the id)
 };
 
 Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& headers, int64_t now);
@@ -84,8 +84,10 @@ Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& headers, int64
 // True when digest equals any candidate; every candidate is compared in full.
 bool signature_matches(const std::vector<std::string>& candidates, std::string_view digest);
 
-// A replay-cache key: SHA-256 over the scheme and id, so ids of any length
-// take a fixed 32 bytes in shared memory.
-std::string replay_key(Scheme scheme, std::string_view id);
+// A replay-cache key: SHA-256 over the scheme, the HMAC key that verified the
+// message and its id, so ids of any length take a fixed 32 bytes in shared
+// memory and one sender's ids never collide with another's (a sender cannot
+// pre-empt the ids of a location whose secret it does not have).
+std::string replay_key(Scheme scheme, std::string_view key, std::string_view id);
 
 }  // namespace webhook

@@ -4,7 +4,15 @@
 // The body is hashed as NGINX reads it: a request body filter feeds every
 // buffer to the HMAC before the buffer is saved (to memory or the temp file),
 // so a body is never copied or read back. The access handler starts the read
-// (as the mirror module does), and decides once the body is complete.
+// as the mirror module does (the read's reference is dropped at once, so a
+// read that fails finalizes the request the usual way), and decides once the
+// body is complete.
+//
+// A replay id is reserved while the request is in flight and remembered only
+// when the application answered 2xx (the log phase settles it), so a sender's
+// retry after a 5xx is accepted and a concurrent duplicate is not.
+
+#include <dlfcn.h>
 
 #include <memory>
 #include <new>
@@ -23,7 +31,12 @@ namespace {
 struct Secret {
     ngx_http_complex_value_t* value;   // with variables: keyed per request
     std::optional<Hmac> keyed;         // literal: keyed once, cloned per request
+    std::string key;                   // literal: the HMAC key (scopes replay ids)
 };
+
+// A reserved message id stays reserved this long at most if its request
+// never reaches the log phase (a worker that died).
+constexpr time_t kReplayPendingSecs = 600;
 
 struct VerifyConf {
     bool enabled = false;
@@ -43,15 +56,29 @@ struct LocConf {
 };
 
 struct RequestCtx {
-    const VerifyConf* conf = nullptr;
+    const VerifyConf* conf = nullptr;   // the configuration deciding (changes on a redirect)
     std::vector<Hmac> macs;
+    std::vector<std::string> keys;      // with replay=: each mac's key
     Parsed parsed;
     Verdict verdict = Verdict::bad_signature;   // fail closed until finish() says ok
     bool hashing = false;     // the body filter feeds macs
     bool hash_failed = false;
     bool body_done = false;   // the post handler ran
-    bool waiting = false;     // the handler returned NGX_DONE and waits for the body
+    bool reading = false;     // the handler returned NGX_DONE and waits for the body
     bool decided = false;
+    // A reserved replay id, settled in the log phase (or when freed).
+    Zone* replay_zone = nullptr;
+    std::string replay_key;
+    uint64_t replay_token = 0;
+    time_t replay_window = 0;
+
+    void settle_replay(bool remember) {
+        if (replay_token == 0) return;
+        uint64_t token = replay_token;
+        replay_token = 0;
+        replay_settle(replay_zone, replay_key, token, remember, ngx_time() + replay_window);
+    }
+    ~RequestCtx() { settle_replay(false); }
 };
 
 ngx_http_request_body_filter_pt next_request_body_filter;
@@ -162,6 +189,7 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
     for (const Secret& s : conf.secrets) {
         if (s.keyed) {
             ctx->macs.push_back(s.keyed->clone());
+            if (conf.replay_zone != nullptr) ctx->keys.push_back(s.key);
             continue;
         }
         ngx_str_t value;
@@ -172,6 +200,7 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
             continue;
         }
         ctx->macs.emplace_back(conf.scheme.alg, *key);
+        if (conf.replay_zone != nullptr) ctx->keys.push_back(std::move(*key));
     }
     if (ctx->macs.empty()) {
         ctx->verdict = Verdict::bad_signature;
@@ -190,8 +219,19 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
         ctx->parsed.detail = "the body could not be hashed";
         return;
     }
+    // Every secret is tried (no early exit); the first that matches names the
+    // sender for the replay cache.
     bool match = false;
-    for (auto& mac : ctx->macs) match |= signature_matches(ctx->parsed.signatures, mac.finish());
+    size_t which = 0;
+    std::string digest;
+    for (size_t i = 0; i < ctx->macs.size(); i++) {
+        std::string d = ctx->macs[i].finish();
+        if (signature_matches(ctx->parsed.signatures, d) && !match) {
+            match = true;
+            which = i;
+            digest = std::move(d);
+        }
+    }
     ctx->macs.clear();
     if (!match) {
         ctx->verdict = Verdict::bad_signature;
@@ -202,12 +242,20 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
     const VerifyConf& conf = *ctx->conf;
     if (conf.replay_zone != nullptr) {
         time_t now = ngx_time();
-        std::string key = replay_key(conf.scheme.scheme, ctx->parsed.replay_id);
-        if (replay_check_and_remember(conf.replay_zone, key, now, now + conf.replay_window) == ReplayResult::replayed) {
+        // The id is what the sender signed: webhook-id, else the MAC itself.
+        const std::string& id = ctx->parsed.replay_id.empty() ? digest : ctx->parsed.replay_id;
+        std::string key = replay_key(conf.scheme.scheme, ctx->keys[which], id);
+        uint64_t token = 0;
+        time_t pending = now + std::min<time_t>(kReplayPendingSecs, conf.replay_window);
+        if (replay_reserve(conf.replay_zone, key, now, pending, &token) == ReplayResult::replayed) {
             ctx->verdict = Verdict::replayed;
-            ctx->parsed.detail = "signature id seen within the replay window";
+            ctx->parsed.detail = "message id seen within the replay window, or in flight";
             return;
         }
+        ctx->replay_zone = conf.replay_zone;
+        ctx->replay_key = std::move(key);
+        ctx->replay_token = token;
+        ctx->replay_window = conf.replay_window;
     }
     ctx->verdict = Verdict::ok;
 }
@@ -231,7 +279,6 @@ ngx_int_t respond(ngx_http_request_t* r, RequestCtx* ctx) {
 
 void body_post_handler(ngx_http_request_t* r) {
     auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
-    r->main->count--;   // ngx_http_read_client_request_body() took one
     if (ctx == nullptr || ctx->body_done) return;
     ctx->body_done = true;
     bool finished = guarded(r->connection->log, false, [&] {
@@ -242,62 +289,119 @@ void body_post_handler(ngx_http_request_t* r) {
         ctx->verdict = Verdict::bad_signature;
         ctx->parsed.detail = "internal error while checking";
     }
-    if (ctx->waiting) {
-        ctx->waiting = false;
+    if (ctx->reading) {
+        ctx->reading = false;
         r->write_event_handler = ngx_http_core_run_phases;
         ngx_http_core_run_phases(r);
     }
 }
 
+// A body read already (by a module before us, or before an internal redirect
+// into this location): hash what was kept.
+ngx_int_t verify_kept_body(ngx_http_request_t* r, RequestCtx* ctx) {
+    if (r->request_body->bufs == nullptr && r->request_body->rest > 0) {
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "the body was not kept by an earlier reader";
+        return respond(r, ctx);
+    }
+    for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+    }
+    ctx->body_done = true;
+    finish(r, ctx);
+    return respond(r, ctx);
+}
+
+// ngx_http_dav_module wants a PUT body in a file; it may not be built in, so
+// it is looked up by name (NGINX exports its symbols to modules).
+ngx_module_t* dav_module;
+
+struct DavLocConfHead {
+    ngx_uint_t methods;   // first field of ngx_http_dav_loc_conf_t
+};
+
+bool dav_takes_put(ngx_http_request_t* r) {
+    if (dav_module == nullptr || r->method != NGX_HTTP_PUT) return false;
+    auto* dlcf = static_cast<DavLocConfHead*>(ngx_http_get_module_loc_conf(r, (*dav_module)));
+    return dlcf != nullptr && (dlcf->methods & NGX_HTTP_PUT);
+}
+
 ngx_int_t access_handler_impl(ngx_http_request_t* r) {
     if (r != r->main) return NGX_DECLINED;
     auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module));
-    if (lcf->verify == nullptr || !lcf->verify->enabled) return NGX_DECLINED;
+    const VerifyConf* vc = lcf->verify != nullptr && lcf->verify->enabled ? lcf->verify : nullptr;
 
     RequestCtx* ctx = get_ctx(r);
-    if (ctx != nullptr) {
-        if (ctx->waiting) return NGX_DONE;
-        if (ctx->body_done || ctx->decided || !ctx->hashing) return respond(r, ctx);
-        return NGX_DONE;
+    if (ctx != nullptr && ctx->reading) {
+        // Back in the access phase while the body was being read: the read
+        // failed (400, 408, 413) and error_page sent the request on. The
+        // message is not verified; NGINX answers with its error page.
+        ctx->reading = false;
+        ctx->hashing = false;
+        ctx->decided = true;
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "the body could not be read";
+        return NGX_DECLINED;
     }
+    if (vc == nullptr) return NGX_DECLINED;
 
-    ctx = create_ctx(r);
-    if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    ctx->conf = lcf->verify;
+    if (ctx != nullptr) {
+        if (ctx->conf == vc || r->error_page || r->err_status) {
+            // The phases run again (or an error page of a request checked
+            // already): the verdict stands.
+            return ctx->decided ? respond(r, ctx) : NGX_DECLINED;
+        }
+        // An internal redirect into a location with its own webhook_verify:
+        // it decides again, with its own secrets and mode.
+        ctx->settle_replay(false);
+        ctx->~RequestCtx();
+        new (ctx) RequestCtx();
+    } else {
+        ctx = create_ctx(r);
+        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx->conf = vc;
     if (!start(r, ctx)) return respond(r, ctx);
+    if (r->request_body != nullptr) return verify_kept_body(r, ctx);
 
-    if (r->request_body != nullptr) {
-        // Read already (by a module before us, or before an internal
-        // redirect into this location): hash what was kept.
-        if (r->request_body->bufs == nullptr && r->request_body->rest > 0) {
-            ctx->verdict = Verdict::bad_signature;
-            ctx->parsed.detail = "the body was not kept by an earlier reader";
-            return respond(r, ctx);
-        }
-        for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
-            if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
-        }
-        ctx->body_done = true;
-        finish(r, ctx);
-        return respond(r, ctx);
+    if (dav_takes_put(r)) {
+        // What ngx_http_dav_module sets before it reads a PUT body.
+        r->request_body_in_file_only = 1;
+        r->request_body_in_persistent_file = 1;
+        r->request_body_in_clean_file = 1;
+        r->request_body_file_group_access = 1;
+        r->request_body_file_log_level = 0;
     }
 
     ctx->hashing = true;
     ngx_int_t rc = ngx_http_read_client_request_body(r, body_post_handler);
-    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         ctx->hashing = false;
         return rc;
     }
-    if (!ctx->body_done) {
-        ctx->waiting = true;
-        return NGX_DONE;
-    }
-    return respond(r, ctx);
+    // Drop the read's reference now (as the mirror module does): a read that
+    // fails later finalizes the request itself, and must find it unshared.
+    ngx_http_finalize_request(r, NGX_DONE);
+    if (ctx->body_done) return respond(r, ctx);   // read at once
+    ctx->reading = true;
+    return NGX_DONE;
 }
 
 ngx_int_t access_handler(ngx_http_request_t* r) {
     return guarded(r->connection->log, static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR),
                    [&] { return access_handler_impl(r); });
+}
+
+// Log phase: the application's answer settles a reserved replay id.
+ngx_int_t log_handler(ngx_http_request_t* r) {
+    RequestCtx* ctx = get_ctx(r->main);
+    if (ctx == nullptr || ctx->replay_token == 0) return NGX_OK;
+    ngx_uint_t status = r->main->headers_out.status;
+    guarded(r->connection->log, 0, [&] {
+        ctx->settle_replay(status >= 200 && status <= 299);
+        return 0;
+    });
+    return NGX_OK;
 }
 
 // --- $webhook_verify_status ---------------------------------------------------
@@ -399,7 +503,7 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
     if (secret_texts.empty()) return conf_error(cf, "webhook_verify %V: at least one secret= is required", &value[1]);
 
     for (ngx_str_t& text : secret_texts) {
-        Secret s{nullptr, std::nullopt};
+        Secret s{nullptr, std::nullopt, {}};
         s.value = compile_complex(cf, text);
         if (s.value == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
         if (s.value->lengths == nullptr) {
@@ -410,6 +514,7 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
                 return static_cast<char*>(NGX_CONF_ERROR);
             }
             s.keyed.emplace(vc->scheme.alg, *key);
+            s.key = std::move(*key);
         }
         vc->secrets.push_back(std::move(s));
     }
@@ -453,6 +558,10 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
     auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (h == nullptr) return NGX_ERROR;
     *h = access_handler;
+    h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));
+    if (h == nullptr) return NGX_ERROR;
+    *h = log_handler;
+    dav_module = static_cast<ngx_module_t*>(dlsym(RTLD_DEFAULT, "ngx_http_dav_module"));
 
     next_request_body_filter = ngx_http_top_request_body_filter;
     ngx_http_top_request_body_filter = request_body_filter;

@@ -4,6 +4,7 @@
 #include "ngx/webhook_zone.hpp"
 
 #include "ngx/webhook_journal.hpp"
+#include "ngx/webhook_shm.hpp"
 #include "ngx/webhook_state.hpp"
 
 #include <cstring>
@@ -16,6 +17,7 @@ struct ReplayNode {
     ngx_rbtree_node_t node;   // key: the first bytes of hash
     ngx_queue_t lru;
     time_t expires;
+    uint64_t token;           // non-zero while reserved by a request in flight
     u_char hash[32];
 };
 
@@ -69,7 +71,7 @@ void replay_remove(Zone* zone, ReplayNode* rn) {
 }
 
 // Drops up to `n` entries from the cold end: expired ones only, unless
-// `force` (the slab is full and the oldest must make room).
+// `force` (the cache is at its bound and the oldest must make room).
 void replay_expire(Zone* zone, time_t now, int n, bool force) {
     while (n-- > 0 && !ngx_queue_empty(&zone->sh->replay_lru)) {
         ngx_queue_t* q = ngx_queue_last(&zone->sh->replay_lru);
@@ -82,40 +84,61 @@ void replay_expire(Zone* zone, time_t now, int n, bool force) {
 
 }  // namespace
 
-ReplayResult replay_check_and_remember(Zone* zone, const std::string& key, time_t now, time_t expires) {
-    const auto* hash = reinterpret_cast<const u_char*>(key.data());
-    ngx_shmtx_lock(&zone->shpool->mutex);
+ngx_uint_t replay_capacity(const Zone* zone) {
+    // A quarter of the zone, at the slab's 128-byte class for a node: a flood
+    // of verified webhooks evicts old ids instead of starving keys and
+    // subscriptions (SPEC §2).
+    size_t entries = zone->shm->shm.size / kReplayShare / 128;
+    return entries < 16 ? 16 : entries;
+}
 
-    ReplayNode* rn = replay_find(zone->sh, hash);
-    if (rn != nullptr) {
-        bool live = rn->expires > now;
-        rn->expires = live ? rn->expires : expires;
-        ngx_queue_remove(&rn->lru);
-        ngx_queue_insert_head(&zone->sh->replay_lru, &rn->lru);
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return live ? ReplayResult::replayed : ReplayResult::fresh;
-    }
+ReplayResult replay_reserve(Zone* zone, const std::string& key, time_t now, time_t pending_until, uint64_t* token) {
+    const auto* hash = reinterpret_cast<const u_char*>(key.data());
+    Lock lock(zone);
+    ZoneShared* sh = zone->sh;
+
+    ReplayNode* rn = replay_find(sh, hash);
+    if (rn != nullptr && rn->expires > now) return ReplayResult::replayed;
+    if (rn != nullptr) replay_remove(zone, rn);
 
     replay_expire(zone, now, 2, false);
+    while (sh->replay_entries >= replay_capacity(zone) && !ngx_queue_empty(&sh->replay_lru))
+        replay_expire(zone, now, 1, true);
     rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
-    for (int tries = 0; rn == nullptr && tries < 16 && !ngx_queue_empty(&zone->sh->replay_lru); tries++) {
+    for (int tries = 0; rn == nullptr && tries < 16 && !ngx_queue_empty(&sh->replay_lru); tries++) {
         replay_expire(zone, now, 1, true);
         rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
     }
     if (rn == nullptr) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: replay id not remembered",
                       &zone->shm->shm.name);
+        *token = 0;
         return ReplayResult::fresh;
     }
     std::memcpy(rn->hash, hash, 32);
     rn->node.key = hash_key(hash);
-    rn->expires = expires;
-    ngx_rbtree_insert(&zone->sh->replay_tree, &rn->node);
-    ngx_queue_insert_head(&zone->sh->replay_lru, &rn->lru);
-    zone->sh->replay_entries++;
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    rn->expires = pending_until;
+    do {
+        *token = (static_cast<uint64_t>(ngx_random()) << 32) ^ static_cast<uint64_t>(ngx_random());
+    } while (*token == 0);
+    rn->token = *token;
+    ngx_rbtree_insert(&sh->replay_tree, &rn->node);
+    ngx_queue_insert_head(&sh->replay_lru, &rn->lru);
+    sh->replay_entries++;
     return ReplayResult::fresh;
+}
+
+void replay_settle(Zone* zone, const std::string& key, uint64_t token, bool remember, time_t expires) {
+    if (token == 0) return;
+    Lock lock(zone);
+    ReplayNode* rn = replay_find(zone->sh, reinterpret_cast<const u_char*>(key.data()));
+    if (rn == nullptr || rn->token != token) return;   // evicted, or reserved again since
+    if (!remember) {
+        replay_remove(zone, rn);
+        return;
+    }
+    rn->token = 0;
+    rn->expires = expires;
 }
 
 }  // namespace webhook::ngx

@@ -82,8 +82,19 @@ Zone* zone_default(ngx_conf_t* cf);
 
 enum class ReplayResult { fresh, replayed };
 
-// Remembers key (32 bytes) until `expires`; says whether it was already there.
-// When the slab is full the oldest entries are evicted (allowed for this cache).
-ReplayResult replay_check_and_remember(Zone* zone, const std::string& key, time_t now, time_t expires);
+// The replay cache holds at most 1/kReplayShare of the zone; past that the
+// oldest ids are evicted (SPEC §2 allows it for this cache only).
+constexpr size_t kReplayShare = 4;
+ngx_uint_t replay_capacity(const Zone* zone);
+
+// A message id (32-byte key) is reserved while its request is in flight
+// (until `pending_until` at most, should the worker die), and remembered for
+// the replay window only once the application accepted it (SPEC §3): a
+// sender's retry after a 5xx is then accepted. `replayed` when the id is
+// reserved or remembered already. *token identifies the reservation (0: none
+// was made, the zone being full).
+ReplayResult replay_reserve(Zone* zone, const std::string& key, time_t now, time_t pending_until, uint64_t* token);
+// Ends a reservation: remembered until `expires`, or forgotten.
+void replay_settle(Zone* zone, const std::string& key, uint64_t token, bool remember, time_t expires);
 
 }  // namespace webhook::ngx

@@ -205,11 +205,14 @@ sub sign_with_library($lib, $secret, $body, %o) {
     return \%h;
 }
 
-# Runs a command, returns { exit, stdout, output (stdout+stderr) }.
+# Runs a command, returns { exit, stdout, output (stdout+stderr) }. A leading
+# hash reference is extra environment for the command only.
 sub _capture(@cmd) {
+    my $env = ref $cmd[0] eq 'HASH' ? shift @cmd : {};
     my $err = File::Temp->new(TMPDIR => 1);
     my $pid = open(my $fh, '-|') // croak "fork: $!";
     if ($pid == 0) {
+        $ENV{$_} = $env->{$_} for keys %$env;
         open STDERR, '>&', $err or POSIX::_exit(127);
         exec { $cmd[0] } @cmd or POSIX::_exit(127);
     }
@@ -456,6 +459,7 @@ sub new($class, %o) {
         conf  => $o{conf} // croak('conf => template required'),
         main  => $o{main} // '',
         vars  => { %{ $o{vars} // {} } },
+        env   => { %{ $o{env} // {} } },   # extra environment of the nginx processes only
         ports => {},
     }, $class;
     $self->{prefix} = tempdir('ngx_webhook_XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{WEBHOOK_TEST_KEEP});
@@ -468,6 +472,10 @@ sub new($class, %o) {
 }
 
 sub prefix($self) { return $self->{prefix} }
+# Sets (or, with undef, removes) environment variables for the next start.
+sub set_env($self, %kv) {
+    for my $k (keys %kv) { defined $kv{$k} ? ($self->{env}{$k} = $kv{$k}) : delete $self->{env}{$k} }
+}
 sub port($self, $name = 'PORT') {
     return $self->{ports}{$name} //= WebhookTest::free_port();
 }
@@ -498,7 +506,7 @@ sub write_conf($self, %o) {
 }
 
 sub _cmd($self, @args) {
-    return (WebhookTest::nginx_binary(), '-p', "$self->{prefix}/", '-c', $self->conf_path,
+    return ({ %{ $self->{env} } }, WebhookTest::nginx_binary(), '-p', "$self->{prefix}/", '-c', $self->conf_path,
             '-e', $self->error_log_path, @args);
 }
 
