@@ -5,6 +5,40 @@
 
 namespace webhook {
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629, as jansson's
+// encoder checks it: no overlongs, surrogates or code points past U+10FFFF);
+// 0 when the byte there does not start one.
+size_t utf8_sequence(std::string_view s, size_t i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) return 1;
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (s.size() - i < n) return 0;
+    for (size_t k = 1; k < n; k++) {
+        unsigned char d = static_cast<unsigned char>(s[i + k]);
+        if ((d & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (d & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return n;
+}
+
+}  // namespace
+
 std::string json_dump(const json_t* j) {
     char* text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text == nullptr) throw std::bad_alloc();
@@ -47,6 +81,23 @@ std::optional<ApiError> reject_unknown_fields(const json_t* obj, std::initialize
 }
 
 void json_set_str(json_t* obj, const char* key, std::string_view value) {
+    // JSON text is UTF-8, and json_dump fails (throws) on a string that is not:
+    // a byte outside a well-formed sequence (a response excerpt cut mid-character
+    // or in Latin-1, a header value) becomes U+FFFD. Valid text, NUL included,
+    // is kept as it is.
+    std::string fixed;
+    bool replaced = false;
+    for (size_t i = 0; i < value.size();) {
+        size_t n = utf8_sequence(value, i);
+        if (n == 0 && !replaced) {
+            replaced = true;
+            fixed.assign(value.substr(0, i));
+        }
+        if (n == 0) fixed.append("\xef\xbf\xbd");
+        else if (replaced) fixed.append(value.substr(i, n));
+        i += n == 0 ? 1 : n;
+    }
+    if (replaced) value = fixed;
     json_t* s = value.empty() ? json_string("") : json_stringn_nocheck(value.data(), value.size());
     if (s == nullptr || json_object_set_new(obj, key, s) != 0) throw std::bad_alloc();
 }

@@ -184,7 +184,14 @@ void journal_done(ngx_event_t* ev) {
     for (Waiter* w : waiters) {
         bool alive = w->cln == nullptr || w->r != nullptr;   // no request, or one not freed meanwhile
         if (w->cln != nullptr && w->r != nullptr) w->cln->handler = nullptr;
-        if (alive) w->done(w->r, w->data, ok);
+        if (alive) {
+            // Finalizing a request from here (not from its connection's
+            // event) must run what it posted, as NGINX's own thread-pool
+            // completions do: a client gone meanwhile is closed there.
+            ngx_connection_t* c = w->r != nullptr ? w->r->connection : nullptr;
+            w->done(w->r, w->data, ok);
+            if (c != nullptr) ngx_http_run_posted_requests(c);
+        }
         delete w;
     }
     if (!j->pending.empty()) start_batch(j);
