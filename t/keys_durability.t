@@ -60,7 +60,7 @@ is(api($ng, 'PUT', '/limits/room:lim', { max_keys => 2 }, key => $ADMIN)->{statu
 key($ADMIN, resource => 'room:lim', scopes => ['read']) for 1 .. 2;
 is(api($ng, 'DELETE', "/keys/$kB->{id}", undef, key => $ADMIN)->{status}, 204, 'revoke kB');
 ok(scalar(journals()) >= 1, 'mutations went to a journal file');
-like(join(',', journals()), qr{journal-\d+-\d+\.log}, 'journal-<gen>-<pid>.log');
+like(join(',', journals()), qr{journal-\d+-\d+-\d+\.log}, 'journal-<gen>-<serial>-<pid>.log');
 {
     my $bytes = join '', map { read_file($_) } journals();
     ok(!grep({ index($bytes, $_) >= 0 } @secrets), 'no key string in the journal (only hashes)');
@@ -89,13 +89,28 @@ $ng->reload;
 state_is('after reload');
 is(total(), 4, 'after reload: four keys');
 
-# A reload that resizes the zone builds a new one from the state directory.
-$ng->write_conf(vars => { SIZE => '2m' });
-$ng->reload;
-state_is('after a reload that resized the zone');
-is(total(), 4, 'after the resizing reload: four keys');
+# A reload cannot resize a durable zone: the old workers still append to the
+# journals the new zone would be built from (their later changes would be
+# missing, sequence numbers would diverge, compaction could delete them).
+# The reload is refused, naming the way (SPEC §2: never lose state through
+# configuration); the running configuration goes on.
+{
+    my @workers = $ng->worker_pids;
+    my $mark = $ng->log_mark;
+    $ng->write_conf(vars => { SIZE => '2m' });
+    kill 'HUP', $ng->master_pid;
+    my @emerg = $ng->wait_log($mark, qr/\[emerg\].*webhook_zone "wh".*restart/, 10);
+    ok(@emerg, 'a reload that resizes a state= zone is refused with an emerg naming the restart') or diag($ng->log_tail);
+    is_deeply([$ng->worker_pids], \@workers, 'the running workers go on');
+    state_is('after the refused resizing reload');
+    is(total(), 4, 'after the refused resizing reload: four keys');
+}
+# A restart takes the new size.
+ok($ng->stop, 'stop before the resize');
+$ng->start;
+state_is('after a restart with the new size');
 my $kS = key();
-is(status_of($kS), 200, 'a key created after the resizing reload works');
+is(status_of($kS), 200, 'a key created after the resize works');
 
 # --- stop / start -------------------------------------------------------------------------
 

@@ -177,13 +177,21 @@ bool address_is_internal(const unsigned char* a, bool ipv6) {
         "172.16.0.0/12", "192.0.0.0/24",   "192.168.0.0/16", "198.18.0.0/15",  "224.0.0.0/4",
         "240.0.0.0/4",
     };
+    // Besides the ranges that are internal by definition: ::/96 (IPv4-
+    // compatible, deprecated), fec0::/10 (site-local, deprecated), NAT64
+    // (64:ff9b::/96 and the local-use 64:ff9b:1::/48), Teredo (2001::/32)
+    // and the documentation prefix all reach, or pretend to reach, an IPv4
+    // or local network.
     static const char* const v6[] = {
-        "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "64:ff9b::/96", "100::/64",
+        "::/96",          "fc00::/7",      "fe80::/10",   "fec0::/10", "ff00::/8",
+        "64:ff9b::/96",   "64:ff9b:1::/48", "100::/64",   "2001::/32", "2001:db8::/32",
     };
     if (ipv6) {
         // IPv4-mapped (::ffff:a.b.c.d): judge the IPv4 address.
         static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
         if (std::memcmp(a, mapped, 12) == 0) return address_is_internal(a + 12, false);
+        // 6to4 (2002:a.b.c.d::/48): judge the IPv4 address it carries.
+        if (a[0] == 0x20 && a[1] == 0x02) return address_is_internal(a + 2, false);
         for (const char* c : v6)
             if (cidr_contains(*parse_cidr(c), a, true)) return true;
         return false;

@@ -50,7 +50,14 @@ std::string json_dump(const json_t* j) {
 Json json_parse(std::string_view text, std::string* error) {
     json_error_t err;
     Json j(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err));
-    if (!j && error != nullptr) *error = err.text;
+    if (!j && error != nullptr) {
+        // jansson quotes the text it stopped at ("near '...'"): that may be
+        // part of a secret, so only the reason and the position are kept.
+        std::string_view reason = err.text;
+        size_t near = reason.find(" near ");
+        if (near != std::string_view::npos) reason = reason.substr(0, near);
+        *error = std::string(reason) + " at line " + std::to_string(err.line) + ", column " + std::to_string(err.column);
+    }
     return j;
 }
 
@@ -80,11 +87,7 @@ std::optional<ApiError> reject_unknown_fields(const json_t* obj, std::initialize
     return std::nullopt;
 }
 
-void json_set_str(json_t* obj, const char* key, std::string_view value) {
-    // JSON text is UTF-8, and json_dump fails (throws) on a string that is not:
-    // a byte outside a well-formed sequence (a response excerpt cut mid-character
-    // or in Latin-1, a header value) becomes U+FFFD. Valid text, NUL included,
-    // is kept as it is.
+std::string utf8_sanitize(std::string_view value, bool* replaced_out) {
     std::string fixed;
     bool replaced = false;
     for (size_t i = 0; i < value.size();) {
@@ -97,7 +100,32 @@ void json_set_str(json_t* obj, const char* key, std::string_view value) {
         else if (replaced) fixed.append(value.substr(i, n));
         i += n == 0 ? 1 : n;
     }
-    if (replaced) value = fixed;
+    if (replaced_out != nullptr) *replaced_out = replaced;
+    return replaced ? fixed : std::string(value);
+}
+
+bool utf8_valid(std::string_view value) {
+    for (size_t i = 0; i < value.size();) {
+        size_t n = utf8_sequence(value, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+void json_set_str(json_t* obj, const char* key, std::string_view value) {
+    // JSON text is UTF-8, and json_dump fails (throws) on a string that is not:
+    // a byte outside a well-formed sequence (a response excerpt cut mid-character
+    // or in Latin-1, a header value) becomes U+FFFD. So does NUL: json_parse
+    // refuses it, and what is set here must parse again (journal records,
+    // attempt logs).
+    std::string fixed;
+    if (!utf8_valid(value) || value.find('\0') != std::string_view::npos) {
+        fixed = utf8_sanitize(value, nullptr);
+        for (size_t i = fixed.find('\0'); i != std::string::npos; i = fixed.find('\0', i))
+            fixed.replace(i, 1, "\xef\xbf\xbd");
+        value = fixed;
+    }
     json_t* s = value.empty() ? json_string("") : json_stringn_nocheck(value.data(), value.size());
     if (s == nullptr || json_object_set_new(obj, key, s) != 0) throw std::bad_alloc();
 }

@@ -40,7 +40,14 @@ bool json_bool_field(const json_t* obj, const char* key, bool dflt);
 // A request object's first field outside `known`, as a 400 naming it.
 std::optional<ApiError> reject_unknown_fields(const json_t* obj, std::initializer_list<const char*> known);
 
-// Adds a string that may contain any bytes we put there ourselves.
+// UTF-8 checks (RFC 3629: no overlongs, surrogates or code points past
+// U+10FFFF), and a copy with each byte outside a well-formed sequence
+// replaced by U+FFFD.
+bool utf8_valid(std::string_view s);
+std::string utf8_sanitize(std::string_view s, bool* replaced = nullptr);
+
+// Adds a string of any bytes: invalid UTF-8 is replaced (see utf8_sanitize),
+// so the object can always be dumped.
 void json_set_str(json_t* obj, const char* key, std::string_view value);
 
 }  // namespace webhook

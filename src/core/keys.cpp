@@ -223,16 +223,24 @@ std::variant<KeyRequest, ApiError> parse_key_request(const json_t* body, int64_t
 
 std::variant<LimitsRequest, ApiError> parse_limits_request(const json_t* body) {
     if (!json_is_object(body)) return invalid_request("the body must be a JSON object");
-    if (auto e = reject_unknown_fields(body, {"max_webhooks", "max_keys"})) return *e;
+    if (auto e = reject_unknown_fields(body, {"max_webhooks", "max_keys", "max_pending"})) return *e;
     LimitsRequest req;
-    for (const char* name : {"max_webhooks", "max_keys"}) {
-        json_t* v = json_object_get(body, name);
+    struct Field {
+        const char* name;
+        int64_t* value;
+        int64_t max;
+    };
+    for (const Field& f : {Field{"max_webhooks", &req.max_webhooks, kMaxPlanLimit},
+                           Field{"max_keys", &req.max_keys, kMaxPlanLimit},
+                           Field{"max_pending", &req.max_pending, kMaxPendingLimit}}) {
+        json_t* v = json_object_get(body, f.name);
         if (v == nullptr) continue;
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > kMaxPlanLimit)
-            return invalid_request(std::string(name) + " must be an integer from 0 to " + std::to_string(kMaxPlanLimit));
-        (std::string_view(name) == "max_keys" ? req.max_keys : req.max_webhooks) = json_integer_value(v);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > f.max)
+            return invalid_request(std::string(f.name) + " must be an integer from 0 to " + std::to_string(f.max));
+        *f.value = json_integer_value(v);
     }
-    if (req.max_keys < 0 && req.max_webhooks < 0) return invalid_request("give max_webhooks or max_keys");
+    if (req.max_keys < 0 && req.max_webhooks < 0 && req.max_pending < 0)
+        return invalid_request("give max_webhooks, max_keys or max_pending");
     return req;
 }
 

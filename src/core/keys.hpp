@@ -33,6 +33,7 @@ constexpr size_t kMaxResource = 256;
 constexpr size_t kMaxLabel = 200;
 constexpr size_t kMaxTenant = 256;
 constexpr int64_t kMaxPlanLimit = 100000;
+constexpr int64_t kMaxPendingLimit = 10000000;
 
 // Uniform base62 characters from RAND_bytes (rejection sampling, no bias).
 std::string random_base62(size_t n);
@@ -65,6 +66,7 @@ std::variant<KeyRequest, ApiError> parse_key_request(const json_t* body, int64_t
 struct LimitsRequest {
     int64_t max_webhooks = -1;  // -1: unchanged
     int64_t max_keys = -1;
+    int64_t max_pending = -1;   // unfinished deliveries of the tenant
 };
 std::variant<LimitsRequest, ApiError> parse_limits_request(const json_t* body);
 

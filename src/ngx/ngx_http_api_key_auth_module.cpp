@@ -24,6 +24,7 @@ struct AuthConf {
 enum class KeyState { missing, invalid, ok };
 
 struct AuthCtx {
+    Zone* zone;          // the zone the key was looked up in
     KeyState state;
     KeyAuth key;
     ngx_str_t scopes;
@@ -32,13 +33,16 @@ struct AuthCtx {
 // The presented key, looked up once per request, on first use: by the access
 // handler, or earlier by a $api_key_* variable (limit_req keys on $api_key_id
 // in the preaccess phase, before access runs).
+// A lookup made for another location's zone (a server-level variable read
+// before the location was chosen) is made again against this one's.
 AuthCtx* resolve(ngx_http_request_t* r) {
-    auto* ctx = static_cast<AuthCtx*>(ngx_http_get_module_ctx(r->main, ngx_http_api_key_auth_module));
-    if (ctx != nullptr) return ctx;
     auto* conf = static_cast<AuthConf*>(ngx_http_get_module_loc_conf(r, ngx_http_api_key_auth_module));
+    auto* ctx = static_cast<AuthCtx*>(ngx_http_get_module_ctx(r->main, ngx_http_api_key_auth_module));
+    if (ctx != nullptr && (conf->zone == nullptr || ctx->zone == conf->zone)) return ctx;
     if (conf->zone == nullptr) return nullptr;
     ctx = static_cast<AuthCtx*>(ngx_pcalloc(r->pool, sizeof(AuthCtx)));
     if (ctx == nullptr) throw std::bad_alloc();
+    ctx->zone = conf->zone;
     std::optional<std::string_view> presented = presented_key(r);
     if (!presented || presented->empty()) {
         ctx->state = KeyState::missing;
@@ -97,16 +101,16 @@ ngx_int_t key_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
     v->data = s->data;
     v->len = s->len;
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;   // another location's zone may answer differently
     v->not_found = 0;
     return NGX_OK;
 }
 
 ngx_http_variable_t variables[] = {
-    {ngx_string("api_key_id"), nullptr, key_variable, offsetof(AuthCtx, key.id), 0, 0},
-    {ngx_string("api_key_resource"), nullptr, key_variable, offsetof(AuthCtx, key.resource), 0, 0},
-    {ngx_string("api_key_scopes"), nullptr, key_variable, offsetof(AuthCtx, scopes), 0, 0},
-    {ngx_string("api_key_label"), nullptr, key_variable, offsetof(AuthCtx, key.label), 0, 0},
+    {ngx_string("api_key_id"), nullptr, key_variable, offsetof(AuthCtx, key.id), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_resource"), nullptr, key_variable, offsetof(AuthCtx, key.resource), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_scopes"), nullptr, key_variable, offsetof(AuthCtx, scopes), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_label"), nullptr, key_variable, offsetof(AuthCtx, key.label), NGX_HTTP_VAR_NOCACHEABLE, 0},
     ngx_http_null_variable,
 };
 

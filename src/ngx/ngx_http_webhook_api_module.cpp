@@ -65,7 +65,10 @@ Outcome create_key(ApiRequest& q) {
     KeyInfo info{k.id, k.display, req.resource, req.label, req.scopes, ngx_time(), req.expires_at};
     json_t* doc = key_json(info);
     json_set_str(doc, "key", k.secret);
-    return apply_mutation(q, m.get(), true, "key", 201, doc);
+    json_t* undo = json_object();
+    json_set_str(undo, "op", "key.del");
+    json_set_str(undo, "id", k.id);
+    return apply_mutation(q, m.get(), true, "key", 201, doc, undo);
 }
 
 Outcome list_keys(ApiRequest& q) {
@@ -124,7 +127,7 @@ Outcome delete_key(ApiRequest& q) {
     Json m(json_object());
     json_set_str(m.get(), "op", "key.del");
     json_set_str(m.get(), "id", k->id);
-    return apply_mutation(q, m.get(), false, "key", 204, nullptr);
+    return apply_mutation(q, m.get(), false, "key", 204, nullptr, key_record(q.zone, k->id));
 }
 
 // --- routes: plan limits -----------------------------------------------------------
@@ -142,7 +145,8 @@ Outcome put_limits(ApiRequest& q) {
     json_set_str(m.get(), "tenant", tenant);
     if (req.max_keys >= 0) json_object_set_new(m.get(), "max_keys", json_integer(req.max_keys));
     if (req.max_webhooks >= 0) json_object_set_new(m.get(), "max_webhooks", json_integer(req.max_webhooks));
-    Outcome out = apply_mutation(q, m.get(), false, "limits", 200, nullptr);
+    if (req.max_pending >= 0) json_object_set_new(m.get(), "max_pending", json_integer(req.max_pending));
+    Outcome out = apply_mutation(q, m.get(), false, "limits", 200, nullptr, limits_record(q.zone, tenant));
     if (out.status != 200) return out;
     // The answer shows the effective limits, defaults included.
     TenantLimits l = tenant_limits(q.zone, tenant);
@@ -150,6 +154,7 @@ Outcome put_limits(ApiRequest& q) {
     json_set_str(doc, "tenant", tenant);
     json_object_set_new(doc, "max_webhooks", json_integer(l.max_webhooks));
     json_object_set_new(doc, "max_keys", json_integer(l.max_keys));
+    json_object_set_new(doc, "max_pending", json_integer(l.max_pending));
     out.body = Outcome::json(200, doc).body;
     return out;
 }
@@ -231,19 +236,24 @@ struct Pending {
     Zone* zone;
 };
 
+// The record is durable (ok) or could not be written. r is nullptr when the
+// client went away meanwhile: the state is settled all the same.
 void committed(ngx_http_request_t* r, void* data, bool ok) {
-    auto* p = static_cast<Pending*>(data);
+    std::unique_ptr<Pending> p(static_cast<Pending*>(data));
+    if (!ok) {
+        // Not on disk: the change is taken back (an event's deliveries were
+        // held, so nothing of it went out) and the caller may retry.
+        revert_change(p->zone, p->out.undo);
+        if (r != nullptr)
+            finish(r, Outcome::error({503, "store_unavailable",
+                                      "the change could not be saved in the state directory and was not made; retry later"}));
+        return;
+    }
     if (!p->out.event_id.empty()) {
         if (DeliveryConf* dc = delivery_conf_for(p->zone)) event_durable(*dc, p->out.event_id);
     }
-    if (!ok) {
-        finish(r, Outcome::error({500, "internal_error", "the change could not be saved"}));
-        return;
-    }
-    finish(r, p->out);
+    if (r != nullptr) finish(r, p->out);
 }
-
-void pending_cleanup(void* data) { static_cast<Pending*>(data)->~Pending(); }
 
 void run(ngx_http_request_t* r, ApiCtx* ctx) {
     Outcome out = ctx->route->handle(ctx->q);
@@ -251,12 +261,10 @@ void run(ngx_http_request_t* r, ApiCtx* ctx) {
         finish(r, out);
         return;
     }
-    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(Pending));
-    if (cln == nullptr) throw std::bad_alloc();
-    auto* p = new (cln->data) Pending{std::move(out), ctx->q.zone};
-    cln->handler = pending_cleanup;
+    auto p = std::make_unique<Pending>(Pending{std::move(out), ctx->q.zone});
     std::string record = std::move(p->out.record);
-    journal_commit(ctx->q.zone, r, p->out.seq, std::move(record), committed, p);
+    uint64_t seq = p->out.seq;
+    journal_commit(ctx->q.zone, r, seq, std::move(record), committed, p.release());
 }
 
 // The body as text: in memory, or (a body over client_body_buffer_size) in
@@ -333,7 +341,13 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
 
     std::string_view uri = sv(r->uri);
-    std::string_view path = uri.size() >= clcf->name.len ? uri.substr(clcf->name.len) : std::string_view();
+    // Routes are relative to the location's prefix, at a segment boundary:
+    // `location /api` serves /api/keys, never /apikeys.
+    std::string_view prefix = sv(clcf->name);
+    if (uri.size() < prefix.size() || uri.substr(0, prefix.size()) != prefix) return reject(r, {404, "not_found", "no such route"});
+    std::string_view path = uri.substr(prefix.size());
+    if (!prefix.empty() && prefix.back() != '/' && !path.empty() && path.front() != '/')
+        return reject(r, {404, "not_found", "no such route"});
     while (!path.empty() && path.front() == '/') path.remove_prefix(1);
     while (!path.empty() && path.back() == '/') path.remove_suffix(1);
 
@@ -441,6 +455,14 @@ void* create_loc_conf(ngx_conf_t* cf) { return ngx_pcalloc(cf->pool, sizeof(ApiC
 char* merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
     auto* conf = static_cast<ApiConf*>(child);
     if (!conf->enabled) return NGX_CONF_OK;
+    auto* core = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    if (core->regex != nullptr || core->named) {
+        // Routes are found relative to the location's prefix, which a regex
+        // or named location does not have.
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_api: needs a prefix location (location /v1/ {...}), not \"%V\"",
+                           &core->name);
+        return static_cast<char*>(NGX_CONF_ERROR);
+    }
     conf->zone = zone_lookup(cf, conf->zone_name, "webhook_api");
     if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     // Keep API bodies in memory (core is merged before us): 64 KiB, or an
@@ -505,14 +527,15 @@ Outcome Outcome::json(int status, json_t* doc) {
 }
 
 Outcome webhook::ngx::apply_mutation(ApiRequest& q, const json_t* mutation, bool enforce_limits, const char* what,
-                                     int status, json_t* doc) {
-    Json owned(doc);
+                                     int status, json_t* doc, json_t* undo) {
+    Json owned(doc), owned_undo(undo);
     Outcome out;
-    StateResult rc = state_apply(q.zone, mutation, enforce_limits, &out.seq);
+    std::string body = doc != nullptr ? json_dump(doc) : std::string();   // encoded before the change
+    if (undo != nullptr) out.undo = json_dump(undo);
+    StateResult rc = state_apply(q.zone, mutation, enforce_limits, &out.seq, &out.record);
     if (rc != StateResult::ok) return state_error(rc, q.zone, what);
     out.status = status;
-    if (doc != nullptr) out.body = json_dump(doc);
-    out.record = json_dump(mutation);
+    out.body = std::move(body);
     return out;
 }
 
@@ -526,6 +549,8 @@ Outcome webhook::ngx::state_error(StateResult rc, Zone* zone, const char* what) 
         return Outcome::error({507, "zone_full", "the shared memory zone is full"});
     case StateResult::not_found:
         return Outcome::error({404, "not_found", std::string("no such ") + what});
+    case StateResult::backlog_full:
+        return Outcome::error({429, "backlog_full", "this tenant has too many deliveries pending (max_pending)"});
     default:
         return Outcome::error({500, "internal_error", "the change could not be applied"});
     }

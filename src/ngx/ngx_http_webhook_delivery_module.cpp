@@ -14,6 +14,7 @@
 #include "ngx/webhook_deliveries.hpp"
 #include "ngx/webhook_delivery.hpp"
 #include "ngx/webhook_journal.hpp"
+#include "ngx/webhook_state.hpp"
 
 using namespace webhook;
 using namespace webhook::ngx;
@@ -259,9 +260,20 @@ ngx_str_t eval(ngx_http_request_t* r, ngx_http_complex_value_t* cv) {
     return out;
 }
 
-void emit_durable(ngx_http_request_t*, void* data, bool) {
-    std::unique_ptr<std::pair<DeliveryConf*, std::string>> pending(static_cast<std::pair<DeliveryConf*, std::string>*>(data));
-    event_durable(*pending->first, pending->second);
+struct EmitCommit {
+    DeliveryConf* dc;
+    std::string event_id, undo;
+};
+
+void emit_durable(ngx_http_request_t*, void* data, bool ok) {
+    std::unique_ptr<EmitCommit> c(static_cast<EmitCommit*>(data));
+    if (ok) {
+        event_durable(*c->dc, c->event_id);
+        return;
+    }
+    revert_change(c->dc->zone, c->undo);
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_emit: event %s could not be saved and was not published",
+                  c->event_id.c_str());
 }
 
 // Log phase: the response is out; a 2xx publishes the configured events.
@@ -280,6 +292,12 @@ ngx_int_t emit_handler(ngx_http_request_t* r) {
             if (dc == nullptr) continue;
             ngx_str_t tenant = eval(r, e.tenant);
             std::string_view tenant_sv = tenant.len ? sv(tenant) : std::string_view("default");
+            if (tenant_sv.size() > kMaxTenant || !header_safe(tenant_sv) || !utf8_valid(tenant_sv)) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "webhook_emit \"%s\": tenant= is not a valid tenant name (at most %uz bytes of UTF-8 "
+                              "text), not published", e.type.c_str(), kMaxTenant);
+                continue;
+            }
             ngx_str_t data = eval(r, e.data);
             if (e.data != nullptr && data.len == 0 && r->request_body != nullptr && r->request_body->temp_file != nullptr) {
                 // $request_body is empty when the body went to a temp file: it
@@ -308,7 +326,7 @@ ngx_int_t emit_handler(ngx_http_request_t* r) {
             }
             auto& p = std::get<Published>(result);
             if (p.deliveries > 0) {
-                auto* pending = new std::pair<DeliveryConf*, std::string>(dc, p.event_id);
+                auto* pending = new EmitCommit{dc, p.event_id, std::move(p.undo)};
                 journal_commit(e.zone, nullptr, p.seq, std::move(p.record), emit_durable, pending);
             }
         }
@@ -481,9 +499,14 @@ std::optional<ApiError> check_endpoint_url(const DeliveryConf& conf, std::string
         parse_ip(url.host, addr, &v6);
         if (!conf.policy.permits(addr, v6))
             return unprocessable("url_not_allowed", "url points to a loopback, private or reserved address");
-    } else if (!conf.policy.allow_private &&
-               (url.host == "localhost" || (url.host.size() > 10 && url.host.substr(url.host.size() - 10) == ".localhost"))) {
-        return unprocessable("url_not_allowed", "url points to localhost");
+    } else if (!conf.policy.allow_private) {
+        // localhost and its subdomains (RFC 6761), with or without the root dot.
+        std::string lower(url.host);
+        for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        std::string_view host = lower;
+        if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+        if (host == "localhost" || (host.size() > 10 && host.substr(host.size() - 10) == ".localhost"))
+            return unprocessable("url_not_allowed", "url points to localhost");
     }
     return std::nullopt;
 }
@@ -522,16 +545,39 @@ std::variant<Published, ApiError> publish_event(DeliveryConf& conf, std::string_
     }
     json_object_set_new(m.get(), "deliveries", list);
     p.deliveries = targets.size();
+    Json undo(json_object());
+    json_set_str(undo.get(), "op", "event.del");
+    json_set_str(undo.get(), "id", p.event_id);
+    if (!idempotency_key.empty())
+        json_set_str(undo.get(), "idempotency", std::string(tenant) + "\x1f" + std::string(idempotency_key));
+    p.undo = json_dump(undo.get());
 
-    StateResult rc = state_apply(zone, m.get(), false, &p.seq);
-    if (rc == StateResult::zone_full) {
+    StateResult rc = state_apply(zone, m.get(), true, &p.seq, &p.record);
+    switch (rc) {
+    case StateResult::ok:
+        return p;
+    case StateResult::duplicate:
+        // Another publish with this key won the race: its answer is the answer.
+        if (auto prior = idempotent_answer(zone, tenant, idempotency_key, now_ms)) {
+            Published first;
+            first.event_id = prior->event_id;
+            first.deliveries = prior->deliveries;
+            return first;
+        }
+        return ApiError{409, "conflict", "an event with this Idempotency-Key is being published; retry"};
+    case StateResult::backlog_full:
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "webhook_zone \"%V\": tenant \"%*s\" has too many deliveries pending (max_pending): an event was "
+                      "refused", &zone->shm->shm.name, tenant.size(), tenant.data());
+        return ApiError{429, "backlog_full",
+                        "this tenant has too many deliveries pending (max_pending); retry once they are delivered"};
+    case StateResult::zone_full:
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: an event was refused",
                       &zone->shm->shm.name);
         return ApiError{507, "zone_full", "the shared memory zone is full"};
+    default:
+        return ApiError{500, "internal_error", "the event could not be stored"};
     }
-    if (rc != StateResult::ok) return ApiError{500, "internal_error", "the event could not be stored"};
-    p.record = json_dump(m.get());
-    return p;
 }
 
 void event_durable(DeliveryConf& conf, std::string_view event_id) {

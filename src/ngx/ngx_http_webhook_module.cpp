@@ -8,6 +8,9 @@
 
 using namespace webhook::ngx;
 
+// Deliveries one tenant may have unfinished (SPEC §2 max_pending).
+constexpr ngx_uint_t kDefaultMaxPending = 10000;
+
 static void* ngx_http_webhook_create_main_conf(ngx_conf_t* cf);
 static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t* cycle);
@@ -78,6 +81,7 @@ static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* con
     if (zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     zone->max_webhooks = 20;
     zone->max_keys = 20;
+    zone->max_pending = kDefaultMaxPending;
     zone->log_size = 100;
     zone->cycle = cf->cycle;
 
@@ -108,6 +112,10 @@ static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* con
             ngx_int_t n = parse_count(v, 13);
             if (n <= 0) goto invalid;
             zone->max_webhooks = n;
+        } else if (ngx_strncmp(v.data, "max_pending=", 12) == 0) {
+            ngx_int_t n = parse_count(v, 12);
+            if (n <= 0) goto invalid;
+            zone->max_pending = n;
         } else if (ngx_strncmp(v.data, "max_keys=", 9) == 0) {
             ngx_int_t n = parse_count(v, 9);
             if (n <= 0) goto invalid;
@@ -130,10 +138,22 @@ static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* con
         return static_cast<char*>(NGX_CONF_ERROR);
     }
 
+    // DIR/, DIR//: one directory.
+    while (zone->state_dir.len > 1 && zone->state_dir.data[zone->state_dir.len - 1] == '/') zone->state_dir.len--;
     Zone** it = static_cast<Zone**>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; i++) {
         if (it[i]->shm->shm.name.len == name.len && ngx_strncmp(it[i]->shm->shm.name.data, name.data, name.len) == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: duplicate zone \"%V\"", &name);
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+        // Journal files carry no zone name: two zones in one DIR would load
+        // each other's keys and compact each other's journals away.
+        const ngx_str_t& dir = it[i]->state_dir;
+        if (dir.len != 0 && dir.len == zone->state_dir.len && ngx_strncmp(dir.data, zone->state_dir.data, dir.len) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "webhook_zone: zone \"%V\" has the same state=\"%V\" as zone \"%V\": each zone needs "
+                               "its own directory",
+                               &name, &zone->state_dir, &it[i]->shm->shm.name);
             return static_cast<char*>(NGX_CONF_ERROR);
         }
     }

@@ -346,11 +346,8 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
     if (vc == nullptr) return NGX_DECLINED;
 
     if (ctx != nullptr) {
-        if (ctx->conf == vc || r->error_page || r->err_status) {
-            // The phases run again (or an error page of a request checked
-            // already): the verdict stands.
-            return ctx->decided || ctx->body_done ? respond(r, ctx) : NGX_DECLINED;
-        }
+        // The phases run again here: the verdict stands.
+        if (ctx->conf == vc) return respond(r, ctx);
         // An internal redirect into a location with its own webhook_verify:
         // it decides again, with its own secrets and mode.
         ctx->settle_replay(false);

@@ -3,6 +3,8 @@
 
 #include "ngx/ngx_webhook.hpp"
 
+#include "core/json.hpp"
+
 namespace webhook::ngx {
 
 ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name) {
@@ -23,6 +25,11 @@ ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name) {
 
 void json_quote(std::string& out, std::string_view s) {
     static const char hex[] = "0123456789abcdef";
+    std::string clean;
+    if (!utf8_valid(s)) {   // JSON text is UTF-8: a stray byte becomes U+FFFD
+        clean = utf8_sanitize(s);
+        s = clean;
+    }
     out.push_back('"');
     for (unsigned char c : s) {
         switch (c) {

@@ -39,11 +39,15 @@ struct ApiRequest {
 
 // What a route answers. With a record, the mutation (already applied with
 // sequence `seq`) is journaled first and the answer sent once it is durable.
+// When the journal cannot take it, `undo` (a mutation restoring what the
+// change replaced) is applied and journaled instead, and the caller gets
+// 503 store_unavailable: the answer and the state always agree.
 struct Outcome {
     int status = 200;
     std::string body;      // JSON text; empty for 204
     uint64_t seq = 0;
     std::string record;
+    std::string undo;
     std::string event_id;  // a published event, released once its record is durable
 
     static Outcome error(const ApiError& e);
@@ -54,8 +58,9 @@ Outcome state_error(StateResult rc, Zone* zone, const char* what);
 
 // A route's change: applies the mutation and, when it is accepted, answers
 // `status` with `doc` (taken; nullptr: no body) once its record is durable.
+// `undo` (taken) reverts it should the journal fail.
 Outcome apply_mutation(ApiRequest& q, const json_t* mutation, bool enforce_limits, const char* what, int status,
-                       json_t* doc);
+                       json_t* doc, json_t* undo);
 
 // Routes of webhook_routes.cpp (subscriptions, events, deliveries).
 Outcome create_webhook(ApiRequest& q);

@@ -49,6 +49,8 @@ struct EventRec {
     ngx_str_t tenant, type, payload;
     int64_t created_at;
     ngx_uint_t refs;
+    TenantRec* owner;                    // its tenant's backlog counts it (tenant records stay)
+    int64_t bytes;                       // what it and its deliveries take, about
 };
 
 struct DeliveryRec {
@@ -136,13 +138,31 @@ void enqueue(ZoneShared* sh, DeliveryRec* d, int64_t at) {
 
 // Every status change goes through here: the endpoint counts its finished
 // deliveries, so trimming its log never walks a backlog of pending ones.
+// The tenant counts its pending ones, for max_pending.
 void set_status(DeliveryRec* d, uint8_t status) {
     if ((d->status == kPending) != (status == kPending)) {
-        if (status == kPending) d->endpoint->log_finished--;
-        else d->endpoint->log_finished++;
+        if (status == kPending) {
+            d->endpoint->log_finished--;
+            d->event->owner->pending++;
+        } else {
+            d->endpoint->log_finished++;
+            d->event->owner->pending--;
+        }
     }
     d->status = status;
 }
+
+// What an allocation of n bytes takes in the slab: its power-of-two class,
+// or whole pages past half a page.
+int64_t slab_bytes(size_t n) {
+    if (n == 0) return 0;
+    if (n > ngx_pagesize / 2) return static_cast<int64_t>((n + ngx_pagesize - 1) / ngx_pagesize * ngx_pagesize);
+    size_t c = 8;
+    while (c < n) c <<= 1;
+    return static_cast<int64_t>(c);
+}
+
+int64_t delivery_bytes(std::string_view id) { return slab_bytes(sizeof(DeliveryRec) + id.size()); }
 
 void unlease(ZoneShared* sh, DeliveryRec* d) {
     if (!d->leased) return;
@@ -154,6 +174,7 @@ void unlease(ZoneShared* sh, DeliveryRec* d) {
 
 void event_release(Zone* zone, EventRec* e) {
     if (--e->refs > 0) return;
+    e->owner->backlog_bytes -= e->bytes;
     ngx_rbtree_delete(&zone->sh->events, &e->node.node);
     shm_free(zone, &e->tenant);
     shm_free(zone, &e->type);
@@ -168,6 +189,7 @@ void delivery_free(Zone* zone, DeliveryRec* d) {
     ngx_queue_remove(&d->ep_link);
     d->endpoint->log_count--;
     if (d->status != kPending) d->endpoint->log_finished--;
+    else d->event->owner->pending--;
     ngx_rbtree_delete(&sh->deliveries, &d->node.node);
     ngx_queue_remove(&d->event_link);
     event_release(zone, d->event);
@@ -309,12 +331,59 @@ StateResult endpoint_del(Zone* zone, const json_t* m) {
     return StateResult::ok;
 }
 
-StateResult event_put(Zone* zone, const json_t* m) {
+IdemRec* idempotency_locked(ZoneShared* sh, std::string_view key) {
+    return lookup<IdemRec>(&sh->idempotency, key, offsetof(IdemRec, node));
+}
+
+void idempotency_free(Zone* zone, IdemRec* rec) {
+    ngx_queue_remove(&rec->lru);
+    ngx_rbtree_delete(&zone->sh->idempotency, &rec->node.node);
+    shm_free(zone, &rec->event_id);
+    ngx_slab_free_locked(zone->shpool, rec);
+}
+
+// With enforce (a live publish), the bounds: the Idempotency-Key checked
+// and taken in the same step (two publishes with one key make one event),
+// the tenant's max_pending and share of the zone, and the zone's reserve
+// for keys and subscriptions (SPEC §2: no part of the zone starves another).
+StateResult event_put(Zone* zone, const json_t* m, bool enforce) {
     ZoneShared* sh = zone->sh;
-    std::string_view id = json_str_field(m, "id");
+    std::string_view id = json_str_field(m, "id"), tenant = json_str_field(m, "tenant");
     json_t* list = json_object_get(m, "deliveries");
-    if (id.empty() || !json_is_array(list) || event_locked(sh, id) != nullptr) return StateResult::invalid;
+    if (id.empty() || tenant.empty() || !json_is_array(list) || event_locked(sh, id) != nullptr)
+        return StateResult::invalid;
     int64_t created_ms = json_int_field(m, "created_at_ms", json_int_field(m, "created_at", 0) * 1000);
+    std::string_view key = json_str_field(m, "idempotency");
+    if (!key.empty()) {
+        IdemRec* prior = idempotency_locked(sh, key);
+        if (prior != nullptr && prior->expires > created_ms && enforce) return StateResult::duplicate;
+        if (prior != nullptr) idempotency_free(zone, prior);
+    }
+
+    TenantRec* t = tenant_locked(zone, tenant, true);
+    if (t == nullptr) return StateResult::zone_full;
+    int64_t targets = 0;
+    int64_t bytes = slab_bytes(sizeof(EventRec) + id.size()) + slab_bytes(tenant.size()) +
+                    slab_bytes(json_str_field(m, "type").size()) + slab_bytes(json_str_field(m, "payload").size()) +
+                    (key.empty() ? 0 : slab_bytes(sizeof(IdemRec) + key.size()) + slab_bytes(id.size()));
+    {
+        size_t i;
+        json_t* item;
+        json_array_foreach(list, i, item) {
+            if (endpoint_locked(sh, json_str_field(item, "endpoint")) == nullptr) continue;
+            targets++;
+            bytes += delivery_bytes(json_str_field(item, "id"));
+        }
+    }
+    if (enforce && targets > 0) {
+        size_t size = zone->shm->shm.size;
+        size_t events_budget = size - size / kEventReserveShare;
+        if (t->pending + targets > effective(t->max_pending, zone->max_pending) ||
+            t->backlog_bytes + bytes > static_cast<int64_t>(events_budget / kTenantBacklogShare))
+            return StateResult::backlog_full;
+        size_t free_bytes = zone->shpool->pfree * ngx_pagesize;
+        if (free_bytes < size / kEventReserveShare + static_cast<size_t>(bytes)) return StateResult::zone_full;
+    }
 
     EventRec* ev = alloc_with_id<EventRec>(zone, id);
     if (ev == nullptr) return StateResult::zone_full;
@@ -350,6 +419,10 @@ StateResult event_put(Zone* zone, const json_t* m) {
 
     ev->created_at = created_ms;
     ev->refs = made.size() + 1;   // +1 while we link the deliveries
+    ev->owner = t;
+    ev->bytes = bytes;
+    t->backlog_bytes += bytes;
+    t->pending += static_cast<int64_t>(made.size());
     ngx_rbtree_insert(&sh->events, &ev->node.node);
     bool live = !state_replaying();
     for (DeliveryRec* d : made) {
@@ -362,7 +435,6 @@ StateResult event_put(Zone* zone, const json_t* m) {
     }
     for (DeliveryRec* d : made) trim_log(zone, d->endpoint);
 
-    std::string_view key = json_str_field(m, "idempotency");
     if (!key.empty()) {
         IdemRec* rec = alloc_with_id<IdemRec>(zone, key);
         if (rec != nullptr && shm_dup(zone, id, &rec->event_id)) {
@@ -406,6 +478,9 @@ StateResult delivery_restore(Zone* zone, const json_t* m) {
     d->last_time_ms = static_cast<int32_t>(json_int_field(m, "last_time_ms", 0));
     d->created_at = json_int_field(m, "created_at_ms", 0);
     ev->refs++;
+    ev->bytes += delivery_bytes(id);
+    ev->owner->backlog_bytes += delivery_bytes(id);
+    if (d->status == kPending) ev->owner->pending++;
     ngx_queue_insert_tail(&ev->deliveries, &d->event_link);
     ngx_rbtree_insert(&sh->deliveries, &d->node.node);
     // The log stays newest first.
@@ -462,12 +537,19 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
     json_t* attempt = json_object_get(m, "attempt");
     std::string_view error = json_str_field(attempt, "error");
 
+    // Whatever can throw or needs memory comes before the first change: a
+    // report must always move the delivery on (re-queued, done or failed),
+    // so a full zone only costs the history entry, never the delivery.
+    std::string history = history_with(sv_of(d->history), attempt);
+
     // A report from an attempt whose lease expired while another attempt
     // holds the delivery now goes into the history only: the current
     // attempt decides. (Replay has no leases: every report applies.)
     bool current = !d->leased || d->token == static_cast<uint32_t>(json_int_field(m, "token", 0));
     if (d->leased && current) unlease(sh, d);
-    if (!shm_replace(zone, &d->history, history_with(sv_of(d->history), attempt))) return StateResult::zone_full;
+    if (!shm_replace(zone, &d->history, history))
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: an attempt of %V kept out of its log",
+                      &zone->shm->shm.name, &d->node.str);
     if (!current) return StateResult::ok;
     shm_replace(zone, &d->last_error, error);
     // The attempt's number, not a count of reports: a report that arrives
@@ -510,11 +592,46 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
     return StateResult::ok;
 }
 
+// Takes back an event that could not be journaled: its deliveries (held
+// until it was durable, so never attempted) and its Idempotency-Key answer.
+StateResult event_del(Zone* zone, const json_t* m) {
+    ZoneShared* sh = zone->sh;
+    std::string_view id = json_str_field(m, "id");
+    EventRec* ev = event_locked(sh, id);
+    if (ev == nullptr) return StateResult::not_found;
+    std::string_view key = json_str_field(m, "idempotency");
+    if (!key.empty()) {
+        IdemRec* rec = idempotency_locked(sh, key);
+        if (rec != nullptr && sv_of(rec->event_id) == id) idempotency_free(zone, rec);
+    }
+    ev->refs++;   // kept while its deliveries go
+    while (!ngx_queue_empty(&ev->deliveries))
+        delivery_free(zone, owner<DeliveryRec>(ngx_queue_head(&ev->deliveries), offsetof(DeliveryRec, event_link)));
+    event_release(zone, ev);
+    return StateResult::ok;
+}
+
+// Takes back a replay that could not be journaled (unless an attempt of it
+// is in flight already: that one reports as usual).
+StateResult delivery_unreplay(Zone* zone, const json_t* m) {
+    DeliveryRec* d = delivery_locked(zone->sh, json_str_field(m, "id"));
+    if (d == nullptr) return StateResult::not_found;
+    std::string_view status = json_str_field(m, "status");
+    if (d->leased || status == "pending") return StateResult::ok;
+    unqueue(zone->sh, d);
+    set_status(d, status == "succeeded" ? kSucceeded : kFailed);
+    return StateResult::ok;
+}
+
 StateResult delivery_replay(Zone* zone, const json_t* m) {
     DeliveryRec* d = delivery_locked(zone->sh, json_str_field(m, "id"));
     if (d == nullptr) return StateResult::not_found;
     set_status(d, kPending);
-    enqueue(zone->sh, d, json_int_field(m, "at", 0));
+    // Held, as a new event's deliveries are, until the record is durable.
+    bool live = !state_replaying();
+    int64_t at = json_int_field(m, "at", 0);
+    d->held = live;
+    enqueue(zone->sh, d, live ? at + kHoldMs : at);
     return StateResult::ok;
 }
 
@@ -589,7 +706,9 @@ void deliveries_init_shared(ZoneShared* sh) {
 StateResult deliveries_apply_locked(Zone* zone, std::string_view op, const json_t* m, bool enforce) {
     if (op == "endpoint.put") return endpoint_put(zone, m, enforce);
     if (op == "endpoint.del") return endpoint_del(zone, m);
-    if (op == "event.put") return event_put(zone, m);
+    if (op == "event.put") return event_put(zone, m, enforce);
+    if (op == "event.del") return event_del(zone, m);
+    if (op == "delivery.unreplay") return delivery_unreplay(zone, m);
     if (op == "attempt.done") return attempt_done(zone, m);
     if (op == "delivery.replay") return delivery_replay(zone, m);
     if (op == "delivery.restore") return delivery_restore(zone, m);
@@ -815,12 +934,17 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
     ZoneShared* sh = zone->sh;
     Lock lock(zone);
 
-    // Leases of attempts whose worker died: back to the queue, not counted.
+    // Leases of attempts whose worker died (live ones are renewed): the
+    // attempt counts, and the delivery goes back to the queue or fails.
+    // Renewals move a lease to the tail, so the head is the oldest.
     for (int i = 0; i < 64 && !ngx_queue_empty(&sh->leased); i++) {
         auto* d = owner<DeliveryRec>(ngx_queue_head(&sh->leased), offsetof(DeliveryRec, lease_link));
         if (d->lease_until > now_ms) break;
         unlease(sh, d);
-        if (d->status == kPending) enqueue(sh, d, now_ms);
+        d->attempts++;
+        if (d->status != kPending) continue;
+        if (d->attempts >= limits.max_attempts) set_status(d, kFailed);
+        else enqueue(sh, d, now_ms);
     }
 
     // Endpoints in order of their earliest due delivery; a saturated one is
@@ -865,6 +989,18 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
         n = next;
     }
     return out;
+}
+
+void renew_leases(Zone* zone, const std::vector<LeaseRef>& leases, int64_t until_ms) {
+    Lock lock(zone);
+    ZoneShared* sh = zone->sh;
+    for (const LeaseRef& l : leases) {
+        DeliveryRec* d = delivery_locked(sh, l.delivery_id);
+        if (d == nullptr || !d->leased || d->token != l.token || d->lease_until >= until_ms) continue;
+        d->lease_until = until_ms;
+        ngx_queue_remove(&d->lease_link);
+        ngx_queue_insert_tail(&sh->leased, &d->lease_link);
+    }
 }
 
 void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out) {

@@ -74,11 +74,21 @@ struct DispatchLimits {
     ngx_uint_t per_endpoint;
     int64_t lease_ms;             // slack added to the attempt's timeout
     int64_t max_type_timeout_ms;  // an event type's timeout= can exceed the endpoint's
+    uint32_t max_attempts;        // retries= entries
 };
 
 // Takes up to `max` due deliveries (due before now_ms) for this worker, and
-// returns expired leases (a worker that died mid-attempt) to the queue.
+// returns expired leases to the queue. A lease is renewed while its attempt
+// runs, so one expires only when its worker died: that attempt counts (a
+// delivery that kills its worker cannot be retried for ever).
 std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& limits, size_t max);
+
+struct LeaseRef {
+    std::string delivery_id;
+    uint32_t token;
+};
+// Extends the leases of attempts still running in this worker to `until_ms`.
+void renew_leases(Zone* zone, const std::vector<LeaseRef>& leases, int64_t until_ms);
 // Pending deliveries, attempts in flight, the oldest pending one's age.
 struct QueueStats;
 void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out);

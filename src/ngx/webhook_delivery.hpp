@@ -61,6 +61,7 @@ struct Published {
     size_t deliveries = 0;
     uint64_t seq = 0;
     std::string record;   // the mutation, to journal
+    std::string undo;     // event.del, should the journal fail
 };
 
 // Fans an event out to the tenant's matching endpoints (or to one endpoint),

@@ -13,8 +13,13 @@
 //  - the request is never closed through ngx_http_close_request (that would
 //    close fd 0): errors are turned into NGX_OK in the post-subrequest
 //    handler, and the request and slot are freed here, as njs does;
-//  - the endpoint's timeout is enforced by firing the upstream's own timeout
-//    on its connection, so NGINX cleans the upstream up the usual way.
+//  - an attempt has one deadline for the whole exchange (resolving,
+//    connecting, sending, the response head and body): at the deadline the
+//    upstream's own timeout is fired on its connection, so NGINX cleans the
+//    upstream up the usual way; until the attempt ends the deadline fires
+//    again every second;
+//  - the lease of a running attempt is renewed, so it never expires under
+//    it (an expired lease means its worker died).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,6 +38,8 @@ constexpr size_t kExcerpt = 1024;
 constexpr ngx_msec_t kTick = 200;
 constexpr size_t kClaimBatch = 32;
 constexpr int64_t kLeaseSlackMs = 30000;
+constexpr int64_t kRenewEveryMs = 5000;
+constexpr ngx_msec_t kDeadlineAgain = 1000;
 
 ngx_str_t kPost = ngx_string("POST");
 ngx_str_t kProtocol = ngx_string("HTTP/1.1");
@@ -42,9 +49,12 @@ struct Dispatcher {
     DeliveryConf* conf;
     ngx_event_t tick;
     ngx_uint_t running = 0;
+    ngx_queue_t attempts;          // Attempt::link, the running ones
+    int64_t renewed_ms = 0;
 };
 
 struct Attempt {
+    ngx_queue_t link;        // in Dispatcher::attempts
     Dispatcher* d;
     Claim claim;
     Url url;
@@ -142,8 +152,9 @@ void record(Attempt* a) {
     json_object_set_new(m.get(), "attempt", at);
 
     uint64_t seq = 0;
-    if (state_apply(conf.zone, m.get(), false, &seq) == StateResult::ok)
-        journal_commit(conf.zone, nullptr, seq, json_dump(m.get()), nullptr, nullptr);
+    std::string text;
+    if (state_apply(conf.zone, m.get(), false, &seq, &text) == StateResult::ok)
+        journal_commit(conf.zone, nullptr, seq, std::move(text), nullptr, nullptr);
 
     if (!ok) {
         ngx_uint_t level = outcome == "retry" ? NGX_LOG_INFO : NGX_LOG_WARN;
@@ -176,6 +187,7 @@ void complete(Attempt* a) {
     release_request(a);
     Dispatcher* d = a->d;
     d->running--;
+    ngx_queue_remove(&a->link);
     delete a;
     wake(d);
 }
@@ -213,7 +225,7 @@ ngx_int_t subrequest_done(ngx_http_request_t* sr, void* data, ngx_int_t rc) {
     } else {
         a->error = "error_" + std::to_string(rc);
     }
-    if (a->timed_out && a->status == 0) a->error = "timeout";
+    if (a->timed_out && a->error.empty()) a->error = "timeout";
     return rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE ? NGX_OK : rc;
 }
 
@@ -235,11 +247,17 @@ void timeout_handler(ngx_event_t* ev) {
         return;
     }
     if (a->finished || a->sr == nullptr) return;
+    // Until the attempt ends, the deadline comes back (the upstream may be
+    // between two connections, or in a phase with no connection yet).
+    ngx_add_timer(&a->timer, kDeadlineAgain);
     ngx_http_upstream_t* u = a->sr->upstream;
-    if (u == nullptr || u->peer.connection == nullptr || a->sr->header_sent) return;
-    // Fire the upstream's own timeout: it finalizes the subrequest with 504.
+    if (u == nullptr || u->peer.connection == nullptr) return;
+    // Fire the upstream's own timeout on what it waits for: before the
+    // response head it finalizes the subrequest with 504; while reading the
+    // body it ends the exchange as an upstream error. Either way NGINX closes
+    // the connection, and the attempt ends here or in a moment.
     ngx_connection_t* pc = u->peer.connection;
-    ngx_event_t* e = u->request_sent ? pc->read : pc->write;
+    ngx_event_t* e = (u->request_sent || a->sr->header_sent) ? pc->read : pc->write;
     if (e->timer_set) ngx_del_timer(e);
     e->timedout = 1;
     e->handler(e);
@@ -428,6 +446,7 @@ void start(Dispatcher* d, Claim claim) {
     a->timer.data = a;
     a->timer.log = &a->log;
     d->running++;
+    ngx_queue_insert_tail(&d->attempts, &a->link);
     ngx_add_timer(&a->timer, static_cast<ngx_msec_t>(a->timeout_ms));
 
     auto parsed = parse_webhook_url(a->claim.url, true);
@@ -482,8 +501,20 @@ void tick_handler(ngx_event_t* ev) {
     guarded(ev->log, 0, [&] {
         int64_t type_timeout = 0;
         for (const EventType& t : event_types()) type_timeout = std::max(type_timeout, t.timeout_ms);
-        DispatchLimits limits{d->conf->concurrency, d->conf->per_endpoint, kLeaseSlackMs, type_timeout};
-        for (Claim& c : claim_due(d->conf->zone, now_ms(), limits, kClaimBatch)) start(d, std::move(c));
+        DispatchLimits limits{d->conf->concurrency, d->conf->per_endpoint, kLeaseSlackMs, type_timeout,
+                              static_cast<uint32_t>(d->conf->retries.size())};
+        int64_t now = now_ms();
+        if (now - d->renewed_ms >= kRenewEveryMs && !ngx_queue_empty(&d->attempts)) {
+            std::vector<LeaseRef> leases;
+            for (ngx_queue_t* q = ngx_queue_head(&d->attempts); q != ngx_queue_sentinel(&d->attempts);
+                 q = ngx_queue_next(q)) {
+                auto* a = ngx_queue_data(q, Attempt, link);
+                leases.push_back({a->claim.delivery_id, a->claim.token});
+            }
+            renew_leases(d->conf->zone, leases, now + kLeaseSlackMs);
+            d->renewed_ms = now;
+        }
+        for (Claim& c : claim_due(d->conf->zone, now, limits, kClaimBatch)) start(d, std::move(c));
         return 0;
     });
     if (!ev->timer_set) ngx_add_timer(ev, kTick);
@@ -498,6 +529,7 @@ ngx_int_t dispatcher_init_process(ngx_cycle_t* cycle, DeliveryConf& conf) {
     d->tick.data = d;
     d->tick.log = cycle->log;
     d->tick.cancelable = 1;
+    ngx_queue_init(&d->attempts);
     conf.dispatcher = d;
     ngx_add_timer(&d->tick, kTick + (ngx_worker % 8) * 25);
     return NGX_OK;

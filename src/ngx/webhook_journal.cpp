@@ -131,7 +131,14 @@ struct Journal {
     std::vector<std::string> unlink_paths;
     int error = 0;
     const char* failed_op = "";
+    bool rolled_back = false;            // a failed batch was cut off the file again
+    ngx_uint_t serial = 0;               // files this worker opened (a file a failed batch
+                                         // could not be cut from is left for a new one)
 };
+
+// A failed batch must not come back at the next start (its callers were
+// told it failed, and their changes reverted): cut it off the file again.
+bool roll_back(int fd, off_t size) { return ftruncate(fd, size) == 0 && fdatasync(fd) == 0; }
 
 void journal_thread(void* data, ngx_log_t*) {
     Journal* j = *static_cast<Journal**>(data);
@@ -150,14 +157,14 @@ void journal_thread(void* data, ngx_log_t*) {
         }
     }
     for (const std::string& p : j->unlink_paths) unlink(p.c_str());
+    off_t size = lseek(j->fd, 0, SEEK_END);
     if ((j->error = write_all(j->fd, j->batch)) != 0) {
         j->failed_op = "write";
-        return;
-    }
-    if (fdatasync(j->fd) != 0) {
+    } else if (fdatasync(j->fd) != 0) {
         j->error = errno;
         j->failed_op = "fdatasync";
     }
+    if (j->error != 0) j->rolled_back = size >= 0 && roll_back(j->fd, size);
 }
 
 void start_batch(Journal* j);
@@ -167,9 +174,22 @@ void journal_done(ngx_event_t* ev) {
     j->busy = false;
     bool ok = j->error == 0;
     if (!ok) {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, j->error, "webhook_zone \"%V\": journal %s failed in \"%s\"",
-                      &j->zone->shm->shm.name, j->failed_op, j->open_path.empty() ? j->path.c_str() : j->open_path.c_str());
-        if (!j->open_path.empty()) j->path.clear();   // retry the open next time
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, j->error,
+                      "webhook_zone \"%V\": journal %s failed in \"%s\"%s: %uz change(s) refused and reverted",
+                      &j->zone->shm->shm.name, j->failed_op, j->open_path.empty() ? j->path.c_str() : j->open_path.c_str(),
+                      j->rolled_back || !j->open_path.empty() ? "" : " (the file is left for a new one)",
+                      j->batch_waiters.size());
+        if (!j->open_path.empty()) {
+            j->path.clear();   // retry the open next time
+        } else if (!j->rolled_back) {
+            // Part of the failed batch may stay in that file: never append
+            // to it again. Its records are cancelled by the reverts that
+            // follow them (later sequence numbers) when the zone is rebuilt.
+            close(j->fd);
+            j->fd = -1;
+            j->retired.emplace_back(j->path, std::max(j->file_max_seq, j->pending_max_seq));
+            j->path.clear();
+        }
     } else if (!j->open_path.empty()) {
         j->path = j->open_path;
     }
@@ -182,9 +202,8 @@ void journal_done(ngx_event_t* ev) {
     waiters.swap(j->batch_waiters);
     j->batch.clear();
     for (Waiter* w : waiters) {
-        bool alive = w->cln == nullptr || w->r != nullptr;   // no request, or one not freed meanwhile
         if (w->cln != nullptr && w->r != nullptr) w->cln->handler = nullptr;
-        if (alive) {
+        {
             // Finalizing a request from here (not from its connection's
             // event) must run what it posted, as NGINX's own thread-pool
             // completions do: a client gone meanwhile is closed there.
@@ -208,11 +227,13 @@ void start_batch(Journal* j) {
     ngx_shmtx_unlock(&j->zone->shpool->mutex);
 
     j->open_path.clear();
+    j->rolled_back = false;
     if (j->fd < 0 || j->path.empty() || gen != j->gen) {
         if (!j->path.empty()) j->retired.emplace_back(j->path, j->file_max_seq);
         j->gen = gen;
         j->file_max_seq = 0;
-        j->open_path = j->dir + "/journal-" + std::to_string(gen) + "-" + std::to_string(ngx_pid) + ".log";
+        j->open_path = j->dir + "/journal-" + std::to_string(gen) + "-" + std::to_string(j->serial++) + "-" +
+                       std::to_string(ngx_pid) + ".log";
     }
     j->unlink_paths.clear();
     auto covered_now = [&](const std::pair<std::string, uint64_t>& f) { return f.second <= covered; };
@@ -407,7 +428,7 @@ bool lock_dir(const std::string& dir, ngx_log_t* log) {
 
 }  // namespace
 
-ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact) {
+ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     std::string dir = dir_of(zone);
     if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
         ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: cannot create state directory \"%s\"", dir.c_str());
@@ -474,13 +495,23 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact) {
     state_set_replaying(false);
     zone->sh->seq = max_seq;
     if (refused > 0) {
-        ngx_log_error(NGX_LOG_ERR, log, 0, "webhook_zone \"%V\" is too small: %uz records of \"%s\" did not fit",
-                      &zone->shm->shm.name, refused, dir.c_str());
+        // Never lose durable state through configuration (SPEC §2): refuse
+        // to start and leave DIR as it is. The size needed is estimated from
+        // the share of the records that fit.
+        size_t size = zone->shm->shm.size;
+        size_t needed = applied > 0 ? size / applied * (applied + refused) : 2 * size;
+        needed += needed / 4;
+        needed = (needed + (1 << 20) - 1) & ~static_cast<size_t>((1 << 20) - 1);
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "webhook_zone \"%V\" is too small for the state in \"%s\": %uz of %uz records did not fit in "
+                      "%uz bytes; it needs about %uzm (zone=%V:%uzm)",
+                      &zone->shm->shm.name, dir.c_str(), refused, applied + refused, size, needed >> 20,
+                      &zone->shm->shm.name, needed >> 20);
+        return NGX_ERROR;
     }
     ngx_log_error(NGX_LOG_NOTICE, log, 0, "webhook_zone \"%V\": restored %ui keys from \"%s\" (%uz records)",
                   &zone->shm->shm.name, zone->sh->key_count, dir.c_str(), applied);
 
-    if (!compact) return NGX_OK;
     StateRecords state = state_capture(zone);
     uint64_t seq = state.seq;
     std::string snapshot = state_encode(state);

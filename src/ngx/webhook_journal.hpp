@@ -20,12 +20,13 @@
 
 namespace webhook::ngx {
 
-// In the master, when a zone's shared memory is new.
-ngx_int_t journal_load(Zone* zone, ngx_log_t* log, bool compact);
+// In the master, when a zone's shared memory is new: rebuilds the zone from
+// DIR and compacts DIR. A zone too small for DIR fails, DIR untouched.
+ngx_int_t journal_load(Zone* zone, ngx_log_t* log);
 
 // Called on the event loop when the record is durable (ok) or could not be
-// written. Not called if the request was freed meanwhile (r may be nullptr
-// for work with no request behind it).
+// written, always: r is nullptr when the request was freed meanwhile (or
+// for work with no request behind it), and data is the caller's to free.
 using CommitDone = void (*)(ngx_http_request_t* r, void* data, bool ok);
 
 // Journals a mutation already applied with sequence `seq`. Memory-only zones

@@ -1,6 +1,8 @@
 // Routes of the management API for outbound webhooks (SPEC §5):
 // /webhooks…, /deliveries…, /events, /event-types.
 
+#include <algorithm>
+
 #include "core/delivery.hpp"
 #include "core/keys.hpp"
 #include "ngx/webhook_api.hpp"
@@ -11,10 +13,18 @@ namespace webhook::ngx {
 
 namespace {
 
+json_t* endpoint_del(std::string_view id) {
+    json_t* m = json_object();
+    json_set_str(m, "op", "endpoint.del");
+    json_set_str(m, "id", id);
+    return m;
+}
+
 constexpr size_t kMaxName = 200;
 constexpr size_t kMaxDescription = 1000;
 constexpr size_t kMaxSecret = 256;
 constexpr int64_t kRotationOverlap = 24 * 3600;
+constexpr size_t kMaxIdempotencyKey = 255;
 
 const ApiError kNoWebhook{404, "not_found", "no such webhook"};
 
@@ -98,13 +108,17 @@ std::optional<ApiError> apply_fields(ApiRequest& q, const json_t* body, Endpoint
     return std::nullopt;
 }
 
-// Applies an endpoint mutation and answers with the endpoint (plus extra fields).
-Outcome save_endpoint(ApiRequest& q, const EndpointInfo& e, int status, bool enforce, json_t* extra) {
+// Applies an endpoint mutation and answers with the endpoint (plus extra
+// fields). `before` is the endpoint as it was (nullptr: a new one), what a
+// change the journal cannot take goes back to.
+Outcome save_endpoint(ApiRequest& q, const EndpointInfo& e, const EndpointInfo* before, int status, bool enforce,
+                      json_t* extra) {
     Json m(endpoint_mutation(e));
     Json extra_owned(extra);
     json_t* doc = endpoint_json(e);
     if (extra != nullptr) json_object_update(doc, extra);
-    return apply_mutation(q, m.get(), enforce, "webhook", status, doc);
+    json_t* undo = before != nullptr ? endpoint_mutation(*before) : endpoint_del(e.id);
+    return apply_mutation(q, m.get(), enforce, "webhook", status, doc, undo);
 }
 
 // The endpoint named in the path, when the caller may see it.
@@ -157,7 +171,7 @@ Outcome create_webhook(ApiRequest& q) {
 
     json_t* extra = json_object();
     if (!secret) json_set_str(extra, "secret", e.secret);   // shown once; a supplied one is the caller's already
-    return save_endpoint(q, e, 201, true, extra);
+    return save_endpoint(q, e, nullptr, 201, true, extra);
 }
 
 Outcome list_webhooks(ApiRequest& q) {
@@ -189,28 +203,28 @@ Outcome update_webhook(ApiRequest& q) {
         return Outcome::error(*e);
     auto e = visible_endpoint(q);
     if (!e) return Outcome::error(kNoWebhook);
+    EndpointInfo before = *e;
     if (auto err = apply_fields(q, body, &*e, false)) return Outcome::error(*err);
     e->updated_at = ngx_time();
-    return save_endpoint(q, *e, 200, false, nullptr);
+    return save_endpoint(q, *e, &before, 200, false, nullptr);
 }
 
 Outcome delete_webhook(ApiRequest& q) {
     auto e = visible_endpoint(q);
     if (!e) return Outcome::error(kNoWebhook);
-    Json m(json_object());
-    json_set_str(m.get(), "op", "endpoint.del");
-    json_set_str(m.get(), "id", e->id);
-    return apply_mutation(q, m.get(), false, "webhook", 204, nullptr);
+    Json m(endpoint_del(e->id));
+    return apply_mutation(q, m.get(), false, "webhook", 204, nullptr, endpoint_mutation(*e));
 }
 
 Outcome rotate_webhook_secret(ApiRequest& q) {
     auto e = visible_endpoint(q);
     if (!e) return Outcome::error(kNoWebhook);
+    EndpointInfo before = *e;
     e->old_secret = e->secret;
     e->old_secret_until = ngx_time() + kRotationOverlap;
     e->secret = generate_endpoint_secret();
     e->updated_at = ngx_time();
-    Outcome out = save_endpoint(q, *e, 200, false, nullptr);
+    Outcome out = save_endpoint(q, *e, &before, 200, false, nullptr);
     if (out.status != 200) return out;
     json_t* doc = json_object();
     json_set_str(doc, "secret", e->secret);
@@ -230,6 +244,7 @@ Outcome published(ApiRequest& q, std::variant<Published, ApiError> result) {
     Outcome out = Outcome::json(202, doc);
     out.seq = p.seq;
     out.record = std::move(p.record);
+    out.undo = std::move(p.undo);
     out.event_id = std::move(p.event_id);
     return out;
 }
@@ -292,10 +307,12 @@ Outcome replay_delivery(ApiRequest& q) {
     json_t* doc = json_object();
     json_set_str(doc, "id", d->id);
     json_set_str(doc, "status", "pending");
-    Outcome out = apply_mutation(q, m.get(), false, "delivery", 202, doc);
-    if (out.status == 202) {
-        if (DeliveryConf* dc = dispatching(q.zone)) dispatcher_wake(*dc);
-    }
+    json_t* undo = json_object();
+    json_set_str(undo, "op", "delivery.unreplay");
+    json_set_str(undo, "id", d->id);
+    json_set_str(undo, "status", d->status);
+    Outcome out = apply_mutation(q, m.get(), false, "delivery", 202, doc, undo);
+    out.event_id = d->event_id;   // released (and the dispatcher woken) once durable
     return out;
 }
 
@@ -318,8 +335,10 @@ Outcome publish_events(ApiRequest& q) {
     std::string key;
     if (ngx_table_elt_t* h = find_header(q.r, "Idempotency-Key")) {
         key = std::string(sv(h->value));
-        if (key.empty() || key.size() > 255 || !header_safe(key))
-            return Outcome::error(invalid_request("Idempotency-Key must be 1 to 255 printable characters"));
+        bool printable = std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+        if (key.empty() || key.size() > kMaxIdempotencyKey || !printable)
+            return Outcome::error(invalid_request("Idempotency-Key must be 1 to " + std::to_string(kMaxIdempotencyKey) +
+                                                  " printable ASCII characters"));
         if (auto prior = idempotent_answer(q.zone, std::get<std::string>(tenant), key, now_ms())) {
             json_t* doc = json_object();
             json_set_str(doc, "id", prior->event_id);

@@ -15,8 +15,10 @@ namespace webhook::ngx {
 
 struct TenantRec {
     ngx_str_node_t node;
-    int64_t max_keys = -1, max_webhooks = -1;   // -1: the zone's default
+    int64_t max_keys = -1, max_webhooks = -1, max_pending = -1;   // -1: the zone's default
     int64_t keys = 0, webhooks = 0;
+    int64_t pending = 0;          // deliveries not finished yet
+    int64_t backlog_bytes = 0;    // what its live events hold in the zone
 };
 
 class Lock {

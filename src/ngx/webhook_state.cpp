@@ -8,6 +8,7 @@
 #include "core/journal.hpp"
 #include "core/keys.hpp"
 #include "ngx/webhook_deliveries.hpp"
+#include "ngx/webhook_journal.hpp"
 #include "ngx/webhook_shm.hpp"
 
 namespace webhook::ngx {
@@ -87,6 +88,31 @@ StateResult key_put(Zone* zone, const json_t* m, bool enforce) {
     return StateResult::ok;
 }
 
+json_t* key_put_of(const KeyRec* k) {
+    json_t* m = json_object();
+    json_set_str(m, "op", "key.put");
+    json_set_str(m, "id", sv_of(k->by_id.str));
+    json_set_str(m, "hash", hex_encode({(const char*) k->hash, 32}));
+    json_set_str(m, "display", sv_of(k->display));
+    json_set_str(m, "resource", sv_of(k->resource));
+    json_set_str(m, "label", sv_of(k->label));
+    json_object_set_new(m, "scopes", json_integer(k->scopes));
+    json_object_set_new(m, "created_at", json_integer(k->created_at));
+    json_object_set_new(m, "expires_at", json_integer(k->expires_at));
+    return m;
+}
+
+// A tenant's overrides as they are (-1: the zone's default).
+json_t* limits_put_of(std::string_view tenant, const TenantRec* t) {
+    json_t* m = json_object();
+    json_set_str(m, "op", "limits.put");
+    json_set_str(m, "tenant", tenant);
+    json_object_set_new(m, "max_keys", json_integer(t ? t->max_keys : -1));
+    json_object_set_new(m, "max_webhooks", json_integer(t ? t->max_webhooks : -1));
+    json_object_set_new(m, "max_pending", json_integer(t ? t->max_pending : -1));
+    return m;
+}
+
 StateResult key_del(Zone* zone, const json_t* m) {
     KeyRec* k = key_by_id_locked(zone->sh, json_str_field(m, "id"));
     if (k == nullptr) return StateResult::not_found;
@@ -104,9 +130,11 @@ StateResult limits_put(Zone* zone, const json_t* m) {
     if (name.empty()) return StateResult::invalid;
     TenantRec* t = tenant_locked(zone, name, true);
     if (t == nullptr) return StateResult::zone_full;
-    int64_t keys = json_int_field(m, "max_keys", -2), webhooks = json_int_field(m, "max_webhooks", -2);
+    int64_t keys = json_int_field(m, "max_keys", -2), webhooks = json_int_field(m, "max_webhooks", -2),
+            pending = json_int_field(m, "max_pending", -2);
     if (keys != -2) t->max_keys = keys;
     if (webhooks != -2) t->max_webhooks = webhooks;
+    if (pending != -2) t->max_pending = pending;
     return StateResult::ok;
 }
 
@@ -127,8 +155,9 @@ void state_init_shared(ZoneShared* sh) {
     deliveries_init_shared(sh);
 }
 
-StateResult state_apply(Zone* zone, const json_t* m, bool enforce_limits, uint64_t* seq) {
+StateResult state_apply(Zone* zone, const json_t* m, bool enforce_limits, uint64_t* seq, std::string* record) {
     std::string_view op = json_str_field(m, "op");
+    if (record != nullptr) *record = json_dump(m);   // may throw: nothing has changed yet
     Lock lock(zone);
     StateResult rc = StateResult::invalid;
     if (op == "key.put") rc = key_put(zone, m, enforce_limits);
@@ -137,6 +166,30 @@ StateResult state_apply(Zone* zone, const json_t* m, bool enforce_limits, uint64
     else rc = deliveries_apply_locked(zone, op, m, enforce_limits);
     if (rc == StateResult::ok && seq != nullptr) *seq = ++zone->sh->seq;
     return rc;
+}
+
+void revert_change(Zone* zone, std::string_view undo) {
+    if (undo.empty()) return;
+    Json m = json_parse(undo, nullptr);
+    uint64_t seq = 0;
+    std::string record;
+    if (!m || state_apply(zone, m.get(), false, &seq, &record) != StateResult::ok) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0, "webhook_zone \"%V\": a change that was not saved could not be "
+                      "reverted", &zone->shm->shm.name);
+        return;
+    }
+    journal_commit(zone, nullptr, seq, std::move(record), nullptr, nullptr);
+}
+
+json_t* key_record(Zone* zone, std::string_view id) {
+    Lock lock(zone);
+    KeyRec* k = key_by_id_locked(zone->sh, id);
+    return k ? key_put_of(k) : nullptr;
+}
+
+json_t* limits_record(Zone* zone, std::string_view tenant) {
+    Lock lock(zone);
+    return limits_put_of(tenant, tenant_locked(zone, tenant, false));
 }
 
 json_t* key_json(const KeyInfo& k) {
@@ -196,8 +249,10 @@ TenantLimits tenant_limits(Zone* zone, std::string_view name) {
     TenantLimits l{};
     l.max_keys = effective(t ? t->max_keys : -1, zone->max_keys);
     l.max_webhooks = effective(t ? t->max_webhooks : -1, zone->max_webhooks);
+    l.max_pending = effective(t ? t->max_pending : -1, zone->max_pending);
     l.keys = t ? t->keys : 0;
     l.webhooks = t ? t->webhooks : 0;
+    l.pending = t ? t->pending : 0;
     return l;
 }
 
@@ -212,30 +267,13 @@ StateRecords state_capture(Zone* zone) {
     add(head);
 
     ngx_queue_t* keys = &sh->keys;
-    for (ngx_queue_t* q = ngx_queue_head(keys); q != ngx_queue_sentinel(keys); q = ngx_queue_next(q)) {
-        auto* k = ngx_queue_data(q, KeyRec, queue);
-        json_t* m = json_object();
-        json_set_str(m, "op", "key.put");
-        json_set_str(m, "id", sv_of(k->by_id.str));
-        json_set_str(m, "hash", hex_encode({(const char*) k->hash, 32}));
-        json_set_str(m, "display", sv_of(k->display));
-        json_set_str(m, "resource", sv_of(k->resource));
-        json_set_str(m, "label", sv_of(k->label));
-        json_object_set_new(m, "scopes", json_integer(k->scopes));
-        json_object_set_new(m, "created_at", json_integer(k->created_at));
-        json_object_set_new(m, "expires_at", json_integer(k->expires_at));
-        add(m);
-    }
+    for (ngx_queue_t* q = ngx_queue_head(keys); q != ngx_queue_sentinel(keys); q = ngx_queue_next(q))
+        add(key_put_of(ngx_queue_data(q, KeyRec, queue)));
     // Tenants with overrides (counts are derived, not stored).
     for_each_node(&sh->tenants, [&](ngx_rbtree_node_t* n) {
         auto* t = reinterpret_cast<TenantRec*>(reinterpret_cast<u_char*>(n) - offsetof(TenantRec, node));
-        if (t->max_keys < 0 && t->max_webhooks < 0) return;
-        json_t* m = json_object();
-        json_set_str(m, "op", "limits.put");
-        json_set_str(m, "tenant", sv_of(t->node.str));
-        json_object_set_new(m, "max_keys", json_integer(t->max_keys));
-        json_object_set_new(m, "max_webhooks", json_integer(t->max_webhooks));
-        add(m);
+        if (t->max_keys < 0 && t->max_webhooks < 0 && t->max_pending < 0) return;
+        add(limits_put_of(sv_of(t->node.str), t));
     });
     deliveries_capture_locked(zone, state.records);
     return state;

@@ -13,12 +13,33 @@
 
 namespace webhook::ngx {
 
-enum class StateResult { ok, not_found, limit_reached, zone_full, invalid };
+// backlog_full: the tenant is over its bound of unfinished deliveries (or of
+// the zone they take); duplicate: an Idempotency-Key answered already.
+enum class StateResult { ok, not_found, limit_reached, zone_full, invalid, backlog_full, duplicate };
 
-// Applies one mutation. With enforce_limits (API requests, not replay),
-// plan limits are checked atomically with the change. On ok, *seq is the
+// Events and deliveries leave 1/kEventReserveShare of the zone free (pages),
+// so a backlog never makes POST /keys or POST /webhooks answer 507; one
+// tenant's backlog may take at most 1/kTenantBacklogShare of what is left.
+constexpr size_t kEventReserveShare = 4;
+constexpr size_t kTenantBacklogShare = 4;
+
+// Applies one mutation. It is encoded (into *record, the journal payload)
+// before anything in the zone changes, so a mutation that cannot be journaled
+// never takes effect. With enforce_limits (API requests, not replay), plan
+// limits are checked atomically with the change. On ok, *seq is the
 // mutation's sequence number.
-StateResult state_apply(Zone* zone, const json_t* mutation, bool enforce_limits, uint64_t* seq);
+StateResult state_apply(Zone* zone, const json_t* mutation, bool enforce_limits, uint64_t* seq,
+                        std::string* record = nullptr);
+
+// A change that could not be journaled is reverted: `undo` (a mutation's
+// JSON text) is applied, and journaled so that a record that reached the
+// disk anyway is cancelled when the zone is rebuilt.
+void revert_change(Zone* zone, std::string_view undo);
+
+// The mutations that restore a key or a tenant's plan limits as they are
+// now (nullptr: no such key), for undoing a change to them.
+json_t* key_record(Zone* zone, std::string_view id);
+json_t* limits_record(Zone* zone, std::string_view tenant);
 
 // A key as the API shows it (never the secret, never the hash).
 struct KeyInfo {
@@ -41,8 +62,8 @@ struct KeyAuth {
 bool key_by_hash(Zone* zone, const std::string& hash, ngx_pool_t* pool, KeyAuth* out);
 
 struct TenantLimits {
-    int64_t max_keys, max_webhooks;   // effective: override or zone default
-    int64_t keys, webhooks;           // in use
+    int64_t max_keys, max_webhooks, max_pending;   // effective: override or zone default
+    int64_t keys, webhooks, pending;               // in use
 };
 TenantLimits tenant_limits(Zone* zone, std::string_view tenant);
 

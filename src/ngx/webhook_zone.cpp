@@ -178,9 +178,31 @@ ngx_int_t ngx_http_webhook_init_zone(ngx_shm_zone_t* shm_zone, void* data) {
     state_init_shared(sh);
 
     if (zone->state_dir.len == 0 || ngx_test_config) return NGX_OK;
-    // A first start compacts DIR; a reload that resized the zone only reads
-    // it, since the old workers may still be appending to their journals.
+    // A reload that resized a durable zone would build it from DIR while the
+    // old workers still append to their journals: their later changes would
+    // be missing, sequence numbers would diverge and compaction could delete
+    // what only they hold. Refused; the running configuration goes on.
     bool first_start = ngx_cycle->conf_ctx == nullptr;
+    if (!first_start) {
+        ngx_list_part_t* part = &const_cast<ngx_cycle_t*>(ngx_cycle)->shared_memory.part;
+        auto* shm = static_cast<ngx_shm_zone_t*>(part->elts);
+        for (ngx_uint_t i = 0;; i++) {
+            if (i >= part->nelts) {
+                if (part->next == nullptr) break;
+                part = part->next;
+                shm = static_cast<ngx_shm_zone_t*>(part->elts);
+                i = 0;
+            }
+            if (shm[i].tag != shm_zone->tag || shm[i].shm.name.len != shm_zone->shm.name.len ||
+                ngx_strncmp(shm[i].shm.name.data, shm_zone->shm.name.data, shm_zone->shm.name.len) != 0)
+                continue;
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "webhook_zone \"%V\" with state=: its size changes only with a restart (nginx -s stop, "
+                          "then start), not a reload (%uz now, %uz running)",
+                          &shm_zone->shm.name, shm_zone->shm.size, shm[i].shm.size);
+            return NGX_ERROR;
+        }
+    }
     return guarded(shm_zone->shm.log, static_cast<ngx_int_t>(NGX_ERROR),
-                   [&] { return journal_load(zone, shm_zone->shm.log, first_start); });
+                   [&] { return journal_load(zone, shm_zone->shm.log); });
 }

@@ -64,6 +64,7 @@ struct Zone {
     ngx_str_t state_dir;          // empty: memory only
     ngx_uint_t max_webhooks;
     ngx_uint_t max_keys;
+    ngx_uint_t max_pending;           // per tenant: deliveries not finished
     ngx_uint_t log_size;
     ngx_cycle_t* cycle;               // the cycle this configuration belongs to
     ngx_thread_pool_t* thread_pool;   // fsync and compaction, with state=
