@@ -4,7 +4,8 @@
 # in GET /deliveries/{id} with a status or an error, is retried by retries=,
 # and uses exactly one upstream connection; nothing stays pending with no
 # attempt in flight, the in-flight gauge returns to 0, the workers do not
-# crash and log no [alert]/[crit].
+# crash and log no [alert]/[crit]; a restart from state= replays every
+# recorded outcome as it was (nothing final is sent again).
 #
 # Receivers (t/lib/GarbageReceiver.pm), one endpoint each, all at once:
 #   xff        200 with the single byte "\xff" as body
@@ -18,6 +19,7 @@
 #              second connection for one attempt
 #   badstatus  a garbage status line
 #   badheader  a header with NUL / control / 0xff bytes
+#   nul        500 with a NUL byte in the body (kept in the excerpt)
 #   ragarb, rahuge, raneg   429/503 with a garbage Retry-After, then 200
 use v5.36;
 use Test::More;
@@ -32,7 +34,7 @@ my $T0 = time;
 
 my $g = GarbageReceiver->start;
 my $ng = WebhookTest::Nginx->new(vars => { ADMIN => $ADMIN }, conf => delivery_conf(
-    retries => '0s,1s,2s', timeout => '2s',
+    retries => '0s,1s,2s', timeout => '2s', zone => 'state=%%PREFIX%%/state',
     locations => "        location = /metrics { webhook_status; }\n"));
 $ng->start;
 my @workers = $ng->worker_pids;
@@ -58,6 +60,7 @@ my %case = (
     trickle   => { timeout => 1,  expect => 'failed', attempts => 3, error => 'timeout', stall => 1 },
     badstatus => { timeout => 2,  expect => 'failed', attempts => 3 },
     badheader => { timeout => 2,  expect => 'failed', attempts => 3 },
+    nul       => { timeout => 2,  expect => 'failed', attempts => 3 },
     ragarb    => { timeout => 2,  expect => 'succeeded', attempts => 2, first => 503 },
     rahuge    => { timeout => 2,  expect => 'succeeded', attempts => 2, first => 429 },
     raneg     => { timeout => 2,  expect => 'succeeded', attempts => 2, first => 503 },
@@ -163,12 +166,19 @@ for my $name (@names) {
     my $d = $final{big};
     is($d->{attempt_log}[0]{response_status}, 200, 'big: the 200 of the 100 MiB answer is recorded');
     ok($d->{status} eq 'succeeded' || ($d->{error} // '') ne '', "big: succeeded, or failed with an error ($d->{status})");
+    diag('big: 100 MiB answer took ' . ($d->{attempt_log}[0]{response_time_ms} // '?') . ' ms');
 }
 for my $name (qw(badstatus badheader)) {
     my $d = $final{$name};
     ok(!grep({ ($_->{response_status} // 0) >= 200 && ($_->{response_status} // 0) <= 299 } @{ $d->{attempt_log} // [] }),
        "$name: a garbage answer is never taken for a 2xx");
     ok(defined $d->{error} && length $d->{error}, "$name: the delivery carries an error (" . ($d->{error} // 'undef') . ')');
+}
+{
+    my $d = $final{nul};
+    is_deeply([map { $_->{response_status} } @{ $d->{attempt_log} // [] }], [500, 500, 500],
+              'nul: attempt_log keeps the three 500s (a NUL in the excerpt loses no history)');
+    like($d->{attempt_log}[0]{response} // '', qr/^receiver/, 'nul: the excerpt is kept');
 }
 for my $name (qw(ragarb rahuge raneg)) {
     my $d = $final{$name};
@@ -204,9 +214,25 @@ is(scalar @ch, (detail('chunked') // {})->{attempts} // -1, 'chunked: after 38 s
 my $m = metrics();
 is($m->{'webhook_in_flight{zone="wh"}'}, 0, 'webhook_in_flight is back to 0');
 is($m->{'webhook_queue_depth{zone="wh"}'}, 0, 'webhook_queue_depth is 0 (nothing left pending)');
-my $read = () = $g->records;
+my $read = grep { defined $_->{path} } $g->records;
 is($g->accepted, $read, 'every connection NGINX opened carried a request (no stray connection)');
 is_deeply([$ng->worker_pids], \@workers, 'the workers did not crash (same pids)');
+
+# --- a restart from state= keeps every recorded outcome -------------------------------------------
+
+# The journal holds each attempt as recorded: replaying it must give the same
+# status and attempts, and re-send nothing already final.
+my @done = grep { ($final{$_}{status} // 'pending') ne 'pending' } @names;
+my %before = map { $_ => [$final{$_}{status}, $final{$_}{attempts}, $g->connections("/$_")] } @done;
+$ng->restart;
+sleep 4;
+for my $name (@done) {
+    my $d = detail($name) // {};
+    is_deeply([$d->{status}, $d->{attempts}, $g->connections("/$name")], $before{$name},
+              "$name: after a restart from state=, the same status and attempts, and nothing sent again")
+        or diag("$name: before [@{ $before{$name} }], after [" . join(' ', map { $_ // 'undef' } $d->{status}, $d->{attempts},
+                $g->connections("/$name")) . ']');
+}
 $ng->log_is_clean;
 my @internal = grep { /internal error|bad_alloc/ } split /\n/, $ng->error_log;
 ok(!@internal, 'no "internal error" in error.log') or diag(join "\n", @internal[0 .. ($#internal < 4 ? $#internal : 4)]);

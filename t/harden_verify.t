@@ -15,6 +15,7 @@ use Test::More;
 use WebhookTest qw(:all);
 use Digest::SHA qw(hmac_sha256 hmac_sha256_hex sha256_hex);
 use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(sleep);
 
 my $GH    = 'harden-gh-secret-5b1e';
 my $SLACK = 'harden-slack-secret-88';
@@ -166,6 +167,8 @@ sub replay_case($name, $path, $body, $orig, $variant) {
 }
 
 # --- 7. a failed delivery (5xx, no answer) is not remembered -------------------------------------
+# A sender retries a moment after it got the failure: each retry below comes
+# 0.5 s after the answer (the verdict of a request may settle as it ends).
 
 {
     my $b = body_for('retry-503');
@@ -174,6 +177,7 @@ sub replay_case($name, $path, $body, $orig, $variant) {
     my $res = post('/retry', $b, $h);
     is($res->{status}, 503, 'retry: the upstream answers 503 to the verified message');
     $backend->set_status(200);
+    sleep 0.5;
     $res = post('/retry', $b, $h);
     is(show($res), '200 ', "retry: the sender's redelivery after a 503 is accepted") or diag('today: ' . show($res));
     my $got = $backend->request_for($res);
@@ -186,9 +190,11 @@ sub replay_case($name, $path, $body, $orig, $variant) {
     my $h = sign_github($GH, $b);
     $backend->set_status(500);
     is(post('/retry', $b, $h)->{status}, 500, 'retry: first attempt 500');
+    sleep 0.5;
     my $res = post('/retry', $b, $h);
     is($res->{status}, 500, 'retry: second attempt reaches the upstream again (500), not replayed') or diag(show($res));
     $backend->set_status(200);
+    sleep 0.5;
     $res = post('/retry', $b, $h);
     is($res->{status}, 200, 'retry: third attempt 200') or diag(show($res));
     is(show(post('/retry', $b, $h)), '401 replayed', 'retry: then replayed');
@@ -198,6 +204,7 @@ sub replay_case($name, $path, $body, $orig, $variant) {
     my $h = sign_github($GH, $b, 'retry-dead-1');
     my $res = post('/retry-dead', $b, $h);
     is($res->{status}, 502, 'retry: no answer from the upstream: 502');
+    sleep 0.5;
     $res = post('/retry', $b, $h);
     is(show($res), '200 ', 'retry: the redelivery after no answer is accepted') or diag('today: ' . show($res));
 }

@@ -107,10 +107,10 @@ ngx_int_t key_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
 }
 
 ngx_http_variable_t variables[] = {
-    {ngx_string("api_key_id"), nullptr, key_variable, offsetof(AuthCtx, key.id), NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("api_key_resource"), nullptr, key_variable, offsetof(AuthCtx, key.resource), NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("api_key_scopes"), nullptr, key_variable, offsetof(AuthCtx, scopes), NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("api_key_label"), nullptr, key_variable, offsetof(AuthCtx, key.label), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_id"), nullptr, callback<key_variable>, offsetof(AuthCtx, key.id), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_resource"), nullptr, callback<key_variable>, offsetof(AuthCtx, key.resource), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_scopes"), nullptr, callback<key_variable>, offsetof(AuthCtx, scopes), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_label"), nullptr, callback<key_variable>, offsetof(AuthCtx, key.label), NGX_HTTP_VAR_NOCACHEABLE, 0},
     ngx_http_null_variable,
 };
 
@@ -179,26 +179,26 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
     auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
     auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (h == nullptr) return NGX_ERROR;
-    *h = access_handler;
+    *h = callback<access_handler, http_failed>;
     return NGX_OK;
 }
 
 ngx_command_t commands[] = {
     {ngx_string("api_key_auth"),
-     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_1MORE, api_key_auth,
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_1MORE, callback<api_key_auth, conf_failed>,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
 };
 
 ngx_http_module_t module_ctx = {
-    preconfiguration,   /* preconfiguration */
-    postconfiguration,  /* postconfiguration */
+    callback<preconfiguration>,   /* preconfiguration */
+    callback<postconfiguration>,  /* postconfiguration */
     nullptr,            /* create main configuration */
     nullptr,            /* init main configuration */
     nullptr,            /* create server configuration */
     nullptr,            /* merge server configuration */
-    create_loc_conf,    /* create location configuration */
-    merge_loc_conf,     /* merge location configuration */
+    callback<create_loc_conf>,    /* create location configuration */
+    callback<merge_loc_conf, conf_failed>,     /* merge location configuration */
 };
 
 }  // namespace

@@ -382,7 +382,7 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(ApiCtx));
     if (cln == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     auto* ctx = new (cln->data) ApiCtx{};
-    cln->handler = ctx_cleanup;
+    cln->handler = callback<ctx_cleanup>;
     ctx->route = route;
     ctx->q.r = r;
     ctx->q.zone = conf->zone;
@@ -415,15 +415,11 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
             return reject(r, {413, "payload_too_large", "the body is larger than this route accepts"});
     }
 
-    ngx_int_t rc = ngx_http_read_client_request_body(r, body_ready);
+    ngx_int_t rc = ngx_http_read_client_request_body(r, callback<body_ready>);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) return rc;
     return NGX_DONE;
 }
 
-ngx_int_t content_handler(ngx_http_request_t* r) {
-    return guarded(r->connection->log, static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR),
-                   [&] { return content_handler_impl(r); });
-}
 
 // --- configuration ----------------------------------------------------------------
 
@@ -446,7 +442,7 @@ char* webhook_api(ngx_conf_t* cf, ngx_command_t*, void* c) {
         }
     }
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = content_handler;
+    clcf->handler = callback<content_handler_impl, http_failed>;
     return NGX_CONF_OK;
 }
 
@@ -477,7 +473,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
 }
 
 ngx_command_t commands[] = {
-    {ngx_string("webhook_api"), NGX_HTTP_LOC_CONF | NGX_CONF_ANY, webhook_api, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("webhook_api"), NGX_HTTP_LOC_CONF | NGX_CONF_ANY, callback<webhook_api, conf_failed>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
 };
 
@@ -488,8 +484,8 @@ ngx_http_module_t module_ctx = {
     nullptr,          /* init main configuration */
     nullptr,          /* create server configuration */
     nullptr,          /* merge server configuration */
-    create_loc_conf,  /* create location configuration */
-    merge_loc_conf,   /* merge location configuration */
+    callback<create_loc_conf>,  /* create location configuration */
+    callback<merge_loc_conf, conf_failed>,   /* merge location configuration */
 };
 
 }  // namespace

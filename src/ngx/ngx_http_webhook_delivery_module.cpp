@@ -55,7 +55,7 @@ T* pool_new(ngx_pool_t* pool) {
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, sizeof(T));
     if (cln == nullptr) return nullptr;
     T* obj = new (cln->data) T();
-    cln->handler = destroy<T>;
+    cln->handler = callback<destroy<T>>;
     return obj;
 }
 
@@ -338,13 +338,13 @@ ngx_int_t emit_handler(ngx_http_request_t* r) {
 // --- variables ------------------------------------------------------------------
 
 ngx_http_variable_t variables[] = {
-    {ngx_string("webhook_url"), nullptr, dispatch_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("webhook_id"), nullptr, dispatch_variable, 1, NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("webhook_event"), nullptr, dispatch_variable, 2, NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("webhook_endpoint_id"), nullptr, dispatch_variable, 3, NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("webhook_attempt"), nullptr, dispatch_variable, 4, NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("webhook_host"), nullptr, dispatch_variable, 5, NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("webhook_server_name"), nullptr, dispatch_variable, 6, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_url"), nullptr, callback<dispatch_variable>, 0, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_id"), nullptr, callback<dispatch_variable>, 1, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_event"), nullptr, callback<dispatch_variable>, 2, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_endpoint_id"), nullptr, callback<dispatch_variable>, 3, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_attempt"), nullptr, callback<dispatch_variable>, 4, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_host"), nullptr, callback<dispatch_variable>, 5, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_server_name"), nullptr, callback<dispatch_variable>, 6, NGX_HTTP_VAR_NOCACHEABLE, 0},
     ngx_http_null_variable,
 };
 
@@ -416,9 +416,9 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
     auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
     auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));
     if (h == nullptr) return NGX_ERROR;
-    *h = emit_handler;
+    *h = callback<emit_handler>;
     next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = body_filter;
+    ngx_http_top_body_filter = callback<body_filter>;
     return NGX_OK;
 }
 
@@ -431,26 +431,26 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
 }
 
 ngx_command_t commands[] = {
-    {ngx_string("webhook_delivery"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_1MORE, webhook_delivery,
+    {ngx_string("webhook_delivery"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_1MORE, callback<webhook_delivery, conf_failed>,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
-    {ngx_string("webhook_sign"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, webhook_sign, NGX_HTTP_MAIN_CONF_OFFSET, 0,
+    {ngx_string("webhook_sign"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, callback<webhook_sign, conf_failed>, NGX_HTTP_MAIN_CONF_OFFSET, 0,
      nullptr},
-    {ngx_string("webhook_event_type"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE123, webhook_event_type,
+    {ngx_string("webhook_event_type"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE123, callback<webhook_event_type, conf_failed>,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
-    {ngx_string("webhook_emit"), NGX_HTTP_LOC_CONF | NGX_CONF_1MORE, webhook_emit, NGX_HTTP_LOC_CONF_OFFSET, 0,
+    {ngx_string("webhook_emit"), NGX_HTTP_LOC_CONF | NGX_CONF_1MORE, callback<webhook_emit, conf_failed>, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     ngx_null_command,
 };
 
 ngx_http_module_t module_ctx = {
-    preconfiguration,   /* preconfiguration */
-    postconfiguration,  /* postconfiguration */
-    create_main_conf,   /* create main configuration */
-    init_main_conf,     /* init main configuration */
-    create_srv_conf,    /* create server configuration */
+    callback<preconfiguration>,   /* preconfiguration */
+    callback<postconfiguration>,  /* postconfiguration */
+    callback<create_main_conf>,   /* create main configuration */
+    callback<init_main_conf, conf_failed>,     /* init main configuration */
+    callback<create_srv_conf>,    /* create server configuration */
     nullptr,            /* merge server configuration */
-    create_loc_conf,    /* create location configuration */
-    merge_loc_conf,     /* merge location configuration */
+    callback<create_loc_conf>,    /* create location configuration */
+    callback<merge_loc_conf, conf_failed>,     /* merge location configuration */
 };
 
 }  // namespace
@@ -596,7 +596,7 @@ ngx_module_t ngx_http_webhook_delivery_module = {
     NGX_HTTP_MODULE,  /* module type */
     nullptr,          /* init master */
     nullptr,          /* init module */
-    init_process,     /* init process */
+    callback<init_process>,     /* init process */
     nullptr,          /* init thread */
     nullptr,          /* exit thread */
     nullptr,          /* exit process */

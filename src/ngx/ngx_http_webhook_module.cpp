@@ -26,9 +26,9 @@ static char* ngx_http_webhook_merge_loc_conf(ngx_conf_t* cf, void* parent, void*
 extern ngx_int_t ngx_http_webhook_init_zone(ngx_shm_zone_t* shm_zone, void* data);
 
 static ngx_command_t ngx_http_webhook_commands[] = {
-    {ngx_string("webhook_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, ngx_http_webhook_zone,
+    {ngx_string("webhook_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, callback<ngx_http_webhook_zone, conf_failed>,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
-    {ngx_string("webhook_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, ngx_http_webhook_status,
+    {ngx_string("webhook_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, callback<ngx_http_webhook_status, conf_failed>,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
 };
@@ -36,12 +36,12 @@ static ngx_command_t ngx_http_webhook_commands[] = {
 static ngx_http_module_t ngx_http_webhook_module_ctx = {
     nullptr,                            /* preconfiguration */
     nullptr,                            /* postconfiguration */
-    ngx_http_webhook_create_main_conf,  /* create main configuration */
+    callback<ngx_http_webhook_create_main_conf>,  /* create main configuration */
     nullptr,                            /* init main configuration */
     nullptr,                            /* create server configuration */
     nullptr,                            /* merge server configuration */
-    ngx_http_webhook_create_loc_conf,   /* create location configuration */
-    ngx_http_webhook_merge_loc_conf,    /* merge location configuration */
+    callback<ngx_http_webhook_create_loc_conf>,   /* create location configuration */
+    callback<ngx_http_webhook_merge_loc_conf, conf_failed>,    /* merge location configuration */
 };
 
 extern "C" {
@@ -52,7 +52,7 @@ ngx_module_t ngx_http_webhook_module = {
     NGX_HTTP_MODULE,               /* module type */
     nullptr,                       /* init master */
     nullptr,                       /* init module */
-    ngx_http_webhook_init_process, /* init process */
+    callback<ngx_http_webhook_init_process>, /* init process */
     nullptr,                       /* init thread */
     nullptr,                       /* exit thread */
     nullptr,                       /* exit process */
@@ -164,7 +164,7 @@ static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* con
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_zone: zone \"%V\" is already used by another directive", &name);
         return static_cast<char*>(NGX_CONF_ERROR);
     }
-    zone->shm->init = ngx_http_webhook_init_zone;
+    zone->shm->init = callback<ngx_http_webhook_init_zone>;
     zone->shm->data = zone;
 
     Zone** slot = static_cast<Zone**>(ngx_array_push(&mcf->zones));
@@ -248,7 +248,7 @@ static char* ngx_http_webhook_status(ngx_conf_t* cf, ngx_command_t*, void* c) {
     }
     conf->zone_name = name;   // resolved at merge: webhook_zone may come later in the file
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = ngx_http_webhook_status_handler;
+    clcf->handler = callback<ngx_http_webhook_status_handler, http_failed>;
     return NGX_CONF_OK;
 }
 

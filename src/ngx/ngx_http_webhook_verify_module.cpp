@@ -97,7 +97,7 @@ RequestCtx* get_ctx(ngx_http_request_t* r) {
     if (ctx != nullptr || !(r->internal || r->filter_finalize)) return ctx;
     // r->ctx was zeroed by an internal redirect; the pool cleanup still has it.
     for (ngx_pool_cleanup_t* cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ctx_cleanup) {
+        if (cln->handler == callback<ctx_cleanup>) {
             ctx = static_cast<RequestCtx*>(cln->data);
             ngx_http_set_ctx(r, ctx, ngx_http_webhook_verify_module);
             return ctx;
@@ -110,7 +110,7 @@ RequestCtx* create_ctx(ngx_http_request_t* r) {
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(RequestCtx));
     if (cln == nullptr) return nullptr;
     auto* ctx = new (cln->data) RequestCtx();
-    cln->handler = ctx_cleanup;
+    cln->handler = callback<ctx_cleanup>;
     ngx_http_set_ctx(r, ctx, ngx_http_webhook_verify_module);
     return ctx;
 }
@@ -371,7 +371,7 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
     }
 
     ctx->hashing = true;
-    ngx_int_t rc = ngx_http_read_client_request_body(r, body_post_handler);
+    ngx_int_t rc = ngx_http_read_client_request_body(r, callback<body_post_handler>);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         ctx->hashing = false;
         return rc;
@@ -384,9 +384,20 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
     return NGX_DONE;
 }
 
-ngx_int_t access_handler(ngx_http_request_t* r) {
-    return guarded(r->connection->log, static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR),
-                   [&] { return access_handler_impl(r); });
+// The application's answer settles a reserved replay id as its head goes
+// out (so a sender's immediate retry after a 5xx finds it free); the log
+// phase settles what never got an answer.
+ngx_http_output_header_filter_pt next_header_filter;
+
+ngx_int_t header_filter(ngx_http_request_t* r) {
+    if (r == r->main) {
+        RequestCtx* ctx = get_ctx(r);
+        if (ctx != nullptr && ctx->replay_token != 0) {
+            ngx_uint_t status = r->headers_out.status;
+            ctx->settle_replay(status >= 200 && status <= 299);
+        }
+    }
+    return next_header_filter(r);
 }
 
 // Log phase: the application's answer settles a reserved replay id.
@@ -419,7 +430,7 @@ ngx_int_t status_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, u
 }
 
 ngx_http_variable_t variables[] = {
-    {ngx_string("webhook_verify_status"), nullptr, status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_verify_status"), nullptr, callback<status_variable>, 0, NGX_HTTP_VAR_NOCACHEABLE, 0},
     ngx_http_null_variable,
 };
 
@@ -433,7 +444,7 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(cf->pool, sizeof(VerifyConf));
     if (cln == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     auto* vc = new (cln->data) VerifyConf();
-    cln->handler = verify_conf_cleanup;
+    cln->handler = callback<verify_conf_cleanup>;
     lcf->verify = vc;
 
     if (cf->args->nelts == 2 && sv(value[1]) == "off") return NGX_CONF_OK;
@@ -528,7 +539,7 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
 char* webhook_verify_directive(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     auto* lcf = static_cast<LocConf*>(conf);
     if (lcf->verify != nullptr) return const_cast<char*>("is duplicate");
-    return guarded(cf->log, static_cast<char*>(NGX_CONF_ERROR), [&] { return parse_verify(cf, lcf); });
+    return parse_verify(cf, lcf);
 }
 
 void* create_loc_conf(ngx_conf_t* cf) {
@@ -554,32 +565,34 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
     auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
     auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (h == nullptr) return NGX_ERROR;
-    *h = access_handler;
+    *h = callback<access_handler_impl, http_failed>;
     h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));
     if (h == nullptr) return NGX_ERROR;
-    *h = log_handler;
+    *h = callback<log_handler>;
     dav_module = static_cast<ngx_module_t*>(dlsym(RTLD_DEFAULT, "ngx_http_dav_module"));
 
+    next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = callback<header_filter>;
     next_request_body_filter = ngx_http_top_request_body_filter;
-    ngx_http_top_request_body_filter = request_body_filter;
+    ngx_http_top_request_body_filter = callback<request_body_filter>;
     return NGX_OK;
 }
 
 ngx_command_t commands[] = {
     {ngx_string("webhook_verify"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE,
-     webhook_verify_directive, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+     callback<webhook_verify_directive, conf_failed>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
 };
 
 ngx_http_module_t module_ctx = {
-    preconfiguration,    /* preconfiguration */
-    postconfiguration,   /* postconfiguration */
+    callback<preconfiguration>,    /* preconfiguration */
+    callback<postconfiguration>,   /* postconfiguration */
     nullptr,             /* create main configuration */
     nullptr,             /* init main configuration */
     nullptr,             /* create server configuration */
     nullptr,             /* merge server configuration */
-    create_loc_conf,     /* create location configuration */
-    merge_loc_conf,      /* merge location configuration */
+    callback<create_loc_conf>,     /* create location configuration */
+    callback<merge_loc_conf, conf_failed>,   /* merge location configuration */
 };
 
 }  // namespace

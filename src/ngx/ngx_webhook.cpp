@@ -7,6 +7,11 @@
 
 namespace webhook::ngx {
 
+void log_callback_exception(const char* what) noexcept {
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "webhook: internal error, contained at the module boundary: %s",
+                  what);
+}
+
 ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name) {
     ngx_list_part_t* part = &r->headers_in.headers.part;
     auto* h = static_cast<ngx_table_elt_t*>(part->elts);

@@ -175,6 +175,7 @@ void unlease(ZoneShared* sh, DeliveryRec* d) {
 void event_release(Zone* zone, EventRec* e) {
     if (--e->refs > 0) return;
     e->owner->backlog_bytes -= e->bytes;
+    tenant_release(zone, e->owner);
     ngx_rbtree_delete(&zone->sh->events, &e->node.node);
     shm_free(zone, &e->tenant);
     shm_free(zone, &e->type);
@@ -261,9 +262,15 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
     TenantRec* t = tenant_locked(zone, tenant, true);
     if (t == nullptr) return StateResult::zone_full;
     if (created) {
-        if (enforce && t->webhooks >= effective(t->max_webhooks, zone->max_webhooks)) return StateResult::limit_reached;
+        if (enforce && t->webhooks >= effective(t->max_webhooks, zone->max_webhooks)) {
+            tenant_release(zone, t);
+            return StateResult::limit_reached;
+        }
         ep = alloc_with_id<EndpointRec>(zone, id);
-        if (ep == nullptr) return StateResult::zone_full;
+        if (ep == nullptr) {
+            tenant_release(zone, t);
+            return StateResult::zone_full;
+        }
         ngx_queue_init(&ep->log);
         ngx_rbtree_init(&ep->due, &ep->due_sentinel, ngx_rbtree_insert_value);
     } else if (sv_of(ep->tenant) != tenant) {
@@ -321,7 +328,10 @@ StateResult endpoint_del(Zone* zone, const json_t* m) {
     while (!ngx_queue_empty(&ep->log))
         delivery_free(zone, owner<DeliveryRec>(ngx_queue_head(&ep->log), offsetof(DeliveryRec, ep_link)));
     if (ep->in_ready) ngx_rbtree_delete(&zone->sh->due, &ep->ready);
-    if (TenantRec* t = tenant_locked(zone, sv_of(ep->tenant), false)) t->webhooks--;
+    if (TenantRec* t = tenant_locked(zone, sv_of(ep->tenant), false)) {
+        t->webhooks--;
+        tenant_release(zone, t);
+    }
     ngx_rbtree_delete(&zone->sh->endpoints, &ep->node.node);
     ngx_queue_remove(&ep->all);
     for (ngx_str_t* s : {&ep->tenant, &ep->url, &ep->name, &ep->description, &ep->filters, &ep->secret,
@@ -379,14 +389,22 @@ StateResult event_put(Zone* zone, const json_t* m, bool enforce) {
         size_t size = zone->shm->shm.size;
         size_t events_budget = size - size / kEventReserveShare;
         if (t->pending + targets > effective(t->max_pending, zone->max_pending) ||
-            t->backlog_bytes + bytes > static_cast<int64_t>(events_budget / kTenantBacklogShare))
+            t->backlog_bytes + bytes > static_cast<int64_t>(events_budget / kTenantBacklogShare)) {
+            tenant_release(zone, t);
             return StateResult::backlog_full;
+        }
         size_t free_bytes = zone->shpool->pfree * ngx_pagesize;
-        if (free_bytes < size / kEventReserveShare + static_cast<size_t>(bytes)) return StateResult::zone_full;
+        if (free_bytes < size / kEventReserveShare + static_cast<size_t>(bytes)) {
+            tenant_release(zone, t);
+            return StateResult::zone_full;
+        }
     }
 
     EventRec* ev = alloc_with_id<EventRec>(zone, id);
-    if (ev == nullptr) return StateResult::zone_full;
+    if (ev == nullptr) {
+        tenant_release(zone, t);
+        return StateResult::zone_full;
+    }
     ngx_queue_init(&ev->deliveries);
     std::vector<DeliveryRec*> made;
     bool full = !shm_dup(zone, json_str_field(m, "tenant"), &ev->tenant) || !shm_dup(zone, json_str_field(m, "type"), &ev->type)
@@ -478,8 +496,9 @@ StateResult delivery_restore(Zone* zone, const json_t* m) {
     d->last_time_ms = static_cast<int32_t>(json_int_field(m, "last_time_ms", 0));
     d->created_at = json_int_field(m, "created_at_ms", 0);
     ev->refs++;
-    ev->bytes += delivery_bytes(id);
-    ev->owner->backlog_bytes += delivery_bytes(id);
+    int64_t bytes = delivery_bytes(id) + slab_bytes(d->history.len) + slab_bytes(d->last_error.len);
+    ev->bytes += bytes;
+    ev->owner->backlog_bytes += bytes;
     if (d->status == kPending) ev->owner->pending++;
     ngx_queue_insert_tail(&ev->deliveries, &d->event_link);
     ngx_rbtree_insert(&sh->deliveries, &d->node.node);
@@ -547,9 +566,15 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
     // attempt decides. (Replay has no leases: every report applies.)
     bool current = !d->leased || d->token == static_cast<uint32_t>(json_int_field(m, "token", 0));
     if (d->leased && current) unlease(sh, d);
-    if (!shm_replace(zone, &d->history, history))
+    // The attempt log counts toward the tenant's share of the zone.
+    int64_t grown = slab_bytes(history.size()) - slab_bytes(d->history.len);
+    if (shm_replace(zone, &d->history, history)) {
+        d->event->bytes += grown;
+        d->event->owner->backlog_bytes += grown;
+    } else {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: an attempt of %V kept out of its log",
                       &zone->shm->shm.name, &d->node.str);
+    }
     if (!current) return StateResult::ok;
     shm_replace(zone, &d->last_error, error);
     // The attempt's number, not a count of reports: a report that arrives

@@ -321,8 +321,8 @@ void launch(Attempt* a) {
     c->local_sockaddr = c->sockaddr;
     c->local_socklen = c->socklen;
     c->addr_text = kLoopbackText;
-    c->read->handler = noop_handler;
-    c->write->handler = noop_handler;
+    c->read->handler = callback<noop_handler>;
+    c->write->handler = callback<noop_handler>;
     c->read->active = 1;    // never added to epoll: there is no socket
     c->write->active = 1;
     c->write->ready = 1;
@@ -354,7 +354,7 @@ void launch(Attempt* a) {
     r->unparsed_uri = conf.location;
     r->valid_unparsed_uri = 1;
     r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = parent_handler;
+    r->write_event_handler = callback<parent_handler>;
 
     auto* body = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
     auto* cl = ngx_alloc_chain_link(r->pool);
@@ -378,7 +378,7 @@ void launch(Attempt* a) {
     r->request_body->bufs = cl;
     r->headers_in.content_length_n = static_cast<off_t>(a->claim.payload.size());
 
-    ps->handler = subrequest_done;
+    ps->handler = callback<subrequest_done, ok_failed>;
     ps->data = a;
     ngx_str_t uri = conf.location;
     if (ngx_http_subrequest(r, &uri, nullptr, &a->sr, ps, NGX_HTTP_SUBREQUEST_WAITED) != NGX_OK) {
@@ -442,7 +442,7 @@ void start(Dispatcher* d, Claim claim) {
     a->log.data = &a->log_ctx;
     a->log.handler = log_handler;
     a->log.action = nullptr;
-    a->timer.handler = timeout_handler;
+    a->timer.handler = callback<timeout_handler>;
     a->timer.data = a;
     a->timer.log = &a->log;
     d->running++;
@@ -485,7 +485,7 @@ void start(Dispatcher* d, Claim claim) {
     a->rctx = ctx;
     ctx->name.len = a->url.host.size();
     ctx->name.data = (u_char*) a->url.host.data();
-    ctx->handler = resolved;
+    ctx->handler = callback<resolved>;
     ctx->data = a;
     ctx->timeout = clcf->resolver_timeout;
     if (ngx_resolve_name(ctx) != NGX_OK) {
@@ -525,7 +525,7 @@ void tick_handler(ngx_event_t* ev) {
 ngx_int_t dispatcher_init_process(ngx_cycle_t* cycle, DeliveryConf& conf) {
     auto* d = new Dispatcher();
     d->conf = &conf;
-    d->tick.handler = tick_handler;
+    d->tick.handler = callback<tick_handler>;
     d->tick.data = d;
     d->tick.log = cycle->log;
     d->tick.cancelable = 1;

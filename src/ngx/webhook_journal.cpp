@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -261,8 +262,8 @@ Journal* journal_of(Zone* zone) {
         throw std::bad_alloc();
     }
     *static_cast<Journal**>(j->task->ctx) = j;
-    j->task->handler = journal_thread;
-    j->task->event.handler = journal_done;
+    j->task->handler = callback<journal_thread>;
+    j->task->event.handler = callback<journal_done>;
     j->task->event.data = j;
     zone->journal = j;
     return j;
@@ -332,9 +333,13 @@ void compaction_check(ngx_event_t* ev) {
     if (ngx_exiting || ngx_quit || ngx_terminate) return;
     ZoneShared* sh = c->zone->sh;
     ngx_shmtx_lock(&c->zone->shpool->mutex);
+    // A worker 0 that died mid-compaction left the flag set: its pid says so.
+    if (sh->compacting && sh->compacting_pid != ngx_pid && kill(sh->compacting_pid, 0) != 0 && errno == ESRCH)
+        sh->compacting = false;
     bool due = !sh->compacting && sh->journal_bytes > std::max<uint64_t>(kCompactMinBytes, kCompactRatio * sh->snapshot_bytes);
     if (due) {
         sh->compacting = true;
+        sh->compacting_pid = ngx_pid;
         c->journal_bytes_before = sh->journal_bytes;
     }
     ngx_shmtx_unlock(&c->zone->shpool->mutex);
@@ -372,7 +377,7 @@ void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string
                 delete w;
                 throw std::bad_alloc();
             }
-            w->cln->handler = waiter_abandon;
+            w->cln->handler = callback<waiter_abandon>;
             w->cln->data = w;
         }
         j->pending_waiters.push_back(w);
@@ -390,10 +395,10 @@ ngx_int_t journal_init_process(ngx_cycle_t* cycle, Zone* zone) {
     c->task = ngx_thread_task_alloc(cycle->pool, sizeof(Compaction*));
     if (c->task == nullptr) return NGX_ERROR;
     *static_cast<Compaction**>(c->task->ctx) = c;
-    c->task->handler = compaction_thread;
-    c->task->event.handler = compaction_done;
+    c->task->handler = callback<compaction_thread>;
+    c->task->event.handler = callback<compaction_done>;
     c->task->event.data = c;
-    c->timer.handler = compaction_check;
+    c->timer.handler = callback<compaction_check>;
     c->timer.data = c;
     c->timer.log = cycle->log;
     c->timer.cancelable = 1;
@@ -426,6 +431,26 @@ bool lock_dir(const std::string& dir, ngx_log_t* log) {
     return true;
 }
 
+// Creates and removes a file in dir as uid/gid (in a child process, at
+// start): 0, or the errno that kept it out.
+int write_test_as(const std::string& dir, ngx_uid_t uid, ngx_gid_t gid) {
+    pid_t pid = fork();
+    if (pid < 0) return 0;   // cannot tell: the first write will say
+    if (pid == 0) {
+        if (setgid(gid) != 0 || setuid(uid) != 0) _exit(EPERM);
+        std::string path = dir + "/.write-test";
+        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) _exit(errno & 0xff ? errno & 0xff : EACCES);
+        close(fd);
+        unlink(path.c_str());
+        _exit(0);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+}
+
 }  // namespace
 
 ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
@@ -441,6 +466,15 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     if (geteuid() == 0 && ccf->user != static_cast<ngx_uid_t>(NGX_CONF_UNSET_UINT)) {
         if (chown(dir.c_str(), ccf->user, static_cast<gid_t>(-1)) != 0) {
             ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: chown of \"%s\" failed", dir.c_str());
+            return NGX_ERROR;
+        }
+        // A directory above DIR may still keep the workers out: say so now,
+        // not at the first API call (SPEC §2).
+        int err = write_test_as(dir, ccf->user, ccf->group);
+        if (err != 0) {
+            ngx_log_error(NGX_LOG_EMERG, log, err,
+                          "webhook_zone \"%V\": the worker user \"%s\" cannot write to the state directory \"%s\"",
+                          &zone->shm->shm.name, ccf->username ? ccf->username : "?", dir.c_str());
             return NGX_ERROR;
         }
     }
@@ -469,11 +503,14 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
         }
         bool is_snapshot = s.name == kSnapshot;
         for (JournalRecord& rec : s.scan.records) {
-            if (is_snapshot && &rec == &s.scan.records.front()) {   // the header: {"op":"snapshot"}
-                snapshot_seq = rec.seq;
+            if (is_snapshot) {
+                // Every record of a snapshot carries its sequence number, so
+                // a damaged header record costs nothing but itself.
+                snapshot_seq = std::max(snapshot_seq, rec.seq);
+                if (rec.payload.compare(0, 16, "{\"op\":\"snapshot\"") == 0) continue;
+            } else if (rec.seq <= snapshot_seq) {
                 continue;
             }
-            if (!is_snapshot && rec.seq <= snapshot_seq) continue;
             order.push_back(&rec);
         }
     }

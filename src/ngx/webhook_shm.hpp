@@ -90,6 +90,17 @@ inline TenantRec* tenant_locked(Zone* zone, std::string_view name, bool create) 
     return t;
 }
 
+// A tenant record that holds nothing (no key, subscription, event or
+// override) is freed: tenant names come from requests, so records must not
+// pile up.
+inline void tenant_release(Zone* zone, TenantRec* t) {
+    if (t == nullptr || t->keys != 0 || t->webhooks != 0 || t->pending != 0 || t->backlog_bytes != 0 ||
+        t->max_keys >= 0 || t->max_webhooks >= 0 || t->max_pending >= 0)
+        return;
+    ngx_rbtree_delete(&zone->sh->tenants, &t->node.node);
+    ngx_slab_free_locked(zone->shpool, t);
+}
+
 inline int64_t effective(int64_t override_value, ngx_uint_t zone_default) {
     return override_value >= 0 ? override_value : static_cast<int64_t>(zone_default);
 }

@@ -56,11 +56,27 @@ StateResult key_put(Zone* zone, const json_t* m, bool enforce) {
 
     TenantRec* tenant = tenant_locked(zone, resource, true);
     if (tenant == nullptr) return StateResult::zone_full;
-    if (enforce && tenant->keys >= effective(tenant->max_keys, zone->max_keys)) return StateResult::limit_reached;
+    if (enforce && tenant->keys >= effective(tenant->max_keys, zone->max_keys)) {
+        // Expired keys do not count toward the plan (they refuse every
+        // request already); they are counted out only at the limit.
+        int64_t live = 0, now = ngx_time();
+        ngx_queue_t* head = &sh->keys;
+        for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
+            auto* other = ngx_queue_data(q, KeyRec, queue);
+            if (sv_of(other->resource) == resource && (other->expires_at == 0 || other->expires_at > now)) live++;
+        }
+        if (live >= effective(tenant->max_keys, zone->max_keys)) {
+            tenant_release(zone, tenant);
+            return StateResult::limit_reached;
+        }
+    }
 
     size_t size = sizeof(KeyRec) + id.size() + resource.size() + label.size() + display.size();
     auto* mem = static_cast<u_char*>(ngx_slab_alloc_locked(zone->shpool, size));
-    if (mem == nullptr) return StateResult::zone_full;
+    if (mem == nullptr) {
+        tenant_release(zone, tenant);
+        return StateResult::zone_full;
+    }
     auto* k = new (mem) KeyRec();
     u_char* p = mem + sizeof(KeyRec);
     auto place = [&p](std::string_view s) {
@@ -116,7 +132,10 @@ json_t* limits_put_of(std::string_view tenant, const TenantRec* t) {
 StateResult key_del(Zone* zone, const json_t* m) {
     KeyRec* k = key_by_id_locked(zone->sh, json_str_field(m, "id"));
     if (k == nullptr) return StateResult::not_found;
-    if (TenantRec* t = tenant_locked(zone, sv_of(k->resource), false)) t->keys--;
+    if (TenantRec* t = tenant_locked(zone, sv_of(k->resource), false)) {
+        t->keys--;
+        tenant_release(zone, t);
+    }
     ngx_rbtree_delete(&zone->sh->keys_by_hash, &k->by_hash.node);
     ngx_rbtree_delete(&zone->sh->keys_by_id, &k->by_id.node);
     ngx_queue_remove(&k->queue);
@@ -135,6 +154,7 @@ StateResult limits_put(Zone* zone, const json_t* m) {
     if (keys != -2) t->max_keys = keys;
     if (webhooks != -2) t->max_webhooks = webhooks;
     if (pending != -2) t->max_pending = pending;
+    tenant_release(zone, t);   // back to every default, holding nothing
     return StateResult::ok;
 }
 

@@ -21,7 +21,7 @@ enum class StateResult { ok, not_found, limit_reached, zone_full, invalid, backl
 // so a backlog never makes POST /keys or POST /webhooks answer 507; one
 // tenant's backlog may take at most 1/kTenantBacklogShare of what is left.
 constexpr size_t kEventReserveShare = 4;
-constexpr size_t kTenantBacklogShare = 4;
+constexpr size_t kTenantBacklogShare = 2;
 
 // Applies one mutation. It is encoded (into *record, the journal payload)
 // before anything in the zone changes, so a mutation that cannot be journaled

@@ -52,6 +52,7 @@ struct ZoneShared {
     uint64_t snapshot_seq;        // the durable snapshot covers up to here
     ngx_uint_t snapshot_gen;      // bumped when a compaction starts
     bool compacting;
+    ngx_pid_t compacting_pid;     // the worker compacting (it may have died)
     uint64_t journal_bytes;       // appended since the last snapshot
     uint64_t snapshot_bytes;
 };

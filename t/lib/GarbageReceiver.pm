@@ -21,6 +21,7 @@ package GarbageReceiver;
 #   ok          200 "ok"
 #   xff         200, Content-Length: 1, the single byte "\xff"
 #   utf8cut     200, 1023 'a' then "é" (2 bytes, cut by a 1 KiB excerpt) then 200 'z'
+#   nul         500 with a body holding a NUL byte (valid UTF-8 otherwise)
 #   big         200, Content-Length 100 MiB, written as fast as the peer reads
 #   chunked     200, Transfer-Encoding: chunked, 16 KiB chunks every 20 ms, never ending
 #   slowhdr     the status line, then one header byte a second, never ending the head
@@ -175,6 +176,10 @@ sub _handle($self, $c, $seq, $accepted) {
     } elsif ($mode eq 'utf8cut') {
         my $body = ('a' x 1023) . "\xc3\xa9" . ('z' x 200);
         $out->($head->('200 OK', 'Content-Type: text/plain; charset=utf-8', 'Content-Length: ' . length($body),
+                       'Connection: close') . $body);
+    } elsif ($mode eq 'nul') {
+        my $body = "receiver\x00error";
+        $out->($head->('500 Internal Server Error', 'Content-Type: text/plain', 'Content-Length: ' . length($body),
                        'Connection: close') . $body);
     } elsif ($mode eq 'big') {
         my $total = 100 * 1024 * 1024;

@@ -417,6 +417,10 @@ END {
     if ($$ == $OWNER) {
         my $status = $?;
         for my $obj (reverse @STARTED) { eval { $obj->_cleanup } }
+        # sanitizer reports not yet shown (e.g. leaks found as nginx exited): a failed test
+        for my $obj (grep { $_->isa('WebhookTest::Nginx') } @STARTED) {
+            eval { $obj->_sanitizer_check('no sanitizer report (at exit)') };
+        }
         $? = $status;
     }
 }
@@ -506,8 +510,56 @@ sub write_conf($self, %o) {
 }
 
 sub _cmd($self, @args) {
-    return ({ %{ $self->{env} } }, WebhookTest::nginx_binary(), '-p', "$self->{prefix}/", '-c', $self->conf_path,
+    return ($self->_env, WebhookTest::nginx_binary(), '-p', "$self->{prefix}/", '-c', $self->conf_path,
             '-e', $self->error_log_path, @args);
+}
+
+# --- sanitizers (make test SANITIZE=1) -----------------------------------------------
+# WEBHOOK_SANITIZER_PRELOAD names the ASan and UBSan runtimes the instrumented
+# module needs: they are preloaded (libasan first, before any LD_PRELOAD of the
+# test) into the nginx processes only, reports go to PREFIX/sanitizer/KIND.PID,
+# and any report fails a test: log_is_clean, stop and the END cleanup check.
+
+my $SAN_PRELOAD = $ENV{WEBHOOK_SANITIZER_PRELOAD} // '';
+sub sanitizer_dir($self) { return "$self->{prefix}/sanitizer" }
+
+sub _env($self) {
+    my %env = %{ $self->{env} };
+    return \%env unless length $SAN_PRELOAD;
+    my $dir = $self->sanitizer_dir;
+    mkdir $dir, 01777 unless -d $dir;
+    chmod 01777, $dir;    # workers write their reports as the unprivileged user
+    my $supp = $ENV{WEBHOOK_SANITIZER_SUPP};
+    $env{LD_PRELOAD} = join ' ', $SAN_PRELOAD, grep { defined $_ && length $_ } $env{LD_PRELOAD};
+    $env{ASAN_OPTIONS} //= join ':', "log_path=$dir/asan", 'detect_leaks=1', 'check_initialization_order=1',
+                                     'quarantine_size_mb=64', 'malloc_context_size=20',
+                                     # e.g. fast_unwind_on_malloc=0: full stacks through nginx's own frames
+                                     grep { length } $ENV{WEBHOOK_ASAN_OPTIONS} // '';
+    $env{LSAN_OPTIONS} //= join ':', 'print_suppressions=0', ($supp ? "suppressions=$supp" : ());
+    $env{UBSAN_OPTIONS} //= join ':', "log_path=$dir/ubsan", 'print_stacktrace=1', 'halt_on_error=0',
+                                      'report_error_type=1';
+    return \%env;
+}
+
+# Sanitizer reports written (or grown) since the last call: ("FILE:\nTEXT", ...).
+sub sanitizer_reports($self) {
+    return () unless length $SAN_PRELOAD;
+    my @new;
+    for my $f (sort glob $self->sanitizer_dir . '/*') {
+        my $size = -s $f or next;
+        next if ($self->{san_seen}{$f} // -1) >= $size;
+        $self->{san_seen}{$f} = $size;
+        push @new, "$f:\n" . (WebhookTest::read_file($f) // '');
+    }
+    return @new;
+}
+
+# A failed test (with the reports) when there are new reports; nothing otherwise.
+sub _sanitizer_check($self, $name) {
+    my @r = $self->sanitizer_reports or return 1;
+    Test::More::ok(0, $name);
+    Test::More::diag($_) for @r;
+    return 0;
 }
 
 # nginx -t on the current configuration: (exit code, output).
@@ -580,9 +632,11 @@ sub stop($self, $timeout = 15) {
         kill 'KILL', grep { _alive($_) } @all;
         _wait_gone(\@all, 5);
         $self->{running} = 0;
+        $self->_sanitizer_check('no sanitizer report (at stop)');
         return 0;
     }
     $self->{running} = 0;
+    $self->_sanitizer_check('no sanitizer report (at stop)');
     return 1;
 }
 
@@ -640,10 +694,13 @@ sub wait_log($self, $mark, $re, $timeout = 5) {
 }
 
 # Test: no [alert], [emerg] or [crit] line in the error log.
+# Under SANITIZE=1, also no new sanitizer report (printed when there is one).
 sub log_is_clean($self, $name = 'error log has no [alert]/[emerg]/[crit]') {
     my @bad = grep { /\[(?:alert|emerg|crit)\]/ } split /\n/, $self->error_log;
-    my $ok = Test::More::ok(!@bad, $name);
-    Test::More::diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]) unless $ok;
+    my @san = $self->sanitizer_reports;
+    my $ok = Test::More::ok(!@bad && !@san, $name);
+    Test::More::diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]) if @bad;
+    Test::More::diag($_) for @san;
     return $ok;
 }
 
