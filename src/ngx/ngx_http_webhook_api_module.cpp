@@ -545,6 +545,8 @@ Outcome webhook::ngx::state_error(StateResult rc, Zone* zone, const char* what) 
         return Outcome::error({507, "zone_full", "the shared memory zone is full"});
     case StateResult::not_found:
         return Outcome::error({404, "not_found", std::string("no such ") + what});
+    case StateResult::conflict:
+        return Outcome::error({409, "conflict", std::string("the ") + what + " changed meanwhile; read it again and retry"});
     case StateResult::backlog_full:
         return Outcome::error({429, "backlog_full", "this tenant has too many deliveries pending (max_pending)"});
     default:

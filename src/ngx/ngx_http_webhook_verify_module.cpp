@@ -345,6 +345,18 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
     }
     if (vc == nullptr) return NGX_DECLINED;
 
+    if (ctx == nullptr && r->err_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE && r->request_body == nullptr) {
+        // NGINX refused the body before the access phase (a Content-Length
+        // over client_max_body_size: 413) and error_page brought the request
+        // here: as above, NGINX answers; nothing is passed on unverified.
+        ctx = create_ctx(r);
+        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->conf = vc;
+        ctx->decided = true;
+        ctx->parsed.detail = "the body was refused by NGINX";
+        return NGX_DECLINED;
+    }
+
     if (ctx != nullptr) {
         // The phases run again here: the verdict stands.
         if (ctx->conf == vc) return respond(r, ctx);
@@ -373,7 +385,10 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
     ctx->hashing = true;
     ngx_int_t rc = ngx_http_read_client_request_body(r, callback<body_post_handler>);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        // Failed at once (a Content-Length over client_max_body_size): as a
+        // read that fails later, an error_page served for it comes back here.
         ctx->hashing = false;
+        ctx->reading = true;
         return rc;
     }
     // Drop the read's reference now (as the mirror module does): a read that

@@ -40,6 +40,7 @@ struct EndpointRec {
     bool in_ready;
     ngx_str_t tenant, url, name, description, filters, secret, old_secret, last_error, disabled_reason;
     int64_t old_secret_until, created_at, updated_at, last_error_at, failing_since, timeout_ms;
+    uint64_t revision;                   // bumped by every endpoint.put
     bool enabled;
 };
 
@@ -59,6 +60,7 @@ struct DeliveryRec {
     ngx_queue_t ep_link;
     ngx_queue_t lease_link;
     ngx_queue_t event_link;
+    ngx_queue_t pending_link;            // in ZoneShared::pending while pending
     EventRec* event;
     EndpointRec* endpoint;
     uint8_t status;
@@ -138,15 +140,30 @@ void enqueue(ZoneShared* sh, DeliveryRec* d, int64_t at) {
 
 // Every status change goes through here: the endpoint counts its finished
 // deliveries, so trimming its log never walks a backlog of pending ones.
-// The tenant counts its pending ones, for max_pending.
-void set_status(DeliveryRec* d, uint8_t status) {
+// Pending deliveries are counted by their tenant (max_pending) and listed
+// by the zone (queue depth and oldest age in O(1) for webhook_status).
+void pending_enter(ZoneShared* sh, DeliveryRec* d) {
+    ngx_queue_insert_tail(&sh->pending, &d->pending_link);
+    sh->pending_count++;
+    d->event->owner->pending++;
+}
+
+void pending_leave(ZoneShared* sh, DeliveryRec* d) {
+    ngx_queue_remove(&d->pending_link);
+    sh->pending_count--;
+    d->event->owner->pending--;
+}
+
+// The endpoint counts its finished ones, so trimming its log never walks a
+// backlog of pending ones.
+void set_status(ZoneShared* sh, DeliveryRec* d, uint8_t status) {
     if ((d->status == kPending) != (status == kPending)) {
         if (status == kPending) {
             d->endpoint->log_finished--;
-            d->event->owner->pending++;
+            pending_enter(sh, d);
         } else {
             d->endpoint->log_finished++;
-            d->event->owner->pending--;
+            pending_leave(sh, d);
         }
     }
     d->status = status;
@@ -190,7 +207,7 @@ void delivery_free(Zone* zone, DeliveryRec* d) {
     ngx_queue_remove(&d->ep_link);
     d->endpoint->log_count--;
     if (d->status != kPending) d->endpoint->log_finished--;
-    else d->event->owner->pending--;
+    else pending_leave(sh, d);
     ngx_rbtree_delete(&sh->deliveries, &d->node.node);
     ngx_queue_remove(&d->event_link);
     event_release(zone, d->event);
@@ -259,6 +276,12 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
     if (id.empty() || tenant.empty()) return StateResult::invalid;
     EndpointRec* ep = endpoint_locked(sh, id);
     bool created = ep == nullptr;
+    // An update read the endpoint at some revision: a change or a delete
+    // since then wins (no lost rotation, no endpoint brought back).
+    // (Checked live only: replay applies what was accepted, in order.)
+    int64_t expected = enforce ? json_int_field(m, "expect_revision", -1) : -1;
+    if (expected >= 0 && ep == nullptr) return StateResult::not_found;
+    if (expected >= 0 && ep->revision != static_cast<uint64_t>(expected)) return StateResult::conflict;
     TenantRec* t = tenant_locked(zone, tenant, true);
     if (t == nullptr) return StateResult::zone_full;
     if (created) {
@@ -312,6 +335,7 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
     ep->created_at = json_int_field(m, "created_at", 0);
     ep->updated_at = json_int_field(m, "updated_at", 0);
     if (ep->enabled) ep->failing_since = 0;
+    ep->revision++;
     if (!created) ep_refresh(sh, ep);   // enabled or disabled: in or out of the due tree
     if (created) {
         ngx_rbtree_insert(&sh->endpoints, &ep->node.node);
@@ -440,7 +464,6 @@ StateResult event_put(Zone* zone, const json_t* m, bool enforce) {
     ev->owner = t;
     ev->bytes = bytes;
     t->backlog_bytes += bytes;
-    t->pending += static_cast<int64_t>(made.size());
     ngx_rbtree_insert(&sh->events, &ev->node.node);
     bool live = !state_replaying();
     for (DeliveryRec* d : made) {
@@ -448,6 +471,7 @@ StateResult event_put(Zone* zone, const json_t* m, bool enforce) {
         ngx_queue_insert_head(&d->endpoint->log, &d->ep_link);
         ngx_queue_insert_tail(&ev->deliveries, &d->event_link);
         d->endpoint->log_count++;
+        pending_enter(sh, d);
         d->held = live;
         enqueue(sh, d, live ? created_ms + kHoldMs : created_ms);
     }
@@ -490,7 +514,8 @@ StateResult delivery_restore(Zone* zone, const json_t* m) {
     }
     d->event = ev;
     d->endpoint = ep;
-    d->status = static_cast<uint8_t>(json_int_field(m, "status", kPending));
+    int64_t status = json_int_field(m, "status", kPending);
+    d->status = static_cast<uint8_t>(status >= kPending && status <= kFailed ? status : static_cast<int64_t>(kFailed));
     d->attempts = static_cast<uint32_t>(json_int_field(m, "attempts", 0));
     d->last_status = static_cast<int32_t>(json_int_field(m, "last_status", 0));
     d->last_time_ms = static_cast<int32_t>(json_int_field(m, "last_time_ms", 0));
@@ -499,7 +524,7 @@ StateResult delivery_restore(Zone* zone, const json_t* m) {
     int64_t bytes = delivery_bytes(id) + slab_bytes(d->history.len) + slab_bytes(d->last_error.len);
     ev->bytes += bytes;
     ev->owner->backlog_bytes += bytes;
-    if (d->status == kPending) ev->owner->pending++;
+    if (d->status == kPending) pending_enter(sh, d);
     ngx_queue_insert_tail(&ev->deliveries, &d->event_link);
     ngx_rbtree_insert(&sh->deliveries, &d->node.node);
     // The log stays newest first.
@@ -587,16 +612,16 @@ StateResult attempt_done(Zone* zone, const json_t* m) {
     bool live = !state_replaying();   // counters describe this run, not the journal
     if (live) observe_latency(sh, d->last_time_ms);
     if (outcome == "succeeded") {
-        set_status(d, kSucceeded);
+        set_status(sh, d, kSucceeded);
         unqueue(sh, d);
         if (live) sh->attempts_succeeded++;
     } else {
         if (live) sh->attempts_failed++;
         if (outcome == "retry") {
-            set_status(d, kPending);
+            set_status(sh, d, kPending);
             enqueue(sh, d, json_int_field(m, "next_attempt_at", 0));
         } else {
-            set_status(d, kFailed);
+            set_status(sh, d, kFailed);
             unqueue(sh, d);
         }
     }
@@ -644,14 +669,14 @@ StateResult delivery_unreplay(Zone* zone, const json_t* m) {
     std::string_view status = json_str_field(m, "status");
     if (d->leased || status == "pending") return StateResult::ok;
     unqueue(zone->sh, d);
-    set_status(d, status == "succeeded" ? kSucceeded : kFailed);
+    set_status(zone->sh, d, status == "succeeded" ? kSucceeded : kFailed);
     return StateResult::ok;
 }
 
 StateResult delivery_replay(Zone* zone, const json_t* m) {
     DeliveryRec* d = delivery_locked(zone->sh, json_str_field(m, "id"));
     if (d == nullptr) return StateResult::not_found;
-    set_status(d, kPending);
+    set_status(zone->sh, d, kPending);
     // Held, as a new event's deliveries are, until the record is durable.
     bool live = !state_replaying();
     int64_t at = json_int_field(m, "at", 0);
@@ -681,6 +706,7 @@ EndpointInfo endpoint_info(const EndpointRec* ep) {
     e.secret = std::string(sv_of(ep->secret));
     e.old_secret = std::string(sv_of(ep->old_secret));
     e.old_secret_until = ep->old_secret_until;
+    e.revision = ep->revision;
     return e;
 }
 
@@ -724,6 +750,7 @@ void deliveries_init_shared(ZoneShared* sh) {
     ngx_rbtree_init(&sh->deliveries, &sh->deliveries_sentinel, ngx_str_rbtree_insert_value);
     ngx_rbtree_init(&sh->due, &sh->due_sentinel, ngx_rbtree_insert_value);
     ngx_queue_init(&sh->leased);
+    ngx_queue_init(&sh->pending);
     ngx_rbtree_init(&sh->idempotency, &sh->idempotency_sentinel, ngx_str_rbtree_insert_value);
     ngx_queue_init(&sh->idempotency_lru);
 }
@@ -746,8 +773,14 @@ void deliveries_capture_locked(Zone* zone, std::vector<Json>& records) {
     auto append = [&records](json_t* m) { records.emplace_back(m); };
     ZoneShared* sh = zone->sh;
     ngx_queue_t* head = &sh->endpoint_list;
+    int64_t now = ngx_time();
     for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
-        append(endpoint_mutation(endpoint_info(owner<EndpointRec>(q, offsetof(EndpointRec, all)))));
+        EndpointInfo e = endpoint_info(owner<EndpointRec>(q, offsetof(EndpointRec, all)));
+        if (e.old_secret_until <= now) {   // a rotated-out secret past its overlap is not kept
+            e.old_secret.clear();
+            e.old_secret_until = 0;
+        }
+        append(endpoint_mutation(e));
     }
     // Each event, then each delivery with its progress.
     for_each_node(&sh->events, [&](ngx_rbtree_node_t* n) {
@@ -968,7 +1001,7 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
         unlease(sh, d);
         d->attempts++;
         if (d->status != kPending) continue;
-        if (d->attempts >= limits.max_attempts) set_status(d, kFailed);
+        if (d->attempts >= limits.max_attempts) set_status(sh, d, kFailed);
         else enqueue(sh, d, now_ms);
     }
 
@@ -1005,6 +1038,7 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
             c.payload = std::string(sv_of(d->event->payload));
             c.secrets.emplace_back(sv_of(ep->secret));
             if (ep->old_secret.len > 0 && ep->old_secret_until > now_ms / 1000) c.secrets.emplace_back(sv_of(ep->old_secret));
+            else if (ep->old_secret.len > 0) shm_free(zone, &ep->old_secret);   // its overlap is over
             c.attempts = d->attempts;
             c.timeout_ms = ep->timeout_ms;
             c.failing_since = ep->failing_since;
@@ -1031,21 +1065,16 @@ void renew_leases(Zone* zone, const std::vector<LeaseRef>& leases, int64_t until
 void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out) {
     Lock lock(zone);
     ZoneShared* sh = zone->sh;
+    // The list is in the order deliveries became pending: its head holds the
+    // oldest (a replayed one rejoins at the tail; a few are looked at).
     int64_t oldest = now_ms;
-    ngx_queue_t* eps = &sh->endpoint_list;
-    for (ngx_queue_t* e = ngx_queue_head(eps); e != ngx_queue_sentinel(eps); e = ngx_queue_next(e)) {
-        auto* ep = owner<EndpointRec>(e, offsetof(EndpointRec, all));
-        for_each_node(&ep->due, [&](ngx_rbtree_node_t* n) {
-            out->pending++;
-            oldest = std::min(oldest, owner<DeliveryRec>(n, offsetof(DeliveryRec, due))->created_at);
-        });
-    }
-    for (ngx_queue_t* q = ngx_queue_head(&sh->leased); q != ngx_queue_sentinel(&sh->leased); q = ngx_queue_next(q)) {
-        out->pending++;
-        oldest = std::min(oldest, owner<DeliveryRec>(q, offsetof(DeliveryRec, lease_link))->created_at);
-    }
+    int looked = 0;
+    for (ngx_queue_t* q = ngx_queue_head(&sh->pending); q != ngx_queue_sentinel(&sh->pending) && looked < 16;
+         q = ngx_queue_next(q), looked++)
+        oldest = std::min(oldest, owner<DeliveryRec>(q, offsetof(DeliveryRec, pending_link))->created_at);
+    out->pending = sh->pending_count;
     out->in_flight = sh->in_flight;
-    out->oldest_age_s = static_cast<uint64_t>((now_ms - oldest) / 1000);
+    out->oldest_age_s = static_cast<uint64_t>(std::max<int64_t>(0, now_ms - oldest) / 1000);
 }
 
 void release_event(Zone* zone, std::string_view event_id, int64_t now_ms) {

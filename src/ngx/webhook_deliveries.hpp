@@ -27,6 +27,7 @@ struct EndpointInfo {
     int64_t created_at = 0, updated_at = 0, last_error_at = 0, failing_since = 0;
     std::string secret, old_secret;   // never shown by the API
     int64_t old_secret_until = 0;
+    uint64_t revision = 0;            // as read: an update expects it unchanged
 };
 json_t* endpoint_json(const EndpointInfo& e);
 // The endpoint.put mutation that stores e (secrets included: journal only).

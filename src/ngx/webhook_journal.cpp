@@ -214,7 +214,8 @@ void journal_done(ngx_event_t* ev) {
         }
         delete w;
     }
-    if (!j->pending.empty()) start_batch(j);
+    // A waiter may have queued more (a revert) and started it already.
+    if (!j->busy && !j->pending.empty()) start_batch(j);
 }
 
 void start_batch(Journal* j) {

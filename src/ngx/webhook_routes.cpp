@@ -114,6 +114,7 @@ std::optional<ApiError> apply_fields(ApiRequest& q, const json_t* body, Endpoint
 Outcome save_endpoint(ApiRequest& q, const EndpointInfo& e, const EndpointInfo* before, int status, bool enforce,
                       json_t* extra) {
     Json m(endpoint_mutation(e));
+    if (before != nullptr) json_object_set_new(m.get(), "expect_revision", json_integer(before->revision));
     Json extra_owned(extra);
     json_t* doc = endpoint_json(e);
     if (extra != nullptr) json_object_update(doc, extra);
@@ -206,7 +207,7 @@ Outcome update_webhook(ApiRequest& q) {
     EndpointInfo before = *e;
     if (auto err = apply_fields(q, body, &*e, false)) return Outcome::error(*err);
     e->updated_at = ngx_time();
-    return save_endpoint(q, *e, &before, 200, false, nullptr);
+    return save_endpoint(q, *e, &before, 200, true, nullptr);
 }
 
 Outcome delete_webhook(ApiRequest& q) {
@@ -224,7 +225,7 @@ Outcome rotate_webhook_secret(ApiRequest& q) {
     e->old_secret_until = ngx_time() + kRotationOverlap;
     e->secret = generate_endpoint_secret();
     e->updated_at = ngx_time();
-    Outcome out = save_endpoint(q, *e, &before, 200, false, nullptr);
+    Outcome out = save_endpoint(q, *e, &before, 200, true, nullptr);
     if (out.status != 200) return out;
     json_t* doc = json_object();
     json_set_str(doc, "secret", e->secret);

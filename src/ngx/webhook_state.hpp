@@ -15,7 +15,8 @@ namespace webhook::ngx {
 
 // backlog_full: the tenant is over its bound of unfinished deliveries (or of
 // the zone they take); duplicate: an Idempotency-Key answered already.
-enum class StateResult { ok, not_found, limit_reached, zone_full, invalid, backlog_full, duplicate };
+// conflict: changed by someone else since it was read (expect_revision).
+enum class StateResult { ok, not_found, limit_reached, zone_full, invalid, backlog_full, duplicate, conflict };
 
 // Events and deliveries leave 1/kEventReserveShare of the zone free (pages),
 // so a backlog never makes POST /keys or POST /webhooks answer 507; one

@@ -36,6 +36,8 @@ struct ZoneShared {
     ngx_rbtree_node_t due_sentinel;
     ngx_queue_t leased;           // attempts in flight, oldest lease first
     ngx_uint_t in_flight;
+    ngx_queue_t pending;          // unfinished deliveries, in the order they became so
+    ngx_uint_t pending_count;
     ngx_rbtree_t idempotency;     // (tenant, Idempotency-Key) → first answer, 24 h
     ngx_rbtree_node_t idempotency_sentinel;
     ngx_queue_t idempotency_lru;  // oldest first
