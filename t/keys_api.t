@@ -208,7 +208,7 @@ is_deeply([$res->{status}, error_code($res)], [401, 'invalid_api_key'], 'then it
 
 $res = api($ng, 'PUT', '/limits/team:a', { max_keys => 3 }, key => $ADMIN);
 is($res->{status}, 200, 'PUT /limits/team:a: 200');
-is_deeply($res->{json}, { tenant => 'team:a', max_keys => 3, max_webhooks => 20 }, 'PUT /limits answer');
+is_deeply($res->{json}, { tenant => 'team:a', max_keys => 3, max_webhooks => 20, max_pending => 10000 }, 'PUT /limits answer');
 my @team;
 for my $i (1 .. 3) {
     $res = api($ng, 'POST', '/keys', { resource => 'team:a', scopes => ['read'] }, key => $ADMIN);
@@ -229,7 +229,8 @@ is(api($ng, 'POST', '/keys', { resource => 'team:a', scopes => ['read'] }, key =
 is(api($ng, 'POST', '/keys', { resource => 'team:a', scopes => ['read'] }, key => $ADMIN)->{status}, 409,
    'and the raised limit holds: 409');
 $res = api($ng, 'PUT', '/limits/team:a', { max_webhooks => 7 }, key => $ADMIN);
-is_deeply($res->{json}, { tenant => 'team:a', max_keys => 4, max_webhooks => 7 }, 'max_webhooks alone keeps max_keys');
+is_deeply($res->{json}, { tenant => 'team:a', max_keys => 4, max_webhooks => 7, max_pending => 10000 },
+          'max_webhooks alone keeps max_keys');
 
 # Racing creations in both workers never exceed the limit.
 {

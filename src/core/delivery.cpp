@@ -100,6 +100,9 @@ std::variant<Url, ApiError> parse_webhook_url(std::string_view text, bool allow_
             host = authority.substr(0, colon);
             port = authority.substr(colon + 1);
         }
+        // An IPv6 address is written in brackets: 2001:db8::1:8443 is not a
+        // host and a port.
+        if (host.find(':') != std::string_view::npos) return bad("has an IPv6 address without brackets");
         unsigned char buf[16];
         bool v6;
         u.host_is_ip = parse_ip(host, buf, &v6);
@@ -107,7 +110,9 @@ std::variant<Url, ApiError> parse_webhook_url(std::string_view text, bool allow_
         // 2130706433, 0x7f000001, 127.1: numeric forms of addresses that
         // resolvers and libraries read differently. No real TLD starts with a
         // digit, so a name whose last label does is refused.
-        std::string_view last = host.substr(host.rfind('.') == std::string_view::npos ? 0 : host.rfind('.') + 1);
+        std::string_view name = host;
+        if (!name.empty() && name.back() == '.') name.remove_suffix(1);   // the root: 2130706433. is numeric too
+        std::string_view last = name.substr(name.rfind('.') == std::string_view::npos ? 0 : name.rfind('.') + 1);
         if (!u.host_is_ip && !last.empty() && last[0] >= '0' && last[0] <= '9')
             return unprocessable("url_not_allowed", "url has a numeric host that is not a dotted IPv4 address");
     }

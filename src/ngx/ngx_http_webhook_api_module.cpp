@@ -87,21 +87,11 @@ Outcome list_keys(ApiRequest& q) {
     }
     std::string after = q.arg("after");
     size_t total = 0;
-    std::vector<KeyInfo> keys = keys_list(q.zone, resource, &total);
+    bool cursor_found = true;
+    std::vector<KeyInfo> keys = keys_list(q.zone, resource, after, limit, &total, &cursor_found);
+    if (!cursor_found) return Outcome::error(invalid_request("after: no key with this id in the list"));
     json_t* list = json_array();
-    bool past_cursor = after.empty();
-    for (const KeyInfo& k : keys) {
-        if (!past_cursor) {
-            past_cursor = k.id == after;
-            continue;
-        }
-        if (json_array_size(list) == limit) break;
-        json_array_append_new(list, key_json(k));
-    }
-    if (!past_cursor) {
-        json_decref(list);
-        return Outcome::error(invalid_request("after: no key with this id in the list"));
-    }
+    for (const KeyInfo& k : keys) json_array_append_new(list, key_json(k));
     json_t* doc = json_object();
     json_object_set_new(doc, "keys", list);
     json_object_set_new(doc, "total", json_integer(total));

@@ -20,6 +20,7 @@ struct KeyRec {
     ngx_str_node_t by_hash;   // str: the 32-byte SHA-256
     ngx_str_node_t by_id;     // str: the id
     ngx_queue_t queue;
+    ngx_queue_t tenant_link;  // in its resource's TenantRec::key_list
     uint32_t scopes;
     int64_t created_at, expires_at;
     ngx_str_t resource, label, display;
@@ -99,6 +100,7 @@ StateResult key_put(Zone* zone, const json_t* m, bool enforce) {
     ngx_rbtree_insert(&sh->keys_by_hash, &k->by_hash.node);
     ngx_rbtree_insert(&sh->keys_by_id, &k->by_id.node);
     ngx_queue_insert_tail(&sh->keys, &k->queue);
+    ngx_queue_insert_tail(&tenant->key_list, &k->tenant_link);
     sh->key_count++;
     tenant->keys++;
     return StateResult::ok;
@@ -132,6 +134,7 @@ json_t* limits_put_of(std::string_view tenant, const TenantRec* t) {
 StateResult key_del(Zone* zone, const json_t* m) {
     KeyRec* k = key_by_id_locked(zone->sh, json_str_field(m, "id"));
     if (k == nullptr) return StateResult::not_found;
+    ngx_queue_remove(&k->tenant_link);   // before its tenant record may go
     if (TenantRec* t = tenant_locked(zone, sv_of(k->resource), false)) {
         t->keys--;
         tenant_release(zone, t);
@@ -233,15 +236,35 @@ std::optional<KeyInfo> key_by_id(Zone* zone, std::string_view id) {
     return key_info(k);
 }
 
-std::vector<KeyInfo> keys_list(Zone* zone, std::string_view resource, size_t* total) {
+std::vector<KeyInfo> keys_list(Zone* zone, std::string_view resource, std::string_view after, size_t limit,
+                               size_t* total, bool* cursor_found) {
     std::vector<KeyInfo> out;
     Lock lock(zone);
-    ngx_queue_t* head = &zone->sh->keys;
-    for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
-        auto* k = ngx_queue_data(q, KeyRec, queue);
-        if (resource.empty() || sv_of(k->resource) == resource) out.push_back(key_info(k));
+    ZoneShared* sh = zone->sh;
+    ngx_queue_t* head = &sh->keys;
+    size_t link = offsetof(KeyRec, queue);
+    *total = sh->key_count;
+    if (!resource.empty()) {
+        TenantRec* t = tenant_locked(zone, resource, false);
+        *total = t ? static_cast<size_t>(t->keys) : 0;
+        if (t == nullptr) {
+            *cursor_found = after.empty();
+            return out;
+        }
+        head = &t->key_list;
+        link = offsetof(KeyRec, tenant_link);
     }
-    *total = out.size();
+    ngx_queue_t* q = ngx_queue_head(head);
+    if (!after.empty()) {
+        KeyRec* k = key_by_id_locked(sh, after);
+        *cursor_found = k != nullptr && (resource.empty() || sv_of(k->resource) == resource);
+        if (!*cursor_found) return out;
+        q = ngx_queue_next(reinterpret_cast<ngx_queue_t*>(reinterpret_cast<u_char*>(k) + link));
+    } else {
+        *cursor_found = true;
+    }
+    for (; q != ngx_queue_sentinel(head) && out.size() < limit; q = ngx_queue_next(q))
+        out.push_back(key_info(reinterpret_cast<KeyRec*>(reinterpret_cast<u_char*>(q) - link)));
     return out;
 }
 

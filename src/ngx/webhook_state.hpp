@@ -51,8 +51,13 @@ struct KeyInfo {
 json_t* key_json(const KeyInfo& k);
 
 std::optional<KeyInfo> key_by_id(Zone* zone, std::string_view id);
-// Keys of one resource (all when resource is empty), oldest first.
-std::vector<KeyInfo> keys_list(Zone* zone, std::string_view resource, size_t* total);
+// A page of keys of one resource (all when resource is empty), oldest
+// first: up to `limit` after the key `after` (empty: from the first).
+// *cursor_found is false when `after` names no key of the list. The lock is
+// held for the page only: a resource's keys are a list of their own, and
+// the cursor is found by id.
+std::vector<KeyInfo> keys_list(Zone* zone, std::string_view resource, std::string_view after, size_t limit,
+                               size_t* total, bool* cursor_found);
 
 // What api_key_auth needs, copied into the request pool under the lock.
 struct KeyAuth {
