@@ -25,6 +25,8 @@ const char* status_name(uint8_t s) { return s == kSucceeded ? "succeeded" : s ==
 struct EndpointRec {
     ngx_str_node_t node;                 // id
     ngx_queue_t all;
+    ngx_queue_t tenant_link;             // in its TenantRec::endpoint_list: a publish walks
+                                         // its own tenant's endpoints only
     ngx_queue_t log;                     // DeliveryRec::ep_link, newest first
     ngx_uint_t log_count;
     ngx_uint_t log_finished;             // of log_count, not pending (what trim_log may drop)
@@ -340,6 +342,7 @@ StateResult endpoint_put(Zone* zone, const json_t* m, bool enforce) {
     if (created) {
         ngx_rbtree_insert(&sh->endpoints, &ep->node.node);
         ngx_queue_insert_tail(&sh->endpoint_list, &ep->all);
+        ngx_queue_insert_tail(&t->endpoint_list, &ep->tenant_link);
         t->webhooks++;
     }
     return StateResult::ok;
@@ -352,6 +355,7 @@ StateResult endpoint_del(Zone* zone, const json_t* m) {
     while (!ngx_queue_empty(&ep->log))
         delivery_free(zone, owner<DeliveryRec>(ngx_queue_head(&ep->log), offsetof(DeliveryRec, ep_link)));
     if (ep->in_ready) ngx_rbtree_delete(&zone->sh->due, &ep->ready);
+    ngx_queue_remove(&ep->tenant_link);   // before its tenant record may go
     if (TenantRec* t = tenant_locked(zone, sv_of(ep->tenant), false)) {
         t->webhooks--;
         tenant_release(zone, t);
@@ -888,20 +892,27 @@ std::vector<EndpointInfo> endpoints_list(Zone* zone, std::string_view tenant) {
     std::vector<EndpointInfo> out;
     Lock lock(zone);
     ngx_queue_t* head = &zone->sh->endpoint_list;
-    for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
-        auto* ep = owner<EndpointRec>(q, offsetof(EndpointRec, all));
-        if (tenant.empty() || sv_of(ep->tenant) == tenant) out.push_back(endpoint_info(ep));
+    size_t link = offsetof(EndpointRec, all);
+    if (!tenant.empty()) {
+        TenantRec* t = tenant_locked(zone, tenant, false);
+        if (t == nullptr) return out;
+        head = &t->endpoint_list;
+        link = offsetof(EndpointRec, tenant_link);
     }
+    for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q))
+        out.push_back(endpoint_info(owner<EndpointRec>(q, link)));
     return out;
 }
 
 std::vector<std::string> matching_endpoints(Zone* zone, std::string_view tenant, std::string_view type) {
     std::vector<std::string> out;
     Lock lock(zone);
-    ngx_queue_t* head = &zone->sh->endpoint_list;
+    TenantRec* t = tenant_locked(zone, tenant, false);
+    if (t == nullptr) return out;
+    ngx_queue_t* head = &t->endpoint_list;
     for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
-        auto* ep = owner<EndpointRec>(q, offsetof(EndpointRec, all));
-        if (!ep->enabled || sv_of(ep->tenant) != tenant) continue;
+        auto* ep = owner<EndpointRec>(q, offsetof(EndpointRec, tenant_link));
+        if (!ep->enabled) continue;
         std::string_view filters = sv_of(ep->filters);
         size_t start = 0;
         while (start < filters.size()) {

@@ -20,6 +20,7 @@ struct TenantRec {
     int64_t pending = 0;          // deliveries not finished yet
     int64_t backlog_bytes = 0;    // what its live events hold in the zone
     ngx_queue_t key_list;         // KeyRec::tenant_link, oldest first
+    ngx_queue_t endpoint_list;    // EndpointRec::tenant_link, oldest first
 };
 
 class Lock {
@@ -84,6 +85,7 @@ inline TenantRec* tenant_locked(Zone* zone, std::string_view name, bool create) 
     if (mem == nullptr) return nullptr;
     t = new (mem) TenantRec();
     ngx_queue_init(&t->key_list);
+    ngx_queue_init(&t->endpoint_list);
     u_char* p = mem + sizeof(TenantRec);
     std::memcpy(p, name.data(), name.size());
     t->node.str = {name.size(), p};
