@@ -19,6 +19,8 @@ BUILD      ?= build-asan
 endif
 BUILD      ?= build
 PORT       ?= 8080
+# Test files run two at a time (each starts its own nginx on free ports).
+PROVE_JOBS ?= 2
 MODULE      = $(BUILD)/ngx_http_webhook_module.so
 # Debian's own hardening flags, so the module matches the stock binary.
 CC_OPT     ?= -g -O2 -fstack-protector-strong -Wformat -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2
@@ -97,7 +99,7 @@ t/npm/node_modules: t/npm/package.json t/npm/package-lock.json | deps-test
 	@touch $@
 
 integration: $(MODULE) t/npm/node_modules
-	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) prove -I t/lib t/
+	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) prove -j$(PROVE_JOBS) -I t/lib t/
 
 test: deps-test unit integration
 
