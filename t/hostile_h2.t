@@ -15,45 +15,31 @@ use WebhookTest qw(:all);
 use HostileTest qw(:all);
 
 my $t = hostile_setup();
-my @pieces = ('{"n":"' . ('a' x 600), ('b' x 600) . '"}');
-my $body = join '', @pieces;
-
-sub lc_headers(@kv) {
-    my %h;
-    while (@kv) { my ($k, $v) = splice @kv, 0, 2; $h{ lc $k } = "$v" }
-    return \%h;
-}
-sub req($path, %o) {
-    my $g = $o{guard};
-    my @h = $o{read} ? read_headers($t, $g) : pass_headers($t, $g, $o{body} // $body);
-    return { method => $o{method} // 'POST', path => $path, headers => lc_headers(@h, @{ $o{headers} // [] }),
-             body => $o{pieces} // \@pieces };
-}
 my $closed = sub ($s) { $s->{closed} };
 
 for my $g ('verify', 'keys', 'emit') {
     scenario($t, "h2 /$g: good requests (sanity)", sub {
-        my $rep = h2_burst($t, request => req("/$g", guard => $g), action => 'complete', pause_ms => 50);
+        my $rep = h2_burst($t, request => h2_request($t, "/$g", guard => $g), action => 'complete', pause_ms => 50);
         h2_all_ok($rep, sub ($s) { $s->{status} == 200 && $s->{ended} }, '200, stream ended');
     });
     scenario($t, "h2 /$g: RST_STREAM after the HEADERS", sub {
-        my $rep = h2_burst($t, request => req("/$g", guard => $g, read => 1), action => 'rst_after_headers');
+        my $rep = h2_burst($t, request => h2_request($t, "/$g", guard => $g, read => 1), action => 'rst_after_headers');
         h2_all_ok($rep, $closed, 'streams closed');
     });
     scenario($t, "h2 /$g: RST_STREAM in the middle of the body", sub {
-        my $rep = h2_burst($t, request => req("/$g", guard => $g, read => 1), action => 'rst_mid_body');
+        my $rep = h2_burst($t, request => h2_request($t, "/$g", guard => $g, read => 1), action => 'rst_mid_body');
         h2_all_ok($rep, $closed, 'streams closed');
     });
     scenario($t, "h2 /$g-slow: RST_STREAM right after the body, while the upstream works", sub {
-        my $rep = h2_burst($t, request => req("/$g-slow", guard => $g), action => 'rst_after_body', pause_ms => 400);
+        my $rep = h2_burst($t, request => h2_request($t, "/$g-slow", guard => $g), action => 'rst_after_body', pause_ms => 400);
         h2_all_ok($rep, $closed, 'streams closed');
     });
     scenario($t, "h2 /$g-trickle: RST_STREAM at the response HEADERS, while the upstream sends the body", sub {
-        my $rep = h2_burst($t, request => req("/$g-trickle", guard => $g), action => 'rst_after_response', pause_ms => 50);
+        my $rep = h2_burst($t, request => h2_request($t, "/$g-trickle", guard => $g), action => 'rst_after_response', pause_ms => 50);
         h2_all_ok($rep, sub ($s) { $s->{closed} && $s->{status} == 200 }, 'the answer had started (200), streams closed');
     });
     scenario($t, "h2 /$g: TCP RST of the connection in the middle of the body", sub {
-        my $rep = h2_burst($t, request => req("/$g", guard => $g, read => 1), action => 'tcp_reset_mid_body');
+        my $rep = h2_burst($t, request => h2_request($t, "/$g", guard => $g, read => 1), action => 'tcp_reset_mid_body');
         h2_all_ok($rep, $closed, 'streams closed');
     });
 }

@@ -16,31 +16,17 @@ use WebhookTest qw(:all);
 use HostileTest qw(:all);
 
 my $t = hostile_setup();
-my @pieces = ('{"n":"' . ('a' x 600), ('b' x 600) . '"}');
-my $body = join '', @pieces;
-
-sub lc_headers(@kv) {
-    my %h;
-    while (@kv) { my ($k, $v) = splice @kv, 0, 2; $h{ lc $k } = "$v" }
-    return \%h;
-}
-sub req($path, %o) {
-    my $g = $o{guard};
-    my @h = $o{read} ? read_headers($t, $g) : pass_headers($t, $g, $o{body} // $body);
-    return { method => $o{method} // 'POST', path => $path, headers => lc_headers(@h, @{ $o{headers} // [] }),
-             body => $o{pieces} // \@pieces };
-}
 my $closed = sub ($s) { $s->{closed} };
 
 my @limits = (limits_body());
 my @event = (event_body());
 scenario($t, 'h2 /v1/: good PUT /limits (sanity)', sub {
-    my $rep = h2_burst($t, request => req('/v1/limits/hostile', guard => 'v1', method => 'PUT', pieces => \@limits),
+    my $rep = h2_burst($t, request => h2_request($t, '/v1/limits/hostile', guard => 'v1', method => 'PUT', pieces => \@limits),
                        action => 'complete');
     h2_all_ok($rep, sub ($s) { $s->{status} == 200 && $s->{ended} }, '200, stream ended');
 });
 scenario($t, 'h2 /v1/: RST_STREAM in the middle of the body (POST /events)', sub {
-    my $rep = h2_burst($t, request => req('/v1/events', guard => 'v1', pieces => [substr($event[0], 0, 20), substr($event[0], 20)]),
+    my $rep = h2_burst($t, request => h2_request($t, '/v1/events', guard => 'v1', pieces => [substr($event[0], 0, 20), substr($event[0], 20)]),
                        action => 'rst_mid_body');
     h2_all_ok($rep, $closed, 'streams closed');
 });
@@ -55,7 +41,7 @@ for my $a (['rst_after_body', 'RST_STREAM'], ['tcp_reset_after_body', 'TCP RST']
             for my $w (['PUT', '/v1/limits/hostile', \@limits], ['POST', '/v1/events', \@event]) {
                 my ($method, $path, $pieces) = @$w;
                 my $rep = h2_burst($t, sessions => 10, streams => 1, action => $action, pause_ms => 0,
-                                   request => req($path, guard => 'v1', method => $method, pieces => $pieces));
+                                   request => h2_request($t, $path, guard => 'v1', method => $method, pieces => $pieces));
                 h2_all_ok($rep, $closed, "round $round, $method $path: streams closed");
             }
         }

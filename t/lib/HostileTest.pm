@@ -55,7 +55,7 @@ use WebhookTest ();
 
 our @EXPORT_OK = qw(wave scenario all_ok h1 chunk_head split_responses h2 zeros_sig settle_timeout
                     close_wait_count worker_fd_counts hostile_conf hostile_setup pass_headers read_headers
-                    limits_body event_body proxy_h1_scenarios finish h2_burst h2_all_ok $ADMIN $GH);
+                    limits_body event_body proxy_h1_scenarios finish h2_burst h2_all_ok h2_request $ADMIN $GH);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 our $CURRENT;   # the running scenario's name, prefixed to all_ok()'s test names
@@ -713,6 +713,19 @@ sub proxy_h1_scenarios($t, $g, $n = 12) {
         all_ok(\@r, sub ($c) { join(',', map { $_->{status} } @{ $c->{responses} }) eq '200,200,200' && $c->{eof} },
                '200,200,200, then EOF');
     });
+}
+
+# An HTTP/2 request for h2_burst(): headers that pass the guard (or only
+# read => 1 ones), the body in pieces (default: 1.2 KB JSON in two).
+my @H2_PIECES = ('{"n":"' . ('a' x 600), ('b' x 600) . '"}');
+sub h2_request($t, $path, %o) {
+    my $g = $o{guard};
+    my $pieces = $o{pieces} // \@H2_PIECES;
+    my @h = $o{read} ? read_headers($t, $g) : pass_headers($t, $g, $o{body} // join('', @$pieces));
+    push @h, @{ $o{headers} // [] };
+    my %lc;
+    while (@h) { my ($k, $v) = splice @h, 0, 2; $lc{ lc $k } = "$v" }
+    return { method => $o{method} // 'POST', path => $path, headers => \%lc, body => $pieces };
 }
 
 1;
