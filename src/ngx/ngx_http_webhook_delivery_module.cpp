@@ -430,6 +430,12 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
     return NGX_OK;
 }
 
+void exit_process(ngx_cycle_t* cycle) {
+    DeliveryMainConf* mcf = main_conf_of(cycle);
+    if (mcf == nullptr) return;
+    for (DeliveryConf* dc : mcf->deliveries) dispatcher_exit_process(*dc);
+}
+
 ngx_command_t commands[] = {
     {ngx_string("webhook_delivery"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_1MORE, callback<webhook_delivery, conf_failed>,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
@@ -599,7 +605,7 @@ ngx_module_t ngx_http_webhook_delivery_module = {
     callback<init_process>,     /* init process */
     nullptr,          /* init thread */
     nullptr,          /* exit thread */
-    nullptr,          /* exit process */
+    callback<exit_process>,     /* exit process */
     nullptr,          /* exit master */
     NGX_MODULE_V1_PADDING,
 };

@@ -14,6 +14,7 @@ constexpr ngx_uint_t kDefaultMaxPending = 10000;
 static void* ngx_http_webhook_create_main_conf(ngx_conf_t* cf);
 static char* ngx_http_webhook_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t* cycle);
+static void ngx_http_webhook_exit_process(ngx_cycle_t* cycle);
 static char* ngx_http_webhook_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 static void* ngx_http_webhook_create_loc_conf(ngx_conf_t* cf);
 
@@ -55,7 +56,7 @@ ngx_module_t ngx_http_webhook_module = {
     callback<ngx_http_webhook_init_process>, /* init process */
     nullptr,                       /* init thread */
     nullptr,                       /* exit thread */
-    nullptr,                       /* exit process */
+    callback<ngx_http_webhook_exit_process>, /* exit process */
     nullptr,                       /* exit master */
     NGX_MODULE_V1_PADDING,
 };
@@ -211,6 +212,13 @@ static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t* cycle) {
         if (journal_init_process(cycle, it[i]) != NGX_OK) return NGX_ERROR;
     }
     return NGX_OK;
+}
+
+static void ngx_http_webhook_exit_process(ngx_cycle_t* cycle) {
+    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module));
+    if (mcf == nullptr) return;
+    Zone** it = static_cast<Zone**>(mcf->zones.elts);
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; i++) journal_exit_process(it[i]);
 }
 
 Zone* webhook::ngx::zone_default(ngx_conf_t* cf) {

@@ -78,6 +78,7 @@ void event_durable(DeliveryConf& conf, std::string_view event_id);
 
 // Worker start / the dispatcher proper (webhook_dispatch.cpp).
 ngx_int_t dispatcher_init_process(ngx_cycle_t* cycle, DeliveryConf& conf);
+void dispatcher_exit_process(DeliveryConf& conf);
 ngx_int_t dispatch_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t which);
 ngx_int_t dispatch_body_filter(ngx_http_request_t* r, ngx_chain_t* in, bool* handled);
 

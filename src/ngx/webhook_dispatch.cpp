@@ -535,6 +535,12 @@ ngx_int_t dispatcher_init_process(ngx_cycle_t* cycle, DeliveryConf& conf) {
     return NGX_OK;
 }
 
+void dispatcher_exit_process(DeliveryConf& conf) {
+    // No attempt is left: their timers keep a worker until they end.
+    delete static_cast<Dispatcher*>(conf.dispatcher);
+    conf.dispatcher = nullptr;
+}
+
 void dispatcher_wake(DeliveryConf& conf) {
     if (conf.dispatcher != nullptr) wake(static_cast<Dispatcher*>(conf.dispatcher));
 }

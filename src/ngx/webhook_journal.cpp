@@ -391,6 +391,7 @@ void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string
 ngx_int_t journal_init_process(ngx_cycle_t* cycle, Zone* zone) {
     if (zone->state_dir.len == 0 || ngx_worker != 0) return NGX_OK;
     auto* c = new Compaction();
+    zone->compaction = c;
     c->zone = zone;
     c->dir = dir_of(zone);
     c->task = ngx_thread_task_alloc(cycle->pool, sizeof(Compaction*));
@@ -405,6 +406,21 @@ ngx_int_t journal_init_process(ngx_cycle_t* cycle, Zone* zone) {
     c->timer.cancelable = 1;
     ngx_add_timer(&c->timer, kCompactCheck);
     return NGX_OK;
+}
+
+void journal_exit_process(Zone* zone) {
+    // The thread pool has stopped (its exit runs first): nothing of these is
+    // in use. A batch not written is dropped with the process: its changes
+    // were not acknowledged.
+    if (auto* j = static_cast<Journal*>(zone->journal)) {
+        if (j->fd >= 0) close(j->fd);
+        for (Waiter* w : j->pending_waiters) delete w;
+        for (Waiter* w : j->batch_waiters) delete w;
+        delete j;
+        zone->journal = nullptr;
+    }
+    delete static_cast<Compaction*>(zone->compaction);
+    zone->compaction = nullptr;
 }
 
 namespace {

@@ -35,7 +35,9 @@ using CommitDone = void (*)(ngx_http_request_t* r, void* data, bool ok);
 void journal_commit(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, CommitDone done,
                     void* data);
 
-// Worker start: the compaction timer (worker 0).
+// Worker start: the compaction timer (worker 0); worker exit: the writer
+// and the compaction freed.
 ngx_int_t journal_init_process(ngx_cycle_t* cycle, Zone* zone);
+void journal_exit_process(Zone* zone);
 
 }  // namespace webhook::ngx

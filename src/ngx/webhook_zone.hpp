@@ -72,6 +72,7 @@ struct Zone {
     ngx_cycle_t* cycle;               // the cycle this configuration belongs to
     ngx_thread_pool_t* thread_pool;   // fsync and compaction, with state=
     void* journal;                    // this worker's journal writer
+    void* compaction;                 // worker 0's compaction (state=)
 };
 
 struct MainConf {
