@@ -45,7 +45,7 @@ DEB_BENCH   = wrk libnginx-mod-http-js libnginx-mod-http-lua util-linux
 
 SRCS := config config.make $(wildcard src/core/*.cpp src/core/*.hpp src/ngx/*.cpp src/ngx/*.hpp)
 
-.PHONY: all deps deps-test deps-bench run test unit integration bench clean
+.PHONY: all deps deps-test deps-bench run test test-build unit integration bench clean
 
 all: $(MODULE)
 
@@ -102,6 +102,9 @@ integration: $(MODULE) t/npm/node_modules
 	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) prove -j$(PROVE_JOBS) -I t/lib t/
 
 test: deps-test unit integration
+
+# Everything `make test` builds, for `make -jN test-build` before `make test` (CI).
+test-build: deps-test $(MODULE) $(UNIT_BIN) t/npm/node_modules
 
 # ---- run -------------------------------------------------------------------
 

@@ -221,6 +221,10 @@ sub _capture(@cmd) {
     close $fh;
     my $exit = $? >> 8;
     my $stderr = read_file($err->filename) // '';
+    # SANITIZE runs: a UBSan report on nginx's stderr (before it runs as a daemon) is kept
+    # where the harness looks for reports (WebhookTest::Nginx::sanitizer_reports)
+    write_file("$env->{WEBHOOK_SANITIZER_DIR}/stderr.$pid", $stderr)
+        if $env->{WEBHOOK_SANITIZER_DIR} && $stderr =~ /runtime error:|ERROR: \w*Sanitizer/;
     return { exit => $exit, stdout => $stdout, output => $stdout . $stderr };
 }
 
@@ -536,8 +540,12 @@ sub _env($self) {
                                      # e.g. fast_unwind_on_malloc=0: full stacks through nginx's own frames
                                      grep { length } $ENV{WEBHOOK_ASAN_OPTIONS} // '';
     $env{LSAN_OPTIONS} //= join ':', 'print_suppressions=0', ($supp ? "suppressions=$supp" : ());
-    $env{UBSAN_OPTIONS} //= join ':', "log_path=$dir/ubsan", 'print_stacktrace=1', 'halt_on_error=0',
+    # gcc's libubsan is a runtime of its own next to libasan: its log_path ends up setting
+    # libasan's report path (hence the same value) while its own reports go to stderr,
+    # i.e. the error log once nginx runs, else the command's output (_capture).
+    $env{UBSAN_OPTIONS} //= join ':', "log_path=$dir/asan", 'print_stacktrace=1', 'halt_on_error=0',
                                       'report_error_type=1';
+    $env{WEBHOOK_SANITIZER_DIR} = $dir;
     return \%env;
 }
 
@@ -550,6 +558,23 @@ sub sanitizer_reports($self) {
         next if ($self->{san_seen}{$f} // -1) >= $size;
         $self->{san_seen}{$f} = $size;
         push @new, "$f:\n" . (WebhookTest::read_file($f) // '');
+    }
+    # UBSan's reports (and any other sanitizer text on stderr) in the error log: the
+    # report line and the stack lines after it, from where the last call stopped.
+    my $log = $self->error_log;
+    my $from = $self->{san_log_off} // 0;
+    $from = 0 if $from > length $log;
+    my $end = rindex($log, "\n") + 1;
+    if ($end > $from) {
+        my @lines = split /\n/, substr($log, $from, $end - $from);
+        $self->{san_log_off} = $end;
+        my @hit;
+        for my $i (0 .. $#lines) {
+            next unless $lines[$i] =~ /runtime error:|ERROR: \w*Sanitizer|SUMMARY: \w*Sanitizer/;
+            push @hit, $lines[$i];
+            for my $j ($i + 1 .. $#lines) { last unless $lines[$j] =~ /^\s+#\d+ /; push @hit, $lines[$j] }
+        }
+        push @new, $self->error_log_path . ":\n" . join("\n", @hit) . "\n" if @hit;
     }
     return @new;
 }
