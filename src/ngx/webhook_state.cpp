@@ -60,11 +60,12 @@ StateResult key_put(Zone* zone, const json_t* m, bool enforce) {
     if (enforce && tenant->keys >= effective(tenant->max_keys, zone->max_keys)) {
         // Expired keys do not count toward the plan (they refuse every
         // request already); they are counted out only at the limit.
+        // Only this resource's keys are walked (at most its limit).
         int64_t live = 0, now = ngx_time();
-        ngx_queue_t* head = &sh->keys;
+        ngx_queue_t* head = &tenant->key_list;
         for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
-            auto* other = ngx_queue_data(q, KeyRec, queue);
-            if (sv_of(other->resource) == resource && (other->expires_at == 0 || other->expires_at > now)) live++;
+            auto* other = ngx_queue_data(q, KeyRec, tenant_link);
+            if (other->expires_at == 0 || other->expires_at > now) live++;
         }
         if (live >= effective(tenant->max_keys, zone->max_keys)) {
             tenant_release(zone, tenant);
