@@ -43,7 +43,7 @@ DEB_BUILD   = nginx-core nginx-dev libssl-dev libjansson-dev g++ make
 DEB_TEST    = libgtest-dev perl curl libio-socket-ssl-perl
 DEB_BENCH   = wrk libnginx-mod-http-js libnginx-mod-http-lua util-linux
 
-SRCS := config config.make $(wildcard src/core/*.cpp src/core/*.hpp src/ngx/*.cpp src/ngx/*.hpp)
+SRCS := config config.make $(wildcard src/core/*/*.cpp src/core/*/*.hpp src/ngx/*.cpp src/ngx/*.hpp)
 
 .PHONY: all deps deps-test deps-bench run test test-build unit integration bench clean
 
@@ -86,10 +86,10 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SRCS)
 # ---- tests -----------------------------------------------------------------
 
 UNIT_BIN = $(BUILD)/unit_tests
-$(UNIT_BIN): $(wildcard src/core/*.cpp src/core/*.hpp t/unit/*.cpp) | deps-test
+$(UNIT_BIN): $(wildcard src/core/*/*.cpp src/core/*/*.hpp t/unit/*.cpp) | deps-test
 	@mkdir -p $(BUILD)
 	g++ -std=c++17 -O1 -g -Wall -Wextra -Werror $(SAN_FLAGS) -Isrc -o $@ \
-	  $(wildcard src/core/*.cpp) $(wildcard t/unit/*.cpp) -lgtest -lgtest_main -lcrypto -ljansson -lpthread
+	  $(wildcard src/core/*/*.cpp) $(wildcard t/unit/*.cpp) -lgtest -lgtest_main -lcrypto -ljansson -lpthread
 
 unit: $(UNIT_BIN)
 	$(SAN_UNIT_ENV) $(UNIT_BIN)
@@ -142,14 +142,14 @@ FUZZ_TARGETS        = verify_headers api_json journal url_policy time_parse enco
 FUZZ_DEB            = clang libclang-rt-14-dev libssl-dev libjansson-dev
 FUZZ_FLAGS          = -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                       -fno-sanitize-recover=all -Wall -Wextra -Isrc
-FUZZ_CORE_OBJS      = $(patsubst src/core/%.cpp,$(FUZZ_DIR)/core/%.o,$(wildcard src/core/*.cpp))
+FUZZ_CORE_OBJS      = $(patsubst src/core/%.cpp,$(FUZZ_DIR)/core/%.o,$(wildcard src/core/*/*.cpp))
 FUZZ_BINS           = $(addprefix $(FUZZ_DIR)/bin/,$(FUZZ_TARGETS))
 
 $(FUZZ_DIR)/.deps:
 	$(call apt_install,$(FUZZ_DEB))
 	@mkdir -p $(@D) && touch $@
 
-$(FUZZ_CORE_OBJS): $(FUZZ_DIR)/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp) | $(FUZZ_DIR)/.deps
+$(FUZZ_CORE_OBJS): $(FUZZ_DIR)/core/%.o: src/core/%.cpp $(wildcard src/core/*/*.hpp) | $(FUZZ_DIR)/.deps
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
@@ -158,8 +158,8 @@ $(FUZZ_BINS): $(FUZZ_DIR)/bin/%: fuzz/%.cpp fuzz/fuzz_util.hpp $(FUZZ_CORE_OBJS)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_CORE_OBJS) -lcrypto -ljansson -o $@
 
 # Rewrites fuzz/corpus from fuzz/gen_seeds.cpp (signatures, journal files).
-$(FUZZ_DIR)/gen_seeds: fuzz/gen_seeds.cpp $(wildcard src/core/*.cpp src/core/*.hpp) | $(FUZZ_DIR)/.deps
-	$(FUZZ_CXX) -std=c++17 -O1 -g -Wall -Wextra -Isrc $< $(wildcard src/core/*.cpp) -lcrypto -ljansson -o $@
+$(FUZZ_DIR)/gen_seeds: fuzz/gen_seeds.cpp $(wildcard src/core/*/*.cpp src/core/*/*.hpp) | $(FUZZ_DIR)/.deps
+	$(FUZZ_CXX) -std=c++17 -O1 -g -Wall -Wextra -Isrc $< $(wildcard src/core/*/*.cpp) -lcrypto -ljansson -o $@
 fuzz-seeds: $(FUZZ_DIR)/gen_seeds
 	$(FUZZ_DIR)/gen_seeds fuzz/corpus
 

@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <string>
 
-#include "core/encoding.hpp"
-#include "core/signature.hpp"
+#include "core/util/encoding.hpp"
+#include "core/verify/signature.hpp"
 #include "fuzz_util.hpp"
 
 using namespace webhook;

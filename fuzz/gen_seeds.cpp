@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "core/delivery.hpp"
-#include "core/encoding.hpp"
-#include "core/hmac.hpp"
-#include "core/journal.hpp"
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/deliver/signing.hpp"
+#include "core/deliver/url_policy.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/hmac.hpp"
+#include "core/store/records.hpp"
 
 using namespace webhook;
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/journal.hpp"
+#include "core/store/records.hpp"
 #include "fuzz_util.hpp"
 
 using namespace webhook;

@@ -15,9 +15,14 @@
 #include <cstdint>
 #include <string>
 
-#include "core/delivery.hpp"
-#include "core/journal.hpp"
-#include "core/keys.hpp"
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/deliver/signing.hpp"
+#include "core/deliver/url_policy.hpp"
+#include "core/store/records.hpp"
+#include "core/keys/api_keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
 #include "fuzz_util.hpp"
 
 using namespace webhook;

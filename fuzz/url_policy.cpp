@@ -20,7 +20,10 @@
 #include <cstring>
 #include <string>
 
-#include "core/delivery.hpp"
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/deliver/signing.hpp"
+#include "core/deliver/url_policy.hpp"
 #include "fuzz_util.hpp"
 
 using namespace webhook;

@@ -27,10 +27,13 @@
 #include <cstdint>
 #include <string>
 
-#include "core/delivery.hpp"
-#include "core/encoding.hpp"
-#include "core/hmac.hpp"
-#include "core/signature.hpp"
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/deliver/signing.hpp"
+#include "core/deliver/url_policy.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/hmac.hpp"
+#include "core/verify/signature.hpp"
 #include "fuzz_util.hpp"
 
 using namespace webhook;

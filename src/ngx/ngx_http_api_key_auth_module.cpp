@@ -4,7 +4,9 @@
 
 #include <new>
 
-#include "core/keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/keys/api_keys.hpp"
 #include "ngx/webhook_auth.hpp"
 #include "ngx/webhook_status.hpp"
 

@@ -10,9 +10,11 @@
 #include <new>
 #include <stdexcept>
 
-#include "core/encoding.hpp"
-#include "core/hmac.hpp"
-#include "core/keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/hmac.hpp"
+#include "core/keys/api_keys.hpp"
 #include "ngx/webhook_api.hpp"
 #include "ngx/webhook_delivery.hpp"
 #include "ngx/webhook_journal.hpp"

@@ -8,9 +8,11 @@
 #include <memory>
 #include <new>
 
-#include "core/hmac.hpp"
-#include "core/json.hpp"
-#include "core/keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/util/hmac.hpp"
+#include "core/util/json.hpp"
+#include "core/keys/api_keys.hpp"
 #include "ngx/webhook_deliveries.hpp"
 #include "ngx/webhook_delivery.hpp"
 #include "ngx/webhook_journal.hpp"

@@ -19,7 +19,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/signature.hpp"
+#include "core/verify/signature.hpp"
 #include "ngx/webhook_status.hpp"
 #include "ngx/webhook_zone.hpp"
 

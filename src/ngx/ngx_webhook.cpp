@@ -3,7 +3,7 @@
 
 #include "ngx/ngx_webhook.hpp"
 
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 
 namespace webhook::ngx {
 

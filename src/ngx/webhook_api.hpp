@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/api_error.hpp"
-#include "core/json.hpp"
+#include "core/util/api_error.hpp"
+#include "core/util/json.hpp"
 #include "ngx/webhook_auth.hpp"
 
 namespace webhook::ngx {

@@ -1,7 +1,9 @@
 #include "ngx/webhook_auth.hpp"
 
-#include "core/hmac.hpp"
-#include "core/keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/util/hmac.hpp"
+#include "core/keys/api_keys.hpp"
 
 namespace webhook::ngx {
 

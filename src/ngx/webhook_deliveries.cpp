@@ -2,9 +2,14 @@
 
 #include <algorithm>
 
-#include "core/delivery.hpp"
-#include "core/journal.hpp"
-#include "core/keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/deliver/signing.hpp"
+#include "core/deliver/url_policy.hpp"
+#include "core/store/records.hpp"
+#include "core/keys/api_keys.hpp"
 #include "ngx/webhook_shm.hpp"
 #include "ngx/webhook_status.hpp"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 #include "ngx/webhook_state.hpp"
 
 namespace webhook::ngx {

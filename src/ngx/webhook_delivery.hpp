@@ -7,8 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "core/api_error.hpp"
-#include "core/delivery.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/util/api_error.hpp"
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/deliver/signing.hpp"
+#include "core/deliver/url_policy.hpp"
 #include "ngx/webhook_zone.hpp"
 
 namespace webhook::ngx {

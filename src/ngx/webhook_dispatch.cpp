@@ -24,8 +24,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "core/hmac.hpp"
-#include "core/keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/util/hmac.hpp"
+#include "core/keys/api_keys.hpp"
 #include "ngx/webhook_deliveries.hpp"
 #include "ngx/webhook_delivery.hpp"
 #include "ngx/webhook_journal.hpp"

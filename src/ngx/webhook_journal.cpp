@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <vector>
 
-#include "core/journal.hpp"
-#include "core/json.hpp"
+#include "core/store/records.hpp"
+#include "core/util/json.hpp"
 #include "ngx/webhook_state.hpp"
 
 namespace webhook::ngx {

@@ -3,8 +3,13 @@
 
 #include <algorithm>
 
-#include "core/delivery.hpp"
-#include "core/keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/deliver/signing.hpp"
+#include "core/deliver/url_policy.hpp"
+#include "core/keys/api_keys.hpp"
 #include "ngx/webhook_api.hpp"
 #include "ngx/webhook_deliveries.hpp"
 #include "ngx/webhook_delivery.hpp"

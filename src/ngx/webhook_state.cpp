@@ -4,9 +4,11 @@
 #include <cstring>
 #include <openssl/crypto.h>
 
-#include "core/encoding.hpp"
-#include "core/journal.hpp"
-#include "core/keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
+#include "core/util/encoding.hpp"
+#include "core/store/records.hpp"
+#include "core/keys/api_keys.hpp"
 #include "ngx/webhook_deliveries.hpp"
 #include "ngx/webhook_journal.hpp"
 #include "ngx/webhook_shm.hpp"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 #include "ngx/webhook_zone.hpp"
 
 namespace webhook::ngx {

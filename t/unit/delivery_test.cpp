@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
-#include "core/delivery.hpp"
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/deliver/signing.hpp"
+#include "core/deliver/url_policy.hpp"
 
 using namespace webhook;
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "core/encoding.hpp"
+#include "core/util/encoding.hpp"
 
 using namespace webhook;
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 
 using namespace webhook;
 

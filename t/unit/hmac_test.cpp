@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/encoding.hpp"
-#include "core/hmac.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/hmac.hpp"
 
 using namespace webhook;
 

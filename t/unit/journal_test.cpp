@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/journal.hpp"
+#include "core/store/records.hpp"
 
 using namespace webhook;
 

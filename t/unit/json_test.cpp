@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 
 using namespace webhook;
 

@@ -6,10 +6,12 @@
 #include <set>
 #include <string>
 
-#include "core/encoding.hpp"
-#include "core/hmac.hpp"
-#include "core/json.hpp"
-#include "core/keys.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/hmac.hpp"
+#include "core/util/json.hpp"
+#include "core/keys/api_keys.hpp"
+#include "core/util/rfc3339.hpp"
+#include "core/util/text.hpp"
 
 using namespace webhook;
 

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "core/encoding.hpp"
-#include "core/hmac.hpp"
-#include "core/signature.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/hmac.hpp"
+#include "core/verify/signature.hpp"
 
 using namespace webhook;
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/api_error.hpp"
+#include "core/util/api_error.hpp"
 
 namespace webhook {
 

@@ -1,4 +1,4 @@
-#include "core/encoding.hpp"
+#include "core/util/encoding.hpp"
 
 #include <openssl/crypto.h>
 

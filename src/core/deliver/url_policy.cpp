@@ -1,25 +1,13 @@
-#include "core/delivery.hpp"
+#include "core/deliver/url_policy.hpp"
 
 #include <arpa/inet.h>
 #include <cstring>
 
-#include "core/encoding.hpp"
-#include "core/keys.hpp"
+#include "core/util/text.hpp"
 
 namespace webhook {
 
 namespace {
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-bool lower_eq(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); i++) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i];
-        if (x != b[i]) return false;
-    }
-    return true;
-}
 
 bool valid_hostname(std::string_view h) {
     if (h.empty() || h.size() > 253) return false;
@@ -62,9 +50,9 @@ std::variant<Url, ApiError> parse_webhook_url(std::string_view text, bool allow_
 
     Url u;
     std::string_view rest;
-    if (lower_eq(text.substr(0, 8), "https://")) {
+    if (ascii_iequals(text.substr(0, 8), "https://")) {
         rest = text.substr(8);
-    } else if (lower_eq(text.substr(0, 7), "http://")) {
+    } else if (ascii_iequals(text.substr(0, 7), "http://")) {
         if (!allow_http) return unprocessable("url_not_allowed", "url must use https://");
         u.https = false;
         u.port = 80;
@@ -211,133 +199,6 @@ bool AddressPolicy::permits(const unsigned char* addr, bool ipv6) const {
     for (const Cidr& c : allow)
         if (cidr_contains(c, addr, ipv6)) return true;
     return false;
-}
-
-bool valid_event_type(std::string_view t) {
-    if (t.empty() || t.size() > kMaxEventType || t.front() == '.' || t.back() == '.') return false;
-    for (char c : t) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == ':';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-bool valid_event_filter(std::string_view f) {
-    if (f == "*") return true;
-    if (f.size() > 2 && f.substr(f.size() - 2) == ".*") return valid_event_type(f.substr(0, f.size() - 2));
-    return valid_event_type(f);
-}
-
-bool event_matches(std::string_view f, std::string_view type) {
-    if (f == "*") return true;
-    if (f.size() > 2 && f.substr(f.size() - 2) == ".*")
-        return type.size() > f.size() - 1 && type.substr(0, f.size() - 1) == f.substr(0, f.size() - 1);
-    return f == type;
-}
-
-std::string build_payload(std::string_view type, int64_t ts, std::string_view data_json) {
-    std::string out = "{\"type\":\"";
-    out.append(type);   // validated: no characters that need escaping
-    out += "\",\"timestamp\":\"" + format_rfc3339(ts) + "\",\"data\":";
-    out.append(data_json);
-    out += "}";
-    return out;
-}
-
-std::optional<std::vector<int64_t>> parse_retries(std::string_view text) {
-    std::vector<int64_t> out;
-    size_t start = 0;
-    while (start <= text.size()) {
-        size_t end = text.find(',', start);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view item = text.substr(start, end - start);
-        if (item.empty()) return std::nullopt;
-        size_t i = 0;
-        int64_t v = 0;
-        while (i < item.size() && item[i] >= '0' && item[i] <= '9') {
-            v = v * 10 + (item[i] - '0');
-            if (v > 100000000) return std::nullopt;
-            i++;
-        }
-        if (i == 0) return std::nullopt;
-        std::string_view unit = item.substr(i);
-        int64_t ms;
-        if (unit == "ms") ms = v;
-        else if (unit == "s" || unit.empty()) ms = v * 1000;
-        else if (unit == "m") ms = v * 60000;
-        else if (unit == "h") ms = v * 3600000;
-        else if (unit == "d") ms = v * 86400000;
-        else return std::nullopt;
-        out.push_back(ms);
-        if (out.size() > 50) return std::nullopt;
-        start = end + 1;
-    }
-    if (out.empty()) return std::nullopt;
-    return out;
-}
-
-int64_t jittered(int64_t delay_ms, uint32_t random) {
-    if (delay_ms <= 0) return 0;
-    // factor in [0.8, 1.2]
-    double f = 0.8 + 0.4 * (static_cast<double>(random) / 4294967295.0);
-    return static_cast<int64_t>(static_cast<double>(delay_ms) * f);
-}
-
-int64_t apply_retry_after(int64_t scheduled_ms, int64_t retry_after_s) {
-    int64_t want = retry_after_s * 1000;
-    if (want < scheduled_ms) return scheduled_ms;
-    if (want > 2 * scheduled_ms) return 2 * scheduled_ms;
-    return want;
-}
-
-std::optional<int64_t> parse_retry_after(std::string_view v, int64_t now_s) {
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-    if (v.empty() || v.size() > 64) return std::nullopt;
-    bool digits = true;
-    for (char c : v) digits &= c >= '0' && c <= '9';
-    if (digits) {
-        if (v.size() > 9) return std::nullopt;
-        int64_t s = 0;
-        for (char c : v) s = s * 10 + (c - '0');
-        return s;
-    }
-    // HTTP-date: Sun, 06 Nov 1994 08:49:37 GMT
-    struct tm tm {};
-    std::string s(v);
-    if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
-    int64_t t = timegm(&tm);
-    return t > now_s ? t - now_s : 0;
-}
-
-std::string generate_endpoint_secret() { return "whsec_" + base64_encode(random_bytes(24)); }
-
-std::string endpoint_key(std::string_view secret) {
-    auto key = derive_key(Scheme::standard, secret);
-    return key ? *key : std::string(secret);
-}
-
-std::string standard_signature(const std::vector<std::string>& keys, std::string_view msg_id, int64_t timestamp,
-                               std::string_view body) {
-    std::string out;
-    std::string ts = std::to_string(timestamp);
-    for (const std::string& key : keys) {
-        Hmac h(HashAlg::sha256, key);
-        h.update(msg_id);
-        h.update(".");
-        h.update(ts);
-        h.update(".");
-        h.update(body);
-        if (!out.empty()) out.push_back(' ');
-        out += "v1," + base64_encode(h.finish());
-    }
-    return out;
-}
-
-std::string body_signature(HashAlg alg, std::string_view key, std::string_view body, Encoding enc,
-                           std::string_view prefix) {
-    std::string mac = hmac(alg, key, body);
-    return std::string(prefix) + (enc == Encoding::hex ? hex_encode(mac) : base64_encode(mac));
 }
 
 }  // namespace webhook

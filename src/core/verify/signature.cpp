@@ -1,30 +1,11 @@
-#include "core/signature.hpp"
+#include "core/verify/signature.hpp"
 
-#include "core/encoding.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/text.hpp"
 
 namespace webhook {
 
 namespace {
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-    std::vector<std::string_view> parts;
-    size_t start = 0;
-    while (start <= s.size()) {
-        size_t end = s.find(sep, start);
-        if (end == std::string_view::npos) end = s.size();
-        parts.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return parts;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 // Unix seconds: digits only, at most 12 of them.
 std::optional<int64_t> parse_unix(std::string_view s) {

@@ -1,4 +1,4 @@
-#include "core/journal.hpp"
+#include "core/store/records.hpp"
 
 #include <array>
 #include <cstring>

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/hmac.hpp"
+#include "core/util/hmac.hpp"
 
 namespace webhook {
 

@@ -1,4 +1,4 @@
-#include "core/hmac.hpp"
+#include "core/util/hmac.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <variant>
 
-#include "core/api_error.hpp"
-#include "core/json.hpp"
+#include "core/util/api_error.hpp"
+#include "core/util/json.hpp"
 
 namespace webhook {
 
@@ -35,9 +35,6 @@ constexpr size_t kMaxTenant = 256;
 constexpr int64_t kMaxPlanLimit = 100000;
 constexpr int64_t kMaxPendingLimit = 10000000;
 
-// Uniform base62 characters from RAND_bytes (rejection sampling, no bias).
-std::string random_base62(size_t n);
-
 struct NewKey {
     std::string id;       // key_<16 base62>, public
     std::string secret;   // sk_<40 base62>, returned once
@@ -48,12 +45,6 @@ NewKey generate_key();
 
 // True for a value that looks like a key we issue (cheap pre-check before hashing).
 bool plausible_key(std::string_view presented);
-
-std::string format_rfc3339(int64_t unix_seconds);
-std::optional<int64_t> parse_rfc3339(std::string_view text);
-
-// A string any header or log line can carry: printable, no CR/LF/NUL.
-bool header_safe(std::string_view s);
 
 struct KeyRequest {
     std::string resource;

@@ -1,0 +1,38 @@
+#include "core/deliver/events.hpp"
+
+#include "core/util/rfc3339.hpp"
+
+namespace webhook {
+
+bool valid_event_type(std::string_view t) {
+    if (t.empty() || t.size() > kMaxEventType || t.front() == '.' || t.back() == '.') return false;
+    for (char c : t) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == ':';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool valid_event_filter(std::string_view f) {
+    if (f == "*") return true;
+    if (f.size() > 2 && f.substr(f.size() - 2) == ".*") return valid_event_type(f.substr(0, f.size() - 2));
+    return valid_event_type(f);
+}
+
+bool event_matches(std::string_view f, std::string_view type) {
+    if (f == "*") return true;
+    if (f.size() > 2 && f.substr(f.size() - 2) == ".*")
+        return type.size() > f.size() - 1 && type.substr(0, f.size() - 1) == f.substr(0, f.size() - 1);
+    return f == type;
+}
+
+std::string build_payload(std::string_view type, int64_t ts, std::string_view data_json) {
+    std::string out = "{\"type\":\"";
+    out.append(type);   // validated: no characters that need escaping
+    out += "\",\"timestamp\":\"" + format_rfc3339(ts) + "\",\"data\":";
+    out.append(data_json);
+    out += "}";
+    return out;
+}
+
+}  // namespace webhook

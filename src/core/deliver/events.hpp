@@ -1,0 +1,24 @@
+// Event types, the filters endpoints subscribe with, and the payload an
+// event is delivered as.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace webhook {
+
+constexpr size_t kMaxEventType = 128;
+constexpr size_t kMaxFilters = 64;
+// Lowercase letters, digits and . _ - : ; no leading or trailing dot.
+bool valid_event_type(std::string_view type);
+// "*", an exact type, or a prefix glob "room.*".
+bool valid_event_filter(std::string_view filter);
+bool event_matches(std::string_view filter, std::string_view type);
+
+// {"type":…,"timestamp":"<RFC 3339>","data":…}; data_json must be JSON text.
+std::string build_payload(std::string_view type, int64_t unix_seconds, std::string_view data_json);
+
+}  // namespace webhook

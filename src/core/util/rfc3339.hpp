@@ -1,0 +1,15 @@
+// Timestamps as the API writes and reads them (RFC 3339, UTC).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace webhook {
+
+std::string format_rfc3339(int64_t unix_seconds);
+// YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM) → Unix seconds.
+std::optional<int64_t> parse_rfc3339(std::string_view text);
+
+}  // namespace webhook
