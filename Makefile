@@ -43,7 +43,7 @@ DEB_BUILD   = nginx-core nginx-dev libssl-dev libjansson-dev g++ make
 DEB_TEST    = libgtest-dev perl curl libio-socket-ssl-perl
 DEB_BENCH   = wrk libnginx-mod-http-js libnginx-mod-http-lua util-linux
 
-SRCS := config config.make $(wildcard src/core/*/*.cpp src/core/*/*.hpp src/ngx/*.cpp src/ngx/*.hpp)
+SRCS := config config.make $(wildcard src/core/*/*.cpp src/core/*/*.hpp src/ngx/*/*.cpp src/ngx/*/*.hpp)
 
 .PHONY: all deps deps-test deps-bench run test test-build unit integration bench clean
 
@@ -86,10 +86,10 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SRCS)
 # ---- tests -----------------------------------------------------------------
 
 UNIT_BIN = $(BUILD)/unit_tests
-$(UNIT_BIN): $(wildcard src/core/*/*.cpp src/core/*/*.hpp t/unit/*.cpp) | deps-test
+$(UNIT_BIN): $(wildcard src/core/*/*.cpp src/core/*/*.hpp t/unit/*.cpp t/unit/*/*.cpp) | deps-test
 	@mkdir -p $(BUILD)
 	g++ -std=c++17 -O1 -g -Wall -Wextra -Werror $(SAN_FLAGS) -Isrc -o $@ \
-	  $(wildcard src/core/*/*.cpp) $(wildcard t/unit/*.cpp) -lgtest -lgtest_main -lcrypto -ljansson -lpthread
+	  $(wildcard src/core/*/*.cpp) $(wildcard t/unit/*.cpp t/unit/*/*.cpp) -lgtest -lgtest_main -lcrypto -ljansson -lpthread
 
 unit: $(UNIT_BIN)
 	$(SAN_UNIT_ENV) $(UNIT_BIN)
@@ -98,8 +98,10 @@ t/npm/node_modules: t/npm/package.json t/npm/package-lock.json | deps-test
 	cd t/npm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# One folder per capability; listed so that prove -r never walks t/npm or t/unit.
+TEST_DIRS  = t/verify t/keys t/api t/deliver t/store t/status
 integration: $(MODULE) t/npm/node_modules
-	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) prove -j$(PROVE_JOBS) -I t/lib t/
+	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) prove -j$(PROVE_JOBS) -r -I t/lib $(TEST_DIRS)
 
 test: deps-test unit integration
 

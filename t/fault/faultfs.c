@@ -1,5 +1,5 @@
 /*
- * faultfs.c — an LD_PRELOAD interposer for the disk-fault tests (t/fault_*.t).
+ * faultfs.c — an LD_PRELOAD interposer for the disk-fault tests (t/store/fault_*.t).
  *
  * Makes chosen file operations fail with a chosen errno for files whose path
  * contains a chosen substring, switched on and off at run time (no restart of

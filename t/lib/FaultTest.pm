@@ -1,6 +1,6 @@
 package FaultTest;
 
-# Disk faults for the integration tests (t/fault_*.t): builds the LD_PRELOAD
+# Disk faults for the integration tests (t/store/fault_*.t): builds the LD_PRELOAD
 # interposer t/fault/faultfs.c into a temp dir and drives it through its
 # control file, at run time, without restarting nginx.
 #

@@ -1,6 +1,6 @@
 package HostileTest;
 
-# Helpers for the hostile-client tests (t/hostile_*.t), on top of WebhookTest.pm:
+# Helpers for the hostile-client tests (t/*/hostile*.t), on top of WebhookTest.pm:
 # clients that reset, stall, frame badly or pipeline, in bounded bursts, and
 # the check that nginx is back to its baseline afterwards.
 #
@@ -55,7 +55,8 @@ use WebhookTest ();
 
 our @EXPORT_OK = qw(wave scenario all_ok h1 chunk_head split_responses h2 zeros_sig settle_timeout
                     close_wait_count worker_fd_counts hostile_conf hostile_setup pass_headers read_headers
-                    limits_body event_body proxy_h1_scenarios finish h2_burst h2_all_ok h2_request $ADMIN $GH);
+                    limits_body event_body proxy_h1_scenarios finish h2_burst h2_all_ok h2_request h2_over h2_answer
+                    $ADMIN $GH);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 our $CURRENT;   # the running scenario's name, prefixed to all_ok()'s test names
@@ -410,6 +411,24 @@ sub h2_burst($t, %o) {
     return h2({ port => $t->ng->port('PORT2'), sessions => 2, streams => 5, timeout_ms => 4000, %o });
 }
 
+# One HTTP/2 burst of POST $path as guard $g (with read_headers: enough to
+# get the body read) whose body goes over client_max_body_size 1k: two DATA
+# frames of 600 bytes 300 ms apart, or $o{body}; headers => { lowercase name
+# => value } adds to (or replaces) the request headers, spec => { ... } to
+# h2_burst's spec.
+sub h2_over($t, $path, $g, %o) {
+    my %h = read_headers($t, $g);
+    my %lc = map { lc($_) => $h{$_} } keys %h;
+    return h2_burst($t, request => { method => 'POST', path => $path, headers => { %lc, %{ $o{headers} // {} } },
+                                     body => $o{body} // [{ fill => 600 }, { fill => 600 }] },
+                    action => 'complete', pause_ms => 300, %{ $o{spec} // {} });
+}
+
+# A stream predicate for h2_all_ok: answered $status, ended, body matching $re when given.
+sub h2_answer($status, $re = undef) {
+    return sub ($s) { $s->{status} == $status && $s->{ended} && (!defined $re || $s->{body} =~ $re) };
+}
+
 # One test over the streams of an h2 report (as all_ok).
 sub h2_all_ok($rep, $pred, $name) {
     $name = "$CURRENT: $name" if defined $CURRENT;
@@ -469,64 +488,32 @@ package HostileTest::Upstream;
 # A forked HTTP/1.1 upstream on loopback for proxy_pass: `children` processes
 # accept on one socket; each reads the request (head + Content-Length or
 # chunked body), then answers 200 with a JSON body, after `delay` seconds;
-# with `trickle` > 0 it sends the head and half the body, waits `trickle`
+# with `trickle` > 0 it sends the head and half its body, waits `trickle`
 # seconds, then the rest. Connection: close.
 
 use v5.36;
-use Carp qw(croak);
-use IO::Socket::INET;
-use POSIX ();
+use parent -norequire, 'WebhookTest::Server';
 use Time::HiRes qw(sleep time);
 
 sub start($class, %o) {
-    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp', Listen => 256,
-                                       ReuseAddr => 1) or croak "upstream listen: $!";
-    my $self = bless { port => $listen->sockport, pids => [], delay => $o{delay} // 0, trickle => $o{trickle} // 0 },
-        $class;
-    for (1 .. ($o{children} // 12)) {
-        my $pid = fork // croak "fork: $!";
-        if ($pid == 0) {
-            $SIG{TERM} = 'DEFAULT';
-            $SIG{PIPE} = 'IGNORE';
-            eval {
-                while (1) {
-                    my $c = $listen->accept or next;
-                    eval { $self->_handle($c) };
-                    close $c;
-                }
-            };
-            POSIX::_exit(0);
-        }
-        push @{ $self->{pids} }, $pid;
-    }
-    close $listen;
-    WebhookTest::_register($self);
-    return $self;
+    my $listen = WebhookTest::Server::tcp_listener(backlog => 256, what => 'upstream');
+    my $self = bless { port => $listen->sockport, delay => $o{delay} // 0, trickle => $o{trickle} // 0 }, $class;
+    return $self->serve($listen, children => $o{children} // 12);
 }
 
-sub port($self) { return $self->{port} }
-
-sub _more($c, $bufref) {
-    my $rin = '';
-    vec($rin, fileno($c), 1) = 1;
-    return 0 unless select(my $rout = $rin, undef, undef, 10) > 0;
-    return sysread($c, $$bufref, 65536, length $$bufref) ? 1 : 0;
+sub _serve($self, $listen) {
+    $SIG{PIPE} = 'IGNORE';
+    while (1) {
+        my $c = $listen->accept or next;
+        eval { $self->_handle($c) };
+        close $c;
+    }
 }
 
 sub _handle($self, $c) {
-    my $buf = '';
-    while (index($buf, "\r\n\r\n") < 0) { _more($c, \$buf) or return }
-    my $end = index $buf, "\r\n\r\n";
-    my $head = substr $buf, 0, $end;
-    $buf = substr $buf, $end + 4;
-    my $len = $head =~ /^content-length:\s*(\d+)/mi ? $1 : 0;
-    if ($head =~ /^transfer-encoding:\s*chunked/mi) {
-        for (1 .. 100000) { last if $buf =~ /(?:^|\r\n)0\r\n\r\n\z/; _more($c, \$buf) or last }
-    } else {
-        while (length $buf < $len) { _more($c, \$buf) or last }
-    }
+    my $req = WebhookTest::read_http_request($c, timeout => 10) or return;
     sleep $self->{delay} if $self->{delay};
-    my $body = WebhookTest::json_encode({ received => length $buf, pad => 'p' x 2000 }) . "\n";
+    my $body = WebhookTest::json_encode({ received => length $req->{body}, pad => 'p' x 2000 }) . "\n";
     my $resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " . length($body)
         . "\r\nConnection: close\r\n\r\n";
     if ($self->{trickle}) {
@@ -543,14 +530,6 @@ sub _handle($self, $c) {
     vec($rin, fileno($c), 1) = 1;
     select(my $rout = $rin, undef, undef, 2);
 }
-
-sub stop($self) {
-    my @p = @{ $self->{pids} } or return;
-    kill 'KILL', @p;
-    waitpid $_, 0 for @p;
-    $self->{pids} = [];
-}
-sub _cleanup($self) { $self->stop }
 
 package HostileTest::Target;
 
@@ -572,10 +551,7 @@ sub ng($self) { return $self->{ng} }
 
 sub port_numbers($self) { return map { $self->{ng}->port($_) } @{ $self->{ports} } }
 
-sub stub_active($self) {
-    my $res = WebhookTest::http_request('GET', $self->{ng}->url($self->{stub}), {}, undef, timeout => 5);
-    return $res->{status} == 200 && $res->{content} =~ /Active connections:\s*(\d+)/ ? $1 : undef;
-}
+sub stub_active($self) { return WebhookTest::stub_active($self->{ng}->url($self->{stub})) }
 
 sub zone_used($self) {
     return 0 unless $self->{metrics};

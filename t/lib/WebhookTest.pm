@@ -1,6 +1,8 @@
 package WebhookTest;
 
-# A small harness for the integration tests of ngx_webhook (prove -I t/lib t/).
+# A small harness for the integration tests of ngx_webhook
+# (prove -r -I t/lib t/verify t/keys ...: one folder per capability, see the
+# Makefile's TEST_DIRS).
 # Perl 5.36 core modules only.
 #
 #   use WebhookTest qw(:all);
@@ -47,7 +49,8 @@ our @EXPORT_OK = qw(
     http_request http_get http_post raw_request raw_http chunked_body expect_continue_request curl_request
     parse_response error_code json_decode json_encode random_bytes write_file read_file
     sign_with_library sign_github sign_stripe sign_slack sign_shopify sign_standard sign_hmac hmac_raw
-    wait_for wait_for_port
+    wait_for wait_for_port wait_until
+    parse_metrics webhook_metrics stub_active worker_rss worker_fds
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -103,6 +106,18 @@ sub port_open($port) {
 }
 
 sub wait_for_port($port, $timeout = 10) { return wait_for(sub { port_open($port) }, $timeout) }
+
+# Polls $cond every 0.2 s until it returns a true value (returned) or the
+# deadline passes (undef).
+sub wait_until($cond, $timeout = 15) {
+    my $deadline = time + $timeout;
+    while (1) {
+        my $v = $cond->();
+        return $v if $v;
+        return undef if time > $deadline;
+        sleep 0.2;
+    }
+}
 
 sub write_file($path, $data) {
     open my $fh, '>:raw', $path or croak "write $path: $!";
@@ -228,6 +243,43 @@ sub _capture(@cmd) {
     return { exit => $exit, stdout => $stdout, output => $stdout . $stderr };
 }
 
+# --- webhook_status and process probes -------------------------------------------
+
+# { "name{labels}" => value } of a Prometheus text (comments skipped).
+sub parse_metrics($text) {
+    my %m;
+    for (split /\n/, $text // '') {
+        next if /^#/;
+        $m{$1} = $2 if /^(\S+)\s+(\S+)$/;
+    }
+    return \%m;
+}
+
+# GET $path (a webhook_status location) of $ng, parsed ({} when it fails).
+sub webhook_metrics($ng, $path = '/metrics') { return parse_metrics(http_get($ng->url($path))->{content}) }
+
+# "Active connections: N" of a stub_status location (undef when unreadable).
+sub stub_active($url) {
+    my $res = http_request('GET', $url, {}, undef, timeout => 5);
+    return $res->{status} == 200 && $res->{content} =~ /Active connections:\s*(\d+)/ ? $1 : undef;
+}
+
+# VmRSS (kB) of a process; worker_rss($pid, 'RssAnon') for its private
+# memory only (VmRSS also counts the shared-memory zone's pages as they are
+# touched).
+sub worker_rss($pid, $field = 'VmRSS') {
+    my $s = read_file("/proc/$pid/status") // return undef;
+    return $s =~ /^\Q$field\E:\s+(\d+)\s+kB/m ? $1 : undef;
+}
+
+# Number of open file descriptors of a process (undef when not readable).
+sub worker_fds($pid) {
+    opendir my $d, "/proc/$pid/fd" or return undef;
+    my $n = grep { /^\d+$/ } readdir $d;
+    closedir $d;
+    return $n;
+}
+
 # --- HTTP ----------------------------------------------------------------------
 
 my $TINY = HTTP::Tiny->new(timeout => 30, keep_alive => 0, max_size => undef);
@@ -322,6 +374,55 @@ sub _write_all($sock, $data) {
     return 1;
 }
 
+# Server side: reads one HTTP/1.1 request from $c. Each read waits at most
+# $o{timeout} seconds (default 30), and none goes past $o{deadline} (an epoch
+# time) when given. Returns { method, target, protocol, headers (lowercase
+# names, repeated ones joined with ", "), header_list ([name, value] ...), body
+# (Content-Length or de-chunked) }, or undef when the head never completes.
+sub read_http_request($c, %o) {
+    my $more = sub ($bufref) {
+        my $wait = $o{timeout} // 30;
+        if (defined $o{deadline}) {
+            my $left = $o{deadline} - time;
+            return 0 if $left <= 0;
+            $wait = $left if $left < $wait;
+        }
+        my $rin = '';
+        vec($rin, fileno($c), 1) = 1;
+        return 0 unless select(my $rout = $rin, undef, undef, $wait) > 0;
+        return sysread($c, $$bufref, 65536, length $$bufref) ? 1 : 0;
+    };
+    my $buf = '';
+    while (index($buf, "\r\n\r\n") < 0) { $more->(\$buf) or return undef }
+    my $end = index $buf, "\r\n\r\n";
+    my ($line, @lines) = split /\r\n/, substr($buf, 0, $end);
+    $buf = substr $buf, $end + 4;
+    my ($method, $target, $proto) = split / /, $line, 3;
+    my (@list, %h);
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*?)\s*$/ or next;
+        push @list, [$k, $v];
+        $h{ lc $k } = exists $h{ lc $k } ? "$h{lc $k}, $v" : $v;
+    }
+    my $body = '';
+    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        while (1) {
+            while ($buf !~ /\r\n/) { $more->(\$buf) or last }
+            $buf =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n// or last;
+            my $n = hex $1;
+            last if $n == 0;
+            while (length $buf < $n + 2) { $more->(\$buf) or last }
+            $body .= substr $buf, 0, $n;
+            substr($buf, 0, $n + 2) = '';
+        }
+    } elsif (my $len = $h{'content-length'}) {
+        while (length $buf < $len) { $more->(\$buf) or last }
+        $body = substr $buf, 0, $len;
+    }
+    return { method => $method, target => $target // '', protocol => $proto, headers => \%h, header_list => \@list,
+             body => $body };
+}
+
 # Builds a raw HTTP/1.1 request head (+ body when given).
 sub raw_http($method, $path, $headers = {}, $body = undef, %o) {
     my @h = ref $headers eq 'ARRAY' ? @$headers : map { [$_, $headers->{$_}] } sort keys %$headers;
@@ -403,19 +504,6 @@ sub curl_request($method, $url, $headers = {}, $body = undef, %o) {
 # --- cleanup -----------------------------------------------------------------
 
 sub _register($obj) { push @STARTED, $obj }
-
-# Runs $server->_serve($sock) in a child process (a test backend, receiver or
-# DNS server), keeps its pid, and stops it when the test ends.
-sub serve_forked($server, $sock) {
-    my $pid = fork // Carp::croak("fork: $!");
-    if ($pid == 0) {
-        eval { $server->_serve($sock) };
-        POSIX::_exit(0);
-    }
-    close $sock;
-    $server->{pid} = $pid;
-    _register($server);
-}
 
 END {
     if ($$ == $OWNER) {
@@ -745,6 +833,65 @@ sub _cleanup($self) {
 
 # ==============================================================================
 
+package WebhookTest::Server;
+
+# The base of the test's own servers (WebhookTest::Backend, the receivers and
+# the DNS server of DeliveryTest, HostileTest::Upstream): a socket on loopback
+# served by forked processes, which stop() — or the END cleanup when the test
+# ends — stops with SIGTERM.
+#
+#   my $listen = WebhookTest::Server::tcp_listener(port => 0, backlog => 128);
+#   my $self = bless { dir => WebhookTest::Server::temp_dir('backend'), port => $listen->sockport }, $class;
+#   $self->serve($listen, children => 4);      # each child runs $self->_serve($listen)
+
+use v5.36;
+use Carp qw(croak);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX ();
+
+# A listening TCP socket on 127.0.0.1 (port => 0: a free one).
+sub tcp_listener(%o) {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'tcp',
+                                  Listen => $o{backlog} // 128, ReuseAddr => 1)
+        or croak(($o{what} // 'server') . " listen: $!");
+    return $s;
+}
+
+# A temp dir for what a server records (kept with WEBHOOK_TEST_KEEP=1).
+sub temp_dir($tag) { return tempdir("ngx_webhook_${tag}_XXXXXX", TMPDIR => 1, CLEANUP => !$ENV{WEBHOOK_TEST_KEEP}) }
+
+# Runs $self->_serve($sock) in $o{children} forked processes (default 1),
+# closes $sock in the test process and registers $self for the END cleanup.
+sub serve($self, $sock, %o) {
+    for (1 .. ($o{children} // 1)) {
+        my $pid = fork // croak("fork: $!");
+        if ($pid == 0) {
+            $SIG{TERM} = 'DEFAULT';
+            eval { $self->_serve($sock) };
+            POSIX::_exit(0);
+        }
+        push @{ $self->{pids} }, $pid;
+    }
+    close $sock;
+    WebhookTest::_register($self);
+    return $self;
+}
+
+sub port($self) { return $self->{port} }
+sub dir($self)  { return $self->{dir} }
+sub url($self, $path = '/', $host = '127.0.0.1') { return "http://$host:$self->{port}$path" }
+
+sub stop($self) {
+    my @p = @{ $self->{pids} // [] } or return;
+    kill 'TERM', @p;
+    waitpid $_, 0 for @p;
+    $self->{pids} = [];
+}
+sub _cleanup($self) { $self->stop }
+
+# ==============================================================================
+
 package WebhookTest::Backend;
 
 # A forked HTTP/1.1 server on loopback that records every request (method,
@@ -753,25 +900,15 @@ package WebhookTest::Backend;
 # record; the body is {"seq":N,"received":LENGTH}.
 
 use v5.36;
-use Carp qw(croak);
-use File::Temp qw(tempdir);
-use IO::Socket::INET;
-use POSIX ();
-use Time::HiRes qw(sleep time);
+use parent -norequire, 'WebhookTest::Server';
+use Time::HiRes qw(time);
 
 sub start($class, %o) {
-    my $dir = tempdir('ngx_webhook_backend_XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{WEBHOOK_TEST_KEEP});
-    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'tcp',
-                                       Listen => 128, ReuseAddr => 1) or croak "backend listen: $!";
-    my $self = bless { dir => $dir, port => $listen->sockport }, $class;
+    my $listen = WebhookTest::Server::tcp_listener(port => $o{port}, what => 'backend');
+    my $self = bless { dir => WebhookTest::Server::temp_dir('backend'), port => $listen->sockport }, $class;
     $self->set_status($o{status} // 200);
-    WebhookTest::serve_forked($self, $listen);
-    return $self;
+    return $self->serve($listen);
 }
-
-sub port($self) { return $self->{port} }
-sub dir($self)  { return $self->{dir} }
-sub url($self, $path = '/') { return "http://127.0.0.1:$self->{port}$path" }
 
 # Status for the following requests (a request header X-Backend-Status overrides).
 sub set_status($self, $status) { WebhookTest::write_file("$self->{dir}/status", $status) }
@@ -787,51 +924,19 @@ sub _serve($self, $listen) {
     }
 }
 
-sub _read_more($c, $bufref) {
-    my $rin = '';
-    vec($rin, fileno($c), 1) = 1;
-    return 0 unless select(my $rout = $rin, undef, undef, 30) > 0;
-    return sysread($c, $$bufref, 65536, length $$bufref) ? 1 : 0;
-}
-
 sub _handle($self, $c, $seq) {
-    my $buf = '';
-    while ((my $i = index $buf, "\r\n\r\n") < 0) { _read_more($c, \$buf) or return }
-    my $end = index $buf, "\r\n\r\n";
-    my ($line, @lines) = split /\r\n/, substr($buf, 0, $end);
-    $buf = substr $buf, $end + 4;
-    my ($method, $target, $proto) = split / /, $line, 3;
-    my (@headers, %h);
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):\s*(.*?)\s*$/ or next;
-        push @headers, [$k, $v];
-        $h{ lc $k } = exists $h{ lc $k } ? "$h{lc $k}, $v" : $v;
-    }
-    my $body = '';
-    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
-        while (1) {
-            while ($buf !~ /\r\n/) { _read_more($c, \$buf) or last }
-            $buf =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n// or last;
-            my $n = hex $1;
-            if ($n == 0) { last }
-            while (length $buf < $n + 2) { _read_more($c, \$buf) or last }
-            $body .= substr $buf, 0, $n;
-            substr($buf, 0, $n + 2) = '';
-        }
-    } elsif (my $len = $h{'content-length'}) {
-        while (length $buf < $len) { _read_more($c, \$buf) or last }
-        $body = substr $buf, 0, $len;
-    }
+    my $req = WebhookTest::read_http_request($c, timeout => 30) or return;
+    my $body = $req->{body};
     my $name = sprintf '%s/%06d', $self->{dir}, $seq;
     WebhookTest::write_file("$name.body.tmp", $body);
     WebhookTest::write_file("$name.json.tmp", WebhookTest::json_encode({
-        seq => $seq, method => $method, target => $target, protocol => $proto,
-        headers => \%h, header_list => \@headers, length => length $body, time => time,
+        seq => $seq, method => $req->{method}, target => $req->{target}, protocol => $req->{protocol},
+        headers => $req->{headers}, header_list => $req->{header_list}, length => length $body, time => time,
     }));
     rename "$name.body.tmp", "$name.body";
     rename "$name.json.tmp", "$name.json";
 
-    my $status = $h{'x-backend-status'} // WebhookTest::read_file("$self->{dir}/status") // 200;
+    my $status = $req->{headers}{'x-backend-status'} // WebhookTest::read_file("$self->{dir}/status") // 200;
     $status =~ s/\D//g;
     my $resp = WebhookTest::json_encode({ seq => $seq, received => length $body }) . "\n";
     my $out = "HTTP/1.1 $status Backend\r\nContent-Type: application/json\r\nContent-Length: "
@@ -871,13 +976,5 @@ sub request_for($self, $res) {
 
 # Forget everything recorded so far.
 sub clear($self) { unlink glob "$self->{dir}/0*" }
-
-sub stop($self) {
-    return unless $self->{pid};
-    kill 'TERM', $self->{pid};
-    waitpid $self->{pid}, 0;
-    delete $self->{pid};
-}
-sub _cleanup($self) { $self->stop }
 
 1;

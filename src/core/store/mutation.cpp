@@ -221,6 +221,15 @@ public:
         return out.empty() ? fail(key, "must not be empty") : true;
     }
 
+    // Null stands for empty (an attempt without an error).
+    bool str_or_null(const char* key, std::string& out) const {
+        if (json_is_null(get(key))) {
+            out.clear();
+            return true;
+        }
+        return str(key, out);
+    }
+
     // Written only when there is something to say: absent is empty.
     bool opt_str(const char* key, std::string& out) const {
         if (get(key) == nullptr) {
@@ -381,8 +390,7 @@ bool read(const Fields& f, EventDel& m) { return f.id("id", m.id) && f.opt_str("
 bool read_attempt(const Fields& f, AttemptRecord& a) {
     std::string time;   // derived from "at": checked for presence, not read
     return f.i64("at", a.at_ms) && f.str("time", time) && f.nullable("response_status", a.response_status) &&
-           f.i64("response_time_ms", a.response_time_ms) &&
-           (json_is_null(f.get("error")) ? (a.error.clear(), true) : f.str("error", a.error)) &&
+           f.i64("response_time_ms", a.response_time_ms) && f.str_or_null("error", a.error) &&
            f.str("response", a.response);
 }
 

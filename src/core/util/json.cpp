@@ -130,4 +130,41 @@ void json_set_str(json_t* obj, const char* key, std::string_view value) {
     if (s == nullptr || json_object_set_new(obj, key, s) != 0) throw std::bad_alloc();
 }
 
+void json_quote(std::string& out, std::string_view s) {
+    static const char hex[] = "0123456789abcdef";
+    std::string clean;
+    if (!utf8_valid(s)) {   // JSON text is UTF-8: a stray byte becomes U+FFFD
+        clean = utf8_sanitize(s);
+        s = clean;
+    }
+    out.push_back('"');
+    for (unsigned char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < 0x20) {
+                out += "\\u00";
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 0xf]);
+            } else {
+                out.push_back(static_cast<char>(c));
+            }
+        }
+    }
+    out.push_back('"');
+}
+
+std::string error_json(std::string_view code, std::string_view message) {
+    std::string out = "{\"error\":{\"code\":";
+    json_quote(out, code);
+    out += ",\"message\":";
+    json_quote(out, message);
+    out += "}}";
+    return out;
+}
+
 }  // namespace webhook

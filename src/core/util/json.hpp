@@ -50,4 +50,11 @@ std::string utf8_sanitize(std::string_view s, bool* replaced = nullptr);
 // so the object can always be dumped.
 void json_set_str(json_t* obj, const char* key, std::string_view value);
 
+// Appends s as a JSON string literal (quotes included; invalid UTF-8 as
+// U+FFFD).
+void json_quote(std::string& out, std::string_view s);
+
+// {"error":{"code":…,"message":…}}: the one error body of the module.
+std::string error_json(std::string_view code, std::string_view message);
+
 }  // namespace webhook

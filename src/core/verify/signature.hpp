@@ -24,6 +24,7 @@ enum class Verdict {
     timestamp_out_of_tolerance,
     replayed,
 };
+constexpr size_t kVerdictCount = static_cast<size_t>(Verdict::replayed) + 1;
 
 std::optional<Scheme> scheme_from_name(std::string_view name);
 std::string_view scheme_name(Scheme scheme);

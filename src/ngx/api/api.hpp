@@ -1,0 +1,98 @@
+// The management REST API (SPEC §5): routing relative to the location,
+// authentication, bounded JSON bodies, the error model, and making a
+// change durable before its answer goes out. Routes: key_routes.cpp
+// (keys, plan limits), webhook_routes.cpp (webhooks, deliveries, events).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/util/api_error.hpp"
+#include "core/util/json.hpp"
+#include "ngx/keys/presented_key.hpp"
+#include "ngx/store/mutation_log.hpp"
+
+namespace webhook::ngx {
+
+constexpr size_t kMaxApiBody = 64 * 1024;
+// An event's envelope around its data (type, timestamp): POST /events may
+// take max_payload plus this.
+constexpr size_t kEventEnvelope = 4096;
+
+struct Caller {
+    bool admin = false;
+    KeyAuth key{};   // when not admin
+    // The tenant a non-admin caller acts for: its key's resource ("*": any).
+    std::string_view tenant() const { return sv(key.resource); }
+    bool may_act_for(std::string_view tenant_name) const {
+        return admin || resource_allows(tenant(), tenant_name);
+    }
+};
+
+struct ApiRequest {
+    ngx_http_request_t* r;
+    Zone* zone;
+    std::vector<std::string_view> params;   // the {…} parts of the route
+    Caller caller;
+    Json body;                               // parsed JSON body, when the route takes one
+
+    // Query argument, URL-decoded; empty when absent.
+    std::string arg(std::string_view name) const;
+};
+
+// What a route answers. With a change (applied already), the answer goes
+// out once it is durable; a change the store cannot take is undone and
+// the caller gets 503 store_unavailable: the answer and the state agree.
+struct Outcome {
+    int status = 200;
+    std::string body;      // JSON text; empty for 204
+    std::optional<Change> change;
+
+    static Outcome error(const ApiError& e);
+    static Outcome json(int status, json_t* doc);   // takes ownership of doc
+};
+
+// A route's change: applies m (live) and, when it is accepted, answers
+// `status` with `doc` (taken; nullptr: no body) once it is durable; `undo`
+// restores what it replaced.
+Outcome apply_change(ApiRequest& q, const store::Mutation& m, std::optional<store::Mutation> undo, const char* what,
+                     int status, json_t* doc);
+
+// Pagination of a list route: ?limit= (1 to kMaxPage, default `dflt`) and
+// ?after=ID.
+constexpr size_t kMaxPage = 1000;
+struct Page {
+    size_t limit;
+    std::string after;
+};
+std::variant<Page, ApiError> page_of(const ApiRequest& q, size_t dflt);
+
+// The tenant a list shows (?NAME=): the caller's own unless it may see
+// others'; empty: every tenant (admin, or a key for "*").
+std::variant<std::string, ApiError> listed_tenant(const ApiRequest& q, const char* name, const char* what);
+
+// key_routes.cpp
+Outcome create_key(ApiRequest& q);
+Outcome list_keys(ApiRequest& q);
+Outcome get_key(ApiRequest& q);
+Outcome delete_key(ApiRequest& q);
+Outcome put_limits(ApiRequest& q);
+
+// webhook_routes.cpp
+Outcome create_webhook(ApiRequest& q);
+Outcome list_webhooks(ApiRequest& q);
+Outcome get_webhook(ApiRequest& q);
+Outcome update_webhook(ApiRequest& q);
+Outcome delete_webhook(ApiRequest& q);
+Outcome rotate_webhook_secret(ApiRequest& q);
+Outcome test_webhook(ApiRequest& q);
+Outcome list_deliveries(ApiRequest& q);
+Outcome get_delivery(ApiRequest& q);
+Outcome replay_delivery(ApiRequest& q);
+Outcome publish_events(ApiRequest& q);
+Outcome list_event_types(ApiRequest& q);
+
+}  // namespace webhook::ngx

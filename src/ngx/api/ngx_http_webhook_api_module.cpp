@@ -1,0 +1,441 @@
+// ngx_http_webhook_api_module: `webhook_api [zone=] [admin_key=]`, the REST
+// API of keys and plan limits (and, with delivery, of webhooks and events).
+//
+// A request goes: route (404) → method (405) → caller (401/403) →
+// Content-Type (415) → size (413) → body read → JSON (400) → the route's
+// handler, which validates (400/422) and applies a mutation under the zone
+// lock; the answer leaves once the mutation's journal record is on disk.
+
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include "core/keys/api_keys.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/hmac.hpp"
+#include "ngx/api/api.hpp"
+#include "ngx/common/conf.hpp"
+#include "ngx/deliver/delivery_conf.hpp"
+
+using namespace webhook;
+using namespace webhook::ngx;
+
+namespace {
+
+struct ApiConf {
+    ngx_flag_t enabled;
+    ZoneRef zone_ref;
+    Zone* zone;
+    ngx_http_complex_value_t* admin_key;
+    size_t max_event_body;   // POST /events: the zone's max_payload + kEventEnvelope
+};
+
+// Who may call a route besides the admin key: a key with webhooks:manage
+// (for its own tenant), one with events:publish, or any valid key.
+enum class Access { admin, manage, publish, any };
+
+struct Route {
+    const char* pattern;   // segments; "{}" matches one
+    ngx_uint_t method;
+    Access access;
+    size_t max_body;   // 0: takes no body; kEvents: the event limit of the zone
+    Outcome (*handle)(ApiRequest&);
+};
+
+constexpr size_t kNoBody = 0;
+constexpr size_t kEvents = ~static_cast<size_t>(0);
+
+const Route routes[] = {
+    {"keys", NGX_HTTP_POST, Access::manage, kMaxApiBody, create_key},
+    {"keys", NGX_HTTP_GET, Access::manage, kNoBody, list_keys},
+    {"keys/{}", NGX_HTTP_GET, Access::manage, kNoBody, get_key},
+    {"keys/{}", NGX_HTTP_DELETE, Access::manage, kNoBody, delete_key},
+    {"limits/{}", NGX_HTTP_PUT, Access::admin, kMaxApiBody, put_limits},
+    {"webhooks", NGX_HTTP_POST, Access::manage, kMaxApiBody, create_webhook},
+    {"webhooks", NGX_HTTP_GET, Access::manage, kNoBody, list_webhooks},
+    {"webhooks/{}", NGX_HTTP_GET, Access::manage, kNoBody, get_webhook},
+    {"webhooks/{}", NGX_HTTP_PATCH, Access::manage, kMaxApiBody, update_webhook},
+    {"webhooks/{}", NGX_HTTP_DELETE, Access::manage, kNoBody, delete_webhook},
+    {"webhooks/{}/rotate-secret", NGX_HTTP_POST, Access::manage, kNoBody, rotate_webhook_secret},
+    {"webhooks/{}/test", NGX_HTTP_POST, Access::manage, kNoBody, test_webhook},
+    {"webhooks/{}/deliveries", NGX_HTTP_GET, Access::manage, kNoBody, list_deliveries},
+    {"deliveries/{}", NGX_HTTP_GET, Access::manage, kNoBody, get_delivery},
+    {"deliveries/{}/replay", NGX_HTTP_POST, Access::manage, kNoBody, replay_delivery},
+    {"events", NGX_HTTP_POST, Access::publish, kEvents, publish_events},
+    {"event-types", NGX_HTTP_GET, Access::any, kNoBody, list_event_types},
+};
+
+// --- the framework -------------------------------------------------------------
+
+bool match(const Route& route, std::string_view path, std::vector<std::string_view>* params) {
+    params->clear();
+    std::string_view pat = route.pattern;
+    for (;;) {
+        size_t ps = pat.find('/'), xs = path.find('/');
+        std::string_view pseg = pat.substr(0, ps), xseg = path.substr(0, xs);
+        if (pseg == "{}") {
+            if (xseg.empty()) return false;
+            params->push_back(xseg);
+        } else if (pseg != xseg) {
+            return false;
+        }
+        if (ps == std::string_view::npos || xs == std::string_view::npos)
+            return ps == std::string_view::npos && xs == std::string_view::npos;
+        pat.remove_prefix(ps + 1);
+        path.remove_prefix(xs + 1);
+    }
+}
+
+std::string allow_header(ngx_uint_t methods) {
+    std::string out = methods & NGX_HTTP_GET ? "GET, HEAD" : "";
+    const std::pair<ngx_uint_t, const char*> names[] = {{NGX_HTTP_POST, "POST"},
+                                                        {NGX_HTTP_PUT, "PUT"},       {NGX_HTTP_PATCH, "PATCH"},
+                                                        {NGX_HTTP_DELETE, "DELETE"}};
+    for (auto& [bit, name] : names) {
+        if (!(methods & bit)) continue;
+        if (!out.empty()) out += ", ";
+        out += name;
+    }
+    return out;
+}
+
+struct ApiCtx {
+    ApiRequest q;
+    const Route* route;
+    size_t max_body;
+};
+
+void finish(ngx_http_request_t* r, const Outcome& out) {
+    if (out.status >= 500) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "webhook_api: %d %*s", out.status, out.body.size(),
+                      out.body.data());
+    } else if (out.status >= 400) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "webhook_api: %d %*s", out.status, out.body.size(),
+                      out.body.data());
+    }
+    ngx_http_finalize_request(r, send_json(r, out.status, out.body));
+}
+
+void run(ngx_http_request_t* r, ApiCtx* ctx) {
+    Outcome out = ctx->route->handle(ctx->q);
+    if (!out.change) {
+        finish(r, out);
+        return;
+    }
+    Change change = std::move(*out.change);
+    out.change.reset();
+    // The answer waits for the change to be durable; r is nullptr then when
+    // the client went away meanwhile: the state is settled all the same.
+    log_commit(ctx->q.zone, r, std::move(change), [out = std::move(out)](ngx_http_request_t* req, bool ok) {
+        if (req == nullptr) return;
+        if (ok) finish(req, out);
+        else finish(req, Outcome::error({503, "store_unavailable",
+                                         "the change could not be saved in the state directory and was not made; retry later"}));
+    });
+}
+
+// The body as text: in memory, or (a body over client_body_buffer_size) in
+// the temp file, read back — bounded by the route's limit.
+bool body_text(ngx_http_request_t* r, size_t limit, std::string* out) {
+    if (r->request_body == nullptr) return true;
+    for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
+        ngx_buf_t* b = cl->buf;
+        if (ngx_buf_in_memory(b)) {
+            out->append((const char*) b->pos, b->last - b->pos);
+        } else if (b->in_file) {
+            size_t n = b->file_last - b->file_pos;
+            if (out->size() + n > limit) return false;
+            std::string chunk(n, '\0');
+            if (ngx_read_file(b->file, (u_char*) chunk.data(), n, b->file_pos) != static_cast<ssize_t>(n))
+                throw std::runtime_error("cannot read the request body back");
+            out->append(chunk);
+        }
+        if (out->size() > limit) return false;
+    }
+    return true;
+}
+
+bool with_body(ngx_http_request_t* r, const Route* route) {
+    return route->max_body != kNoBody && (r->method & (NGX_HTTP_POST | NGX_HTTP_PUT | NGX_HTTP_PATCH));
+}
+
+void body_ready(ngx_http_request_t* r) {
+    auto* ctx = static_cast<ApiCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_api_module));
+    if (with_body(r, ctx->route)) {
+        std::string text;
+        if (!body_text(r, ctx->max_body, &text)) {
+            finish(r, Outcome::error({413, "payload_too_large", "the body is larger than this route accepts"}));
+            return;
+        }
+        std::string err;
+        ctx->q.body = json_parse(text, &err);
+        if (!ctx->q.body) {
+            finish(r, Outcome::error({400, "invalid_json", "the body is not valid JSON: " + err}));
+            return;
+        }
+    }
+    run(r, ctx);
+}
+
+// An exception in a route: the request is answered all the same.
+void body_failed(ngx_http_request_t* r) {
+    ngx_http_finalize_request(r, send_json(r, 500, error_json("internal_error", "internal error")));
+}
+
+// An answer from the content handler itself: the content phase finalizes
+// the request with what this returns.
+ngx_int_t reject(ngx_http_request_t* r, const ApiError& e) {
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "webhook_api: %d %s", e.status, e.code.c_str());
+    if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return send_json(r, e.status, Outcome::error(e).body);
+}
+
+// Admin key or API key; the admin key is compared as SHA-256 digests in
+// constant time, so neither its bytes nor its length leak.
+std::optional<ApiError> identify(ngx_http_request_t* r, ApiConf* conf, Caller* caller) {
+    std::optional<std::string_view> presented = presented_key(r);
+    if (!presented || presented->empty()) return ApiError{401, "missing_api_key", "an API key is required"};
+    if (conf->admin_key != nullptr) {
+        ngx_str_t admin;
+        if (ngx_http_complex_value(r, conf->admin_key, &admin) != NGX_OK) throw std::bad_alloc();
+        if (admin.len > 0 && constant_time_equal(sha256(sv(admin)), sha256(*presented))) {
+            caller->admin = true;
+            return std::nullopt;
+        }
+    }
+    if (check_key(conf->zone, r, *presented, &caller->key) != KeyCheck::ok)
+        return ApiError{401, "invalid_api_key", "the API key is not valid"};
+    return std::nullopt;
+}
+
+ngx_int_t content_handler_impl(ngx_http_request_t* r) {
+    auto* conf = static_cast<ApiConf*>(ngx_http_get_module_loc_conf(r, ngx_http_webhook_api_module));
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+
+    std::string_view uri = sv(r->uri);
+    // Routes are relative to the location's prefix, at a segment boundary:
+    // `location /api` serves /api/keys, never /apikeys.
+    std::string_view prefix = sv(clcf->name);
+    if (uri.size() < prefix.size() || uri.substr(0, prefix.size()) != prefix) return reject(r, {404, "not_found", "no such route"});
+    std::string_view path = uri.substr(prefix.size());
+    if (!prefix.empty() && prefix.back() != '/' && !path.empty() && path.front() != '/')
+        return reject(r, {404, "not_found", "no such route"});
+    while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+
+    const Route* route = nullptr;
+    ngx_uint_t allowed_methods = 0;
+    // HEAD is answered wherever GET is (NGINX sends the headers only).
+    ngx_uint_t method = r->method == NGX_HTTP_HEAD ? NGX_HTTP_GET : r->method;
+    std::vector<std::string_view> params, route_params;
+    for (const Route& candidate : routes) {
+        if (!match(candidate, path, &params)) continue;
+        allowed_methods |= candidate.method;
+        if (route == nullptr && (method & candidate.method)) {
+            route = &candidate;
+            route_params = params;
+        }
+    }
+    if (allowed_methods == 0) return reject(r, {404, "not_found", "no such route"});
+    if (route == nullptr) {
+        ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
+        if (h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        std::string allow = allow_header(allowed_methods);
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        h->value.len = allow.size();
+        h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, allow.size()));
+        if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_memcpy(h->value.data, allow.data(), allow.size());
+        return reject(r, {405, "method_not_allowed", "this route does not take that method"});
+    }
+    params = std::move(route_params);
+
+    auto* ctx = pool_new<ApiCtx>(r->pool);
+    if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ctx->route = route;
+    ctx->max_body = route->max_body == kEvents ? conf->max_event_body : route->max_body;
+    ctx->q.r = r;
+    ctx->q.zone = conf->zone;
+    ctx->q.params = std::move(params);
+    ngx_http_set_ctx(r, ctx, ngx_http_webhook_api_module);
+
+    if (auto e = identify(r, conf, &ctx->q.caller)) return reject(r, *e);
+    if (!ctx->q.caller.admin) {
+        uint32_t scopes = ctx->q.caller.key.scopes;
+        bool allowed = route->access == Access::any ||
+                       (route->access == Access::manage && scopes_satisfy(scopes, kScopeWebhooksManage)) ||
+                       (route->access == Access::publish && scopes_satisfy(scopes, kScopeEventsPublish));
+        if (!allowed) return reject(r, {403, "insufficient_scope", "the API key lacks the scope this route needs"});
+    }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "webhook_api: route \"%s\", %s caller", route->pattern,
+                   ctx->q.caller.admin ? "admin" : "key");
+    if (with_body(r, route)) {
+        ngx_table_elt_t* ct = r->headers_in.content_type;
+        std::string_view type = ct ? sv(ct->value) : std::string_view();
+        size_t semi = type.find(';');
+        type = type.substr(0, semi);
+        while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+        if (type.size() != 16 || ngx_strncasecmp((u_char*) type.data(), (u_char*) "application/json", 16) != 0)
+            return reject(r, {415, "unsupported_media_type", "Content-Type must be application/json"});
+        if (r->headers_in.content_length_n > static_cast<off_t>(ctx->max_body))
+            return reject(r, {413, "payload_too_large", "the body is larger than this route accepts"});
+    }
+
+    ngx_int_t rc = ngx_http_read_client_request_body(r, callback<body_ready, body_failed>);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) return rc;
+    return NGX_DONE;
+}
+
+
+// --- configuration ----------------------------------------------------------------
+
+const Param<ApiConf> kParams[] = {
+    {"zone", [](ngx_conf_t* cf, ApiConf* c, ngx_str_t v) -> const char* {
+         return zone_ref_bind(cf, v, &c->zone_ref) ? nullptr : "cannot bind the zone";
+     }},
+    {"admin_key", [](ngx_conf_t* cf, ApiConf* c, ngx_str_t v) -> const char* {
+         c->admin_key = compile_complex(cf, v);
+         return c->admin_key != nullptr ? nullptr : "cannot compile the value";
+     }},
+};
+
+char* webhook_api(ngx_conf_t* cf, ngx_command_t*, void* c) {
+    auto* conf = static_cast<ApiConf*>(c);
+    if (conf->enabled != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
+    conf->enabled = 1;
+    if (char* rv = parse_params(cf, conf, kParams); rv != NGX_CONF_OK) return rv;
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = callback<content_handler_impl, http_failed>;
+    return NGX_CONF_OK;
+}
+
+void* create_loc_conf(ngx_conf_t* cf) {
+    auto* conf = static_cast<ApiConf*>(ngx_pcalloc(cf->pool, sizeof(ApiConf)));
+    if (conf == nullptr) return nullptr;
+    conf->enabled = NGX_CONF_UNSET;
+    return conf;
+}
+
+// A location's own webhook_api only (its handler is the location's).
+char* merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
+    auto* conf = static_cast<ApiConf*>(child);
+    if (conf->enabled != 1) return NGX_CONF_OK;
+    auto* core = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    if (core->regex != nullptr || core->named) {
+        // Routes are found relative to the location's prefix, which a regex
+        // or named location does not have.
+        return conf_error(cf, "webhook_api: needs a prefix location (location /v1/ {...}), not \"%V\"", &core->name);
+    }
+    conf->zone = zone_resolve(cf, conf->zone_ref, "webhook_api");
+    if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    const DeliveryConf* dc = delivery_conf_of(cf, conf->zone);
+    conf->max_event_body = (dc != nullptr ? dc->max_payload : 0) + kEventEnvelope;
+    // Keep API bodies in memory (core is merged before us): 64 KiB, or an
+    // event of max_payload, so no body is read back from a temp file.
+    size_t want = std::max(kMaxApiBody, conf->max_event_body);
+    if (core->client_body_buffer_size < want) core->client_body_buffer_size = want;
+    // The routes answer 413 payload_too_large themselves (as JSON), for
+    // anything up to what they accept.
+    if (core->client_max_body_size < static_cast<off_t>(want)) core->client_max_body_size = want;
+    return NGX_CONF_OK;
+}
+
+ngx_command_t commands[] = {
+    {ngx_string("webhook_api"), NGX_HTTP_LOC_CONF | NGX_CONF_ANY, callback<webhook_api, conf_failed>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+
+ngx_http_module_t module_ctx = {
+    nullptr,          /* preconfiguration */
+    nullptr,          /* postconfiguration */
+    nullptr,          /* create main configuration */
+    nullptr,          /* init main configuration */
+    nullptr,          /* create server configuration */
+    nullptr,          /* merge server configuration */
+    callback<create_loc_conf>,  /* create location configuration */
+    callback<merge_loc_conf, conf_failed>,   /* merge location configuration */
+};
+
+}  // namespace
+
+// --- shared by route files -------------------------------------------------------
+
+std::string ApiRequest::arg(std::string_view name) const {
+    ngx_str_t value;
+    if (ngx_http_arg(r, (u_char*) name.data(), name.size(), &value) != NGX_OK) return {};
+    std::string out(value.len, '\0');
+    u_char* dst = (u_char*) out.data();
+    u_char* src = value.data;
+    ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
+    out.resize(dst - (u_char*) out.data());
+    return out;
+}
+
+Outcome Outcome::error(const ApiError& e) {
+    Outcome out;
+    out.status = e.status;
+    out.body = error_json(e.code, e.message);
+    return out;
+}
+
+Outcome Outcome::json(int status, json_t* doc) {
+    Json owned(doc);
+    Outcome out;
+    out.status = status;
+    out.body = json_dump(doc);
+    return out;
+}
+
+Outcome webhook::ngx::apply_change(ApiRequest& q, const store::Mutation& m, std::optional<store::Mutation> undo,
+                                   const char* what, int status, json_t* doc) {
+    Json owned(doc);
+    Outcome out;
+    std::string body = doc != nullptr ? json_dump(doc) : std::string();   // encoded before the change
+    Change change;
+    change.undo = std::move(undo);
+    StateResult rc = log_apply(q.zone, m, store::Mode::live, &change);
+    if (rc != StateResult::ok) return Outcome::error(refusal(rc, q.zone, what));
+    out.status = status;
+    out.body = std::move(body);
+    out.change = std::move(change);
+    return out;
+}
+
+std::variant<Page, ApiError> webhook::ngx::page_of(const ApiRequest& q, size_t dflt) {
+    Page page{dflt, q.arg("after")};
+    std::string l = q.arg("limit");
+    if (!l.empty()) {
+        ngx_int_t n = ngx_atoi((u_char*) l.data(), l.size());
+        if (n < 1 || static_cast<size_t>(n) > kMaxPage)
+            return invalid_request("limit must be an integer from 1 to " + std::to_string(kMaxPage));
+        page.limit = static_cast<size_t>(n);
+    }
+    return page;
+}
+
+std::variant<std::string, ApiError> webhook::ngx::listed_tenant(const ApiRequest& q, const char* name, const char* what) {
+    std::string tenant = q.arg(name);
+    if (q.caller.admin) return tenant;
+    if (tenant.empty() && q.caller.tenant() != "*") tenant = std::string(q.caller.tenant());
+    if (!tenant.empty() && !q.caller.may_act_for(tenant))
+        return ApiError{403, "forbidden_resource", std::string("the API key may not list ") + what};
+    return tenant;
+}
+
+extern "C" {
+ngx_module_t ngx_http_webhook_api_module = {
+    NGX_MODULE_V1,
+    &module_ctx,      /* module context */
+    commands,         /* module directives */
+    NGX_HTTP_MODULE,  /* module type */
+    nullptr,          /* init master */
+    nullptr,          /* init module */
+    nullptr,          /* init process */
+    nullptr,          /* init thread */
+    nullptr,          /* exit thread */
+    nullptr,          /* exit process */
+    nullptr,          /* exit master */
+    NGX_MODULE_V1_PADDING,
+};
+}

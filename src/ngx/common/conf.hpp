@@ -1,0 +1,59 @@
+// Directive parsing shared by every module: one error helper, and one
+// parser for NAME=VALUE parameters driven by a table per directive (as
+// ngx_command_t drives directives).
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "ngx/common/http.hpp"
+
+namespace webhook::ngx {
+
+// Logs an [emerg] naming the file and line being parsed; returns what a
+// directive handler returns on error.
+template <class... A>
+char* conf_error(ngx_conf_t* cf, const char* fmt, A... args) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, fmt, args...);
+    return static_cast<char*>(NGX_CONF_ERROR);
+}
+
+// One NAME=VALUE parameter: `set` stores the value and returns nullptr, or
+// returns why the value is refused (shown in parentheses after it).
+template <class T>
+struct Param {
+    const char* name;
+    const char* (*set)(ngx_conf_t* cf, T* conf, ngx_str_t value);
+};
+
+// The parameters of the directive being parsed, from argument `first` on.
+// An unknown name, a parameter without "=VALUE" and a refused value are
+// reported with the directive's name and the parameter as written.
+template <class T, size_t N>
+char* parse_params(ngx_conf_t* cf, T* conf, const Param<T> (&params)[N], ngx_uint_t first = 1) {
+    auto* args = static_cast<ngx_str_t*>(cf->args->elts);
+    ngx_str_t* directive = &args[0];
+    for (ngx_uint_t i = first; i < cf->args->nelts; i++) {
+        ngx_str_t* arg = &args[i];
+        std::string_view text = sv(*arg);
+        size_t eq = text.find('=');
+        if (eq == std::string_view::npos)
+            return conf_error(cf, "%V: parameter \"%V\" needs a value (NAME=VALUE)", directive, arg);
+        std::string_view name = text.substr(0, eq);
+        ngx_str_t value = {arg->len - eq - 1, arg->data + eq + 1};
+        const Param<T>* param = nullptr;
+        for (const Param<T>& p : params)
+            if (name == p.name) param = &p;
+        if (param == nullptr) return conf_error(cf, "%V: unknown parameter \"%V\"", directive, arg);
+        if (const char* why = param->set(cf, conf, value))
+            return conf_error(cf, "%V: invalid %s= in \"%V\" (%s)", directive, param->name, arg, why);
+    }
+    return NGX_CONF_OK;
+}
+
+// Values shared by several directives; nullopt when invalid.
+std::optional<int64_t> parse_ms(ngx_str_t value);           // 500ms, 10s, 2m …
+std::optional<ngx_uint_t> parse_count(ngx_str_t value);     // a positive integer
+std::optional<bool> parse_flag(ngx_str_t value);            // on | off
+
+}  // namespace webhook::ngx

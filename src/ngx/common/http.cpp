@@ -1,0 +1,98 @@
+
+#include "ngx/common/http.hpp"
+
+#include "core/util/json.hpp"
+
+namespace webhook::ngx {
+
+void log_callback_exception(const char* what) noexcept {
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "webhook: internal error, contained at the module boundary: %s",
+                  what);
+}
+
+ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name) {
+    ngx_table_elt_t* found = nullptr;
+    for_each_header(&r->headers_in.headers, [&](ngx_table_elt_t* h) {
+        if (h->key.len != name.size() || ngx_strncasecmp(h->key.data, (u_char*) name.data(), name.size()) != 0)
+            return true;
+        found = h;
+        return false;
+    });
+    return found;
+}
+
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body) {
+    auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, body.size()));
+    auto* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
+    if (data == nullptr || b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ngx_memcpy(data, body.data(), body.size());
+    b->pos = data;
+    b->last = data + body.size();
+    b->memory = body.empty() ? 0 : 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body.size();
+    if (!body.empty()) {
+        r->headers_out.content_type = {content_type.size(), (u_char*) content_type.data()};
+        r->headers_out.content_type_len = content_type.size();
+        r->headers_out.content_type_lowcase = nullptr;
+    }
+    if (ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers))) {
+        h->hash = 1;
+        ngx_str_set(&h->key, "Cache-Control");
+        ngx_str_set(&h->value, "no-store");
+    }
+
+    ngx_int_t rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
+    ngx_chain_t out = {b, nullptr};
+    return ngx_http_output_filter(r, &out);
+}
+
+ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string& body) {
+    return send_body(r, status, "application/json", body);
+}
+
+ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message) {
+    std::string body = error_json(code, message) + "\n";
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+    ngx_http_finalize_request(r, send_json(r, status, body));
+    return NGX_DONE;
+}
+
+ngx_http_complex_value_t* compile_complex(ngx_conf_t* cf, ngx_str_t text) {
+    auto* cv = static_cast<ngx_http_complex_value_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+    auto* value = static_cast<ngx_str_t*>(ngx_palloc(cf->pool, sizeof(ngx_str_t)));
+    if (cv == nullptr || value == nullptr) return nullptr;
+    *value = text;
+    ngx_http_compile_complex_value_t ccv{};
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = cv;
+    return ngx_http_compile_complex_value(&ccv) == NGX_OK ? cv : nullptr;
+}
+
+ngx_int_t add_variables(ngx_conf_t* cf, const ngx_http_variable_t* variables) {
+    for (const ngx_http_variable_t* v = variables; v->name.len; v++) {
+        ngx_str_t name = v->name;
+        ngx_http_variable_t* var = ngx_http_add_variable(cf, &name, v->flags);
+        if (var == nullptr) return NGX_ERROR;
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+    return NGX_OK;
+}
+
+ngx_str_t complex_value(ngx_http_request_t* r, ngx_http_complex_value_t* cv) {
+    ngx_str_t out = ngx_null_string;
+    if (cv != nullptr && ngx_http_complex_value(r, cv, &out) != NGX_OK) out.len = 0;
+    return out;
+}
+
+}  // namespace webhook::ngx

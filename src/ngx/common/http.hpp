@@ -1,0 +1,70 @@
+// What every glue file needs around a request: strings, the clock, headers,
+// replies, directive values, variables, and C++ objects owned by a pool.
+#pragma once
+
+#include <cstdint>
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "ngx/common/module.hpp"
+
+namespace webhook::ngx {
+
+inline std::string_view sv(const ngx_str_t& s) { return {reinterpret_cast<const char*>(s.data), s.len}; }
+inline ngx_str_t str_of(std::string_view s) { return {s.size(), (u_char*) s.data()}; }
+
+// The event loop's cached clock, in milliseconds.
+inline int64_t now_ms() {
+    ngx_time_t* tp = ngx_timeofday();
+    return static_cast<int64_t>(tp->sec) * 1000 + static_cast<int64_t>(tp->msec);
+}
+
+// Calls fn(ngx_table_elt_t*) for each header of a list (request or response)
+// until it returns false; headers with hash 0 are deleted ones.
+template <class Fn>
+void for_each_header(ngx_list_t* headers, Fn&& fn) {
+    for (ngx_list_part_t* part = &headers->part; part != nullptr; part = part->next) {
+        auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; i++) {
+            if (h[i].hash != 0 && !fn(&h[i])) return;
+        }
+    }
+}
+
+// First request header with this name (case-insensitive), or nullptr.
+ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name);
+
+// Replies {"error":{"code":…,"message":…}} with the given status, discarding
+// an unread body, and finalizes the request. Returns what a phase handler
+// returns after finishing the request itself (NGX_DONE).
+ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
+
+// Replies with a body (Cache-Control: no-store) and returns what
+// ngx_http_output_filter returned, for ngx_http_finalize_request.
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body);
+ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string& body);
+
+// A directive value that may contain variables; nullptr on error (logged).
+ngx_http_complex_value_t* compile_complex(ngx_conf_t* cf, ngx_str_t text);
+// Its value for a request; an empty string when it cannot be evaluated.
+ngx_str_t complex_value(ngx_http_request_t* r, ngx_http_complex_value_t* cv);
+
+// Registers a module's variables (a list ending with ngx_http_null_variable).
+ngx_int_t add_variables(ngx_conf_t* cf, const ngx_http_variable_t* variables);
+
+// A C++ object owned by a pool: destroyed when the pool is.
+template <class T>
+void destroy(void* p) {
+    static_cast<T*>(p)->~T();
+}
+template <class T>
+T* pool_new(ngx_pool_t* pool) {
+    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, sizeof(T));
+    if (cln == nullptr) return nullptr;
+    T* obj = new (cln->data) T();
+    cln->handler = callback<destroy<T>>;
+    return obj;
+}
+
+}  // namespace webhook::ngx

@@ -1,0 +1,509 @@
+// ngx_http_webhook_delivery_module: outbound webhooks (SPEC §6).
+//   webhook_delivery    where and how attempts are made (http, server)
+//   webhook_sign        how requests are signed (http)
+//   webhook_event_type  the event catalog (http)
+//   webhook_emit        publish an event when a proxied call succeeds (location)
+// The dispatcher itself is in dispatcher.cpp, publishing in publish.cpp.
+
+#include <memory>
+#include <new>
+
+#include "core/deliver/events.hpp"
+#include "core/deliver/retry.hpp"
+#include "core/keys/api_keys.hpp"
+#include "core/util/json.hpp"
+#include "core/util/text.hpp"
+#include "ngx/common/conf.hpp"
+#include "ngx/deliver/deliver_store.hpp"
+#include "ngx/deliver/dispatcher.hpp"
+#include "ngx/deliver/publish.hpp"
+
+using namespace webhook;
+using namespace webhook::ngx;
+
+namespace {
+
+struct DeliveryMainConf {
+    std::vector<DeliveryConf*> deliveries;
+    SignConf sign;
+    bool sign_set = false;
+    std::vector<EventType> types;
+};
+
+struct SrvConf {
+    DeliveryConf* delivery;   // a server-level webhook_delivery
+};
+
+struct Emit {
+    std::string type;
+    ZoneRef zone_ref;
+    Zone* zone;
+    ngx_http_complex_value_t* tenant;
+    ngx_http_complex_value_t* data;
+    ngx_http_complex_value_t* cond;
+};
+
+struct LocConf {
+    std::vector<Emit>* emits;
+};
+
+DeliveryMainConf* main_conf_of(ngx_cycle_t* cycle) {
+    return static_cast<DeliveryMainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_delivery_module));
+}
+
+// --- webhook_delivery ------------------------------------------------------------
+
+constexpr int64_t kMinTimeoutMs = 1000, kMaxTimeoutMs = 30000;
+constexpr ngx_uint_t kMaxConcurrency = 100000;
+constexpr ssize_t kMaxPayloadLimit = 64 << 20;
+
+const char* set_timeout(int64_t* out, ngx_str_t v) {
+    auto ms = parse_ms(v);
+    if (!ms || *ms < kMinTimeoutMs || *ms > kMaxTimeoutMs) return "must be 1s to 30s";
+    *out = *ms;
+    return nullptr;
+}
+
+const Param<DeliveryConf> kDeliveryParams[] = {
+    {"zone", [](ngx_conf_t* cf, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         return zone_ref_bind(cf, v, &dc->zone_ref) ? nullptr : "cannot bind the zone";
+     }},
+    {"location", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         if (v.len == 0 || v.data[0] != '/') return "a URI starting with /";
+         dc->location = v;
+         return nullptr;
+     }},
+    {"retries", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         auto r = parse_retries(sv(v));
+         if (!r) return "e.g. 0s,1m,5m,30m,2h";
+         dc->retries = *r;
+         return nullptr;
+     }},
+    {"timeout", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) { return set_timeout(&dc->timeout_ms, v); }},
+    {"concurrency", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         auto n = parse_count(v);
+         if (!n || *n > kMaxConcurrency) return "a number from 1 to 100000";
+         dc->concurrency = *n;
+         return nullptr;
+     }},
+    {"per_endpoint", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         auto n = parse_count(v);
+         if (!n || *n > kMaxConcurrency) return "a number from 1 to 100000";
+         dc->per_endpoint = *n;
+         return nullptr;
+     }},
+    {"allow_http", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         auto f = parse_flag(v);
+         if (!f) return "on or off";
+         dc->allow_http = *f;
+         return nullptr;
+     }},
+    {"allow_private", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         auto f = parse_flag(v);
+         if (!f) return "on or off";
+         dc->policy.allow_private = *f;
+         return nullptr;
+     }},
+    {"allow", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         for (std::string_view item : split(sv(v), ',')) {
+             auto cidr = parse_cidr(item);
+             if (!cidr) return "a comma-separated list of CIDRs, e.g. 10.0.0.0/8,fd00::/8";
+             dc->policy.allow.push_back(*cidr);
+         }
+         return nullptr;
+     }},
+    {"disable_after", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         time_t secs = ngx_parse_time(&v, 1);
+         if (secs == static_cast<time_t>(NGX_ERROR)) return "a time such as 5d";
+         dc->disable_after_ms = static_cast<int64_t>(secs) * 1000;
+         return nullptr;
+     }},
+    {"max_payload", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
+         ssize_t size = ngx_parse_size(&v);
+         if (size <= 0 || size > kMaxPayloadLimit) return "a size up to 64m";
+         dc->max_payload = size;
+         return nullptr;
+     }},
+};
+
+char* webhook_delivery(ngx_conf_t* cf, ngx_command_t*, void*) {
+    auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
+    DeliveryConf* dc = pool_new<DeliveryConf>(cf->pool);
+    if (dc == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    if (char* rv = parse_params(cf, dc, kDeliveryParams); rv != NGX_CONF_OK) return rv;
+    if (dc->location.len == 0) return conf_error(cf, "webhook_delivery: location=URI is required");
+    if (cf->cmd_type == NGX_HTTP_SRV_CONF) {
+        auto* scf = static_cast<SrvConf*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_webhook_delivery_module));
+        if (scf->delivery != nullptr) return const_cast<char*>("is duplicate");
+        scf->delivery = dc;
+        dc->server_level = true;
+        auto* cscf = static_cast<ngx_http_core_srv_conf_t*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module));
+        dc->server_ctx = cscf->ctx;
+    }
+    mcf->deliveries.push_back(dc);
+    return NGX_CONF_OK;
+}
+
+// --- webhook_sign standard | hmac header=NAME [prefix=] [encoding=] [event_header=]
+//                                   [id_header=] [timestamp_header=] ---------------------
+
+constexpr size_t kMaxHeaderName = 64;
+
+const char* set_header_name(std::string* out, ngx_str_t v) {
+    bool ok = v.len > 0 && v.len <= kMaxHeaderName;
+    for (char c : sv(v)) ok &= (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return "a header name: letters, digits and -";
+    *out = std::string(sv(v));
+    return nullptr;
+}
+
+const Param<SignConf> kSignParams[] = {
+    {"header", [](ngx_conf_t*, SignConf* s, ngx_str_t v) { return set_header_name(&s->header, v); }},
+    {"event_header", [](ngx_conf_t*, SignConf* s, ngx_str_t v) { return set_header_name(&s->event_header, v); }},
+    {"id_header", [](ngx_conf_t*, SignConf* s, ngx_str_t v) { return set_header_name(&s->id_header, v); }},
+    {"timestamp_header", [](ngx_conf_t*, SignConf* s, ngx_str_t v) { return set_header_name(&s->timestamp_header, v); }},
+    {"prefix", [](ngx_conf_t*, SignConf* s, ngx_str_t v) -> const char* {
+         if (!header_safe(sv(v))) return "printable characters only";
+         s->prefix = std::string(sv(v));
+         return nullptr;
+     }},
+    {"encoding", [](ngx_conf_t*, SignConf* s, ngx_str_t v) -> const char* {
+         if (sv(v) == "hex") s->encoding = Encoding::hex;
+         else if (sv(v) == "base64") s->encoding = Encoding::base64;
+         else return "hex or base64";
+         return nullptr;
+     }},
+};
+
+char* webhook_sign(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+    auto* mcf = static_cast<DeliveryMainConf*>(conf);
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    if (mcf->sign_set) return const_cast<char*>("is duplicate");
+    mcf->sign_set = true;
+    std::string_view scheme = sv(value[1]);
+    if (scheme == "standard") {
+        if (cf->args->nelts != 2) return conf_error(cf, "webhook_sign standard takes no parameters, got \"%V\"", &value[2]);
+        return NGX_CONF_OK;
+    }
+    if (scheme != "hmac") return conf_error(cf, "webhook_sign: unknown scheme \"%V\" (standard or hmac)", &value[1]);
+    mcf->sign.standard = false;
+    if (char* rv = parse_params(cf, &mcf->sign, kSignParams, 2); rv != NGX_CONF_OK) return rv;
+    if (mcf->sign.header.empty()) return conf_error(cf, "webhook_sign hmac: header=NAME is required");
+    return NGX_CONF_OK;
+}
+
+// --- webhook_event_type TYPE [DESCRIPTION] [timeout=T] -----------------------------------
+
+const Param<EventType> kEventTypeParams[] = {
+    {"timeout", [](ngx_conf_t*, EventType* t, ngx_str_t v) { return set_timeout(&t->timeout_ms, v); }},
+};
+
+char* webhook_event_type(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+    auto* mcf = static_cast<DeliveryMainConf*>(conf);
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    EventType t{std::string(sv(value[1])), "", 0};
+    if (!valid_event_type(t.type))
+        return conf_error(cf, "webhook_event_type: invalid type \"%V\" (a-z 0-9 . _ - :)", &value[1]);
+    for (auto& known : mcf->types)
+        if (known.type == t.type) return conf_error(cf, "webhook_event_type: duplicate type \"%V\"", &value[1]);
+    ngx_uint_t first = 2;
+    // The description is the one argument that is not NAME=VALUE.
+    if (cf->args->nelts > 2 && !starts_with(sv(value[2]), "timeout=")) {
+        t.description = std::string(sv(value[2]));
+        first = 3;
+    }
+    if (char* rv = parse_params(cf, &t, kEventTypeParams, first); rv != NGX_CONF_OK) return rv;
+    mcf->types.push_back(std::move(t));
+    return NGX_CONF_OK;
+}
+
+// --- webhook_emit TYPE [zone=] [tenant=] [data=] [if=] -----------------------------------
+
+const char* set_complex(ngx_conf_t* cf, ngx_http_complex_value_t** out, ngx_str_t v) {
+    *out = compile_complex(cf, v);
+    return *out != nullptr ? nullptr : "cannot compile the value";
+}
+
+const Param<Emit> kEmitParams[] = {
+    {"zone", [](ngx_conf_t* cf, Emit* e, ngx_str_t v) -> const char* {
+         return zone_ref_bind(cf, v, &e->zone_ref) ? nullptr : "cannot bind the zone";
+     }},
+    {"tenant", [](ngx_conf_t* cf, Emit* e, ngx_str_t v) { return set_complex(cf, &e->tenant, v); }},
+    {"data", [](ngx_conf_t* cf, Emit* e, ngx_str_t v) { return set_complex(cf, &e->data, v); }},
+    {"if", [](ngx_conf_t* cf, Emit* e, ngx_str_t v) { return set_complex(cf, &e->cond, v); }},
+};
+
+char* webhook_emit(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+    auto* lcf = static_cast<LocConf*>(conf);
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+    if (lcf->emits == nullptr && (lcf->emits = pool_new<std::vector<Emit>>(cf->pool)) == nullptr)
+        return static_cast<char*>(NGX_CONF_ERROR);
+    Emit e{std::string(sv(value[1])), {}, nullptr, nullptr, nullptr, nullptr};
+    if (!valid_event_type(e.type)) return conf_error(cf, "webhook_emit: invalid event type \"%V\"", &value[1]);
+    if (char* rv = parse_params(cf, &e, kEmitParams, 2); rv != NGX_CONF_OK) return rv;
+    lcf->emits->push_back(e);
+    return NGX_CONF_OK;
+}
+
+// The event data: the value when it is JSON, else the value as a JSON string.
+std::string emit_data(ngx_http_request_t* r, const Emit& e) {
+    if (e.data == nullptr) return "null";
+    ngx_str_t data = complex_value(r, e.data);
+    if (json_parse(sv(data), nullptr)) return std::string(sv(data));
+    std::string quoted;
+    json_quote(quoted, sv(data));
+    return quoted;
+}
+
+void emit_one(ngx_http_request_t* r, const Emit& e) {
+    if (e.cond != nullptr) {
+        ngx_str_t c = complex_value(r, e.cond);
+        if (c.len == 0 || (c.len == 1 && c.data[0] == '0')) return;
+    }
+    DeliveryConf* dc = e.zone->delivery;
+    if (dc == nullptr) return;
+    ngx_str_t tenant = complex_value(r, e.tenant);
+    std::string_view tenant_sv = tenant.len ? sv(tenant) : std::string_view("default");
+    if (tenant_sv.size() > kMaxTenant || !header_safe(tenant_sv) || !utf8_valid(tenant_sv)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "webhook_emit \"%s\": tenant= is not a valid tenant name (at most %uz bytes of UTF-8 text), "
+                      "not published", e.type.c_str(), kMaxTenant);
+        return;
+    }
+    if (e.data != nullptr && complex_value(r, e.data).len == 0 && r->request_body != nullptr &&
+        r->request_body->temp_file != nullptr) {
+        // $request_body is empty when the body went to a temp file: it was
+        // larger than client_body_buffer_size, raised to max_payload here,
+        // so the event would be too large anyway. Say so.
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "webhook_emit \"%s\": the request body is larger than max_payload, not published", e.type.c_str());
+        return;
+    }
+    std::string data = emit_data(r, e);
+    auto result = publish(*dc, PublishRequest{tenant_sv, e.type, data, "", ""});
+    if (auto* err = std::get_if<ApiError>(&result)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "webhook_emit \"%s\": %s", e.type.c_str(), err->code.c_str());
+        return;
+    }
+    auto& p = std::get<Published>(result);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "webhook_emit \"%s\": %uz deliveries", e.type.c_str(),
+                   p.deliveries);
+    // An event nobody subscribes to left nothing in the zone: nothing to save.
+    if (!p.change || p.deliveries == 0) return;
+    log_commit(e.zone, nullptr, std::move(*p.change), [event_id = p.event_id](ngx_http_request_t*, bool ok) {
+        if (!ok)
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "webhook_emit: event %s could not be saved and was not published", event_id.c_str());
+    });
+}
+
+// Log phase: the response is out; a 2xx publishes the configured events.
+ngx_int_t emit_handler(ngx_http_request_t* r) {
+    auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_webhook_delivery_module));
+    if (lcf->emits == nullptr || r != r->main) return NGX_DECLINED;
+    ngx_uint_t status = r->headers_out.status;
+    if (status < 200 || status > 299) return NGX_DECLINED;
+    for (const Emit& e : *lcf->emits) emit_one(r, e);
+    return NGX_DECLINED;
+}
+
+// --- variables ------------------------------------------------------------------
+
+ngx_http_variable_t variables[] = {
+    {ngx_string("webhook_url"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::url),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_id"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::id),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_event"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::event),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_endpoint_id"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::endpoint_id),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_attempt"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::attempt),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_host"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::host),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_server_name"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::server_name),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    ngx_http_null_variable,
+};
+
+ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf, variables); }
+
+ngx_http_output_body_filter_pt next_body_filter;
+
+ngx_int_t body_filter(ngx_http_request_t* r, ngx_chain_t* in) {
+    bool handled = false;
+    ngx_int_t rc = attempt_body_filter(r, in, &handled);
+    return handled ? rc : next_body_filter(r, in);
+}
+
+// --- configuration plumbing --------------------------------------------------------
+
+void* create_main_conf(ngx_conf_t* cf) { return pool_new<DeliveryMainConf>(cf->pool); }
+
+// Each webhook_delivery serves its zone; the zone knows it (the API,
+// webhook_emit and the publish path find it there).
+char* init_main_conf(ngx_conf_t* cf, void* conf) {
+    auto* mcf = static_cast<DeliveryMainConf*>(conf);
+    for (DeliveryConf* dc : mcf->deliveries) {
+        dc->zone = zone_resolve(cf, dc->zone_ref, "webhook_delivery");
+        if (dc->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+        if (dc->zone->delivery == nullptr) dc->zone->delivery = dc;
+    }
+    return NGX_CONF_OK;
+}
+
+void* create_srv_conf(ngx_conf_t* cf) { return ngx_pcalloc(cf->pool, sizeof(SrvConf)); }
+void* create_loc_conf(ngx_conf_t* cf) { return ngx_pcalloc(cf->pool, sizeof(LocConf)); }
+
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
+    auto* conf = static_cast<LocConf*>(child);
+    auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    if (conf->emits != nullptr) {
+        for (Emit& e : *conf->emits) {
+            if (e.zone == nullptr && (e.zone = zone_resolve(cf, e.zone_ref, "webhook_emit")) == nullptr)
+                return static_cast<char*>(NGX_CONF_ERROR);
+            // Keep bodies up to max_payload in memory, where $request_body sees them.
+            const DeliveryConf* dc = delivery_conf_of(cf, e.zone);
+            if (dc != nullptr && clcf->client_body_buffer_size < dc->max_payload)
+                clcf->client_body_buffer_size = dc->max_payload;
+        }
+    }
+    // Find the server that has each delivery location= (the first one, for an
+    // http-level webhook_delivery; its own server for a server-level one).
+    auto* cscf = static_cast<ngx_http_core_srv_conf_t*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module));
+    for (DeliveryConf* dc : mcf->deliveries) {
+        if (dc->location_clcf != nullptr || clcf->named || clcf->regex != nullptr) continue;
+        if (dc->server_level && dc->server_ctx != cscf->ctx) continue;
+        std::string_view name = sv(clcf->name), uri = sv(dc->location);
+        bool match = clcf->exact_match ? name == uri : (!name.empty() && uri.substr(0, name.size()) == name && name != "/");
+        if (!match) continue;
+        dc->location_clcf = clcf;
+        dc->server_ctx = cscf->ctx;
+    }
+    return NGX_CONF_OK;
+}
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) {
+    auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
+    for (DeliveryConf* dc : mcf->deliveries) {
+        if (dc->location_clcf == nullptr) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_delivery: no server has a location for location=%V",
+                               &dc->location);
+            return NGX_ERROR;
+        }
+    }
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));
+    if (h == nullptr) return NGX_ERROR;
+    *h = callback<emit_handler>;
+    next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = callback<body_filter>;
+    return NGX_OK;
+}
+
+ngx_int_t init_process(ngx_cycle_t* cycle) {
+    DeliveryMainConf* mcf = main_conf_of(cycle);
+    if (mcf == nullptr) return NGX_OK;
+    for (DeliveryConf* dc : mcf->deliveries)
+        if (dispatcher_init_process(cycle, *dc) != NGX_OK) return NGX_ERROR;
+    return NGX_OK;
+}
+
+void exit_process(ngx_cycle_t* cycle) {
+    DeliveryMainConf* mcf = main_conf_of(cycle);
+    if (mcf == nullptr) return;
+    for (DeliveryConf* dc : mcf->deliveries) dispatcher_exit_process(*dc);
+}
+
+ngx_command_t commands[] = {
+    {ngx_string("webhook_delivery"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_1MORE, callback<webhook_delivery, conf_failed>,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("webhook_sign"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, callback<webhook_sign, conf_failed>, NGX_HTTP_MAIN_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("webhook_event_type"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE123, callback<webhook_event_type, conf_failed>,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("webhook_emit"), NGX_HTTP_LOC_CONF | NGX_CONF_1MORE, callback<webhook_emit, conf_failed>, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    ngx_null_command,
+};
+
+ngx_http_module_t module_ctx = {
+    callback<preconfiguration>,   /* preconfiguration */
+    callback<postconfiguration>,  /* postconfiguration */
+    callback<create_main_conf>,   /* create main configuration */
+    callback<init_main_conf, conf_failed>,     /* init main configuration */
+    callback<create_srv_conf>,    /* create server configuration */
+    nullptr,            /* merge server configuration */
+    callback<create_loc_conf>,    /* create location configuration */
+    callback<merge_loc_conf, conf_failed>,     /* merge location configuration */
+};
+
+}  // namespace
+
+// --- shared with the API and the dispatcher ------------------------------------------
+
+namespace webhook::ngx {
+
+const DeliveryConf* delivery_conf_of(ngx_conf_t* cf, Zone* zone) {
+    // Resolved from what was parsed, so that any module's merge may ask,
+    // before or after this module's init_main_conf has run.
+    auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
+    for (DeliveryConf* dc : mcf->deliveries) {
+        if (zone_resolve(cf, dc->zone_ref, nullptr) == zone) return dc;
+    }
+    return nullptr;
+}
+
+const SignConf& sign_conf() { return main_conf_of(const_cast<ngx_cycle_t*>(ngx_cycle))->sign; }
+const std::vector<EventType>& event_types() { return main_conf_of(const_cast<ngx_cycle_t*>(ngx_cycle))->types; }
+
+bool event_type_known(std::string_view f) {
+    const auto& types = event_types();
+    if (types.empty() || f == "*" || f == "webhook.test") return true;
+    for (const EventType& t : types)
+        if (event_matches(f, t.type) || t.type == f) return true;
+    return false;
+}
+
+std::optional<ApiError> check_endpoint_url(const DeliveryConf& conf, std::string_view text) {
+    auto parsed = parse_webhook_url(text, conf.allow_http);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+    const Url& url = std::get<Url>(parsed);
+    if (url.host_is_ip) {
+        unsigned char addr[16];
+        bool v6;
+        parse_ip(url.host, addr, &v6);
+        if (!conf.policy.permits(addr, v6))
+            return unprocessable("url_not_allowed", "url points to a loopback, private or reserved address");
+    } else if (!conf.policy.allow_private) {
+        // localhost and its subdomains (RFC 6761), with or without the root dot.
+        std::string lower(url.host);
+        for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        std::string_view host = lower;
+        if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+        if (host == "localhost" || (host.size() > 10 && host.substr(host.size() - 10) == ".localhost"))
+            return unprocessable("url_not_allowed", "url points to localhost");
+    }
+    return std::nullopt;
+}
+
+}  // namespace webhook::ngx
+
+extern "C" {
+ngx_module_t ngx_http_webhook_delivery_module = {
+    NGX_MODULE_V1,
+    &module_ctx,      /* module context */
+    commands,         /* module directives */
+    NGX_HTTP_MODULE,  /* module type */
+    nullptr,          /* init master */
+    nullptr,          /* init module */
+    callback<init_process>,     /* init process */
+    nullptr,          /* init thread */
+    nullptr,          /* exit thread */
+    callback<exit_process>,     /* exit process */
+    nullptr,          /* exit master */
+    NGX_MODULE_V1_PADDING,
+};
+}

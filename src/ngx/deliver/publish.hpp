@@ -1,0 +1,40 @@
+// The one way an event is published, by the API (POST /events, /test) and
+// by webhook_emit alike: the event.put record is built and applied (its
+// deliveries held), and the caller makes the change durable with
+// log_commit; once it is, its deliveries are released to the dispatchers.
+// A delivery replayed through the API goes the same way.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "core/util/api_error.hpp"
+#include "ngx/deliver/delivery_conf.hpp"
+#include "ngx/store/mutation_log.hpp"
+
+namespace webhook::ngx {
+
+struct PublishRequest {
+    std::string_view tenant, type;
+    std::string_view data_json;         // JSON text
+    std::string_view idempotency_key;   // empty: none
+    std::string_view only_endpoint;     // non-empty: to this endpoint only (a test)
+};
+
+struct Published {
+    std::string event_id;
+    size_t deliveries = 0;
+    // The applied change to commit; none when an earlier publish with the
+    // same Idempotency-Key is the answer.
+    std::optional<Change> change;
+};
+
+std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishRequest& req);
+
+// Puts a delivery back in the queue (POST /deliveries/{id}/replay); its
+// previous status is what the undo restores.
+std::variant<Change, StateResult> replay_delivery(Zone* zone, const std::string& delivery_id,
+                                                  const std::string& event_id, const std::string& status);
+
+}  // namespace webhook::ngx

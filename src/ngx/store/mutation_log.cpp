@@ -1,0 +1,143 @@
+#include "ngx/store/mutation_log.hpp"
+
+#include "core/store/records.hpp"
+#include "ngx/common/shm.hpp"
+#include "ngx/deliver/deliver_store.hpp"
+#include "ngx/keys/key_store.hpp"
+#include "ngx/status/counters.hpp"
+#include "ngx/store/journal.hpp"
+#include "ngx/store/tenants.hpp"
+#include "ngx/verify/replay_cache.hpp"
+
+namespace webhook::ngx {
+
+namespace {
+
+// A snapshot's first record changes nothing.
+StateResult apply_locked(Zone*, const store::SnapshotHeader&, store::Mode) { return StateResult::ok; }
+
+// The apply table: one apply_locked overload per record type, found at
+// compile time (a record type without one does not build).
+StateResult apply_any_locked(Zone* zone, const store::Mutation& m, store::Mode mode) {
+    return std::visit([&](const auto& record) { return apply_locked(zone, record, mode); }, m);
+}
+
+size_t log_shared_size() { return sizeof(LogShared); }
+
+void log_init_shared(Zone* zone, void* mem) { zone->sh->log = new (mem) LogShared(); }
+
+// Each capability's part of the zone, in one slab allocation (as one struct
+// took before): its size, and its setup.
+struct SharedPart {
+    size_t (*size)();
+    void (*init)(Zone* zone, void* mem);
+};
+const SharedPart kSharedParts[] = {
+    {log_shared_size, log_init_shared},         {tenants_shared_size, tenants_init_shared},
+    {keys_shared_size, keys_init_shared},       {deliver_shared_size, deliver_init_shared},
+    {replay_shared_size, replay_init_shared},   {counters_shared_size, counters_init_shared},
+};
+
+size_t aligned(size_t n) { return (n + NGX_ALIGNMENT - 1) & ~static_cast<size_t>(NGX_ALIGNMENT - 1); }
+
+// A change that could not be made durable is reverted: its undo is applied,
+// and written too, so that a record that reached the disk anyway is
+// cancelled when the zone is rebuilt.
+void revert(Zone* zone, const store::Mutation& undo) {
+    Change change;
+    if (log_apply(zone, undo, store::Mode::replay, &change) != StateResult::ok) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "webhook_zone \"%V\": a change that was not saved could not be reverted", &zone->name());
+        return;
+    }
+    log_commit(zone, nullptr, std::move(change), nullptr);
+}
+
+}  // namespace
+
+bool zone_init_shared(Zone* zone) {
+    size_t total = aligned(sizeof(ZoneShared));
+    for (const SharedPart& part : kSharedParts) total += aligned(part.size());
+    auto* mem = static_cast<u_char*>(ngx_slab_calloc(zone->shpool, total));
+    if (mem == nullptr) return false;
+    zone->sh = new (mem) ZoneShared();
+    zone->shpool->data = zone->sh;
+    u_char* p = mem + aligned(sizeof(ZoneShared));
+    for (const SharedPart& part : kSharedParts) {
+        part.init(zone, p);
+        p += aligned(part.size());
+    }
+    return true;
+}
+
+StateResult log_apply(Zone* zone, const store::Mutation& m, store::Mode mode, Change* change) {
+    std::string record = store::encode(m);   // may throw: nothing has changed yet
+    StateResult rc;
+    {
+        Lock lock(zone->shpool);
+        rc = apply_any_locked(zone, m, mode);
+        if (rc == StateResult::ok && change != nullptr) change->seq = ++zone->sh->log->seq;
+    }
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0, "webhook mutation %*s: %d", store::op_name(m).size(),
+                   store::op_name(m).data(), static_cast<int>(rc));
+    if (rc == StateResult::ok && change != nullptr) change->record = std::move(record);
+    return rc;
+}
+
+void log_commit(Zone* zone, ngx_http_request_t* r, Change change, Committed done) {
+    if (!done && !change.on_durable && !change.undo) {
+        journal_write(zone, nullptr, change.seq, std::move(change.record), nullptr);
+        return;
+    }
+    uint64_t seq = change.seq;
+    std::string record = std::move(change.record);
+    journal_write(zone, r, seq, std::move(record),
+                  [zone, change = std::move(change), done = std::move(done)](ngx_http_request_t* req, bool ok) {
+                      if (ok && change.on_durable) change.on_durable();
+                      // Not durable: taken back (an event's deliveries were
+                      // held until now, so nothing of it went out).
+                      if (!ok && change.undo) revert(zone, *change.undo);
+                      if (done) done(req, ok);
+                  });
+}
+
+StateRecords log_capture(Zone* zone) {
+    StateRecords state;
+    Lock lock(zone->shpool);
+    state.seq = zone->sh->log->seq;
+    state.records.emplace_back(store::SnapshotHeader{});
+    keys_capture_locked(zone, state.records);
+    tenants_capture_locked(zone, state.records);
+    deliver_capture_locked(zone, state.records);
+    return state;
+}
+
+std::string log_encode(const StateRecords& state) {
+    std::string out;
+    for (const store::Mutation& m : state.records) out += journal_encode(state.seq, store::encode(m));
+    return out;
+}
+
+ApiError refusal(StateResult rc, Zone* zone, const char* what) {
+    switch (rc) {
+    case StateResult::limit_reached:
+        return {409, "limit_reached", std::string("the plan limit of this tenant for ") + what + "s is reached"};
+    case StateResult::zone_full:
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: a %s was refused", &zone->name(), what);
+        return {507, "zone_full", "the shared memory zone is full"};
+    case StateResult::not_found:
+        return {404, "not_found", std::string("no such ") + what};
+    case StateResult::conflict:
+        return {409, "conflict", std::string("the ") + what + " changed meanwhile; read it again and retry"};
+    case StateResult::backlog_full:
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0, "webhook_zone \"%V\": a tenant has too many deliveries pending "
+                      "(max_pending): a %s was refused", &zone->name(), what);
+        return {429, "backlog_full", "this tenant has too many deliveries pending (max_pending); retry once they are delivered"};
+    case StateResult::duplicate:
+        return {409, "conflict", std::string("a ") + what + " with this Idempotency-Key is being published; retry"};
+    default:
+        return {500, "internal_error", std::string("the ") + what + " could not be stored"};
+    }
+}
+
+}  // namespace webhook::ngx

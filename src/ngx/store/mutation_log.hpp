@@ -1,0 +1,80 @@
+// The mutation log: the one way the zone's durable state changes.
+//
+// A writer (an API route, webhook_emit, the dispatcher, the journal at
+// start) builds a typed record (core/store/mutation.hpp); log_apply encodes
+// it, then applies it under the zone lock through the apply table
+// (mutation_log.cpp: one apply_locked per record type, in the file of the
+// capability that owns that state) and gives it the next sequence number.
+// log_commit then makes it durable in the zone's store (the journal files
+// of state=DIR; a memory-only zone is durable at once), and only then runs
+// what waits for it: the caller's answer, an event's deliveries. A change
+// the store cannot take is undone (its undo record applied and written).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/store/mutation.hpp"
+#include "core/util/api_error.hpp"
+#include "ngx/store/zone.hpp"
+
+namespace webhook::ngx {
+
+// backlog_full: the tenant is over its bound of unfinished deliveries (or of
+// the zone they take); duplicate: an Idempotency-Key answered already;
+// conflict: changed by someone else since it was read (expect_revision).
+enum class StateResult { ok, not_found, limit_reached, zone_full, invalid, backlog_full, duplicate, conflict };
+
+// How a refused change is answered: 404, 409, 429, 507 (logged), ...; `what`
+// names the thing changed ("key", "webhook", "event").
+ApiError refusal(StateResult rc, Zone* zone, const char* what);
+
+// The log's part of the zone: sequence numbers and the journal's bookkeeping.
+struct LogShared {
+    uint64_t seq;                 // last sequence number given to a mutation
+    uint64_t snapshot_seq;        // the durable snapshot covers up to here
+    ngx_uint_t snapshot_gen;      // bumped when a compaction starts
+    bool compacting;
+    ngx_pid_t compacting_pid;     // the worker compacting (it may have died)
+    uint64_t journal_bytes;       // appended since the last snapshot
+    uint64_t snapshot_bytes;
+};
+
+// Allocates each capability's shared struct in a new zone.
+bool zone_init_shared(Zone* zone);
+
+// An applied mutation on its way to the store.
+struct Change {
+    uint64_t seq = 0;
+    std::string record;                    // the encoded mutation
+    std::optional<store::Mutation> undo;   // restores what it replaced
+    std::function<void()> on_durable;      // e.g. release an event's deliveries
+};
+
+// Encodes m, then applies it under the zone lock: refused (nothing changed)
+// or applied with the next sequence number, into *change when given.
+StateResult log_apply(Zone* zone, const store::Mutation& m, store::Mode mode, Change* change);
+
+// Called once the change is durable (ok) or could not be written; r is
+// nullptr when the request was freed meanwhile, or there was none.
+using Committed = std::function<void(ngx_http_request_t* r, bool ok)>;
+
+// Makes an applied change durable, then runs on_durable (ok) or applies and
+// writes its undo (not ok), then `done`. Without done, on_durable and undo,
+// nobody waits: the record goes out with the next batch (attempt outcomes,
+// where at-least-once delivery tolerates a lost record).
+void log_commit(Zone* zone, ngx_http_request_t* r, Change change, Committed done);
+
+// The live state as records (under the lock: a copy, quick), and their
+// encoding as snapshot records (slow for a large zone: the compaction does
+// it in the thread pool, off the lock).
+struct StateRecords {
+    uint64_t seq = 0;
+    std::vector<store::Mutation> records;
+};
+StateRecords log_capture(Zone* zone);
+std::string log_encode(const StateRecords& state);
+
+}  // namespace webhook::ngx

@@ -1,0 +1,288 @@
+// ngx_http_webhook_module: `webhook_zone`, the shared zone every other part
+// of the module keeps its state in (limit_req's pattern: created at parse
+// time, reused on reload, bound by name from other directives), rebuilt from
+// state=DIR at start.
+
+#include "ngx/common/conf.hpp"
+#include "ngx/store/journal.hpp"
+#include "ngx/store/mutation_log.hpp"
+
+using namespace webhook::ngx;
+
+namespace {
+
+// Deliveries one tenant may have unfinished (SPEC §2 max_pending).
+constexpr ngx_uint_t kDefaultMaxPending = 10000;
+constexpr ngx_uint_t kDefaultMaxWebhooks = 20;
+constexpr ngx_uint_t kDefaultMaxKeys = 20;
+constexpr ngx_uint_t kDefaultLogSize = 100;
+constexpr size_t kMinZonePages = 8;
+
+struct MainConf {
+    ngx_array_t zones;   // of Zone*
+};
+
+MainConf* main_conf(ngx_conf_t* cf) {
+    return static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_module));
+}
+
+bool same(const ngx_str_t& a, const ngx_str_t& b) { return a.len == b.len && ngx_strncmp(a.data, b.data, a.len) == 0; }
+
+// --- the zone in shared memory -------------------------------------------------------
+
+ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* data) {
+    auto* zone = static_cast<Zone*>(shm_zone->data);
+    auto* old = static_cast<Zone*>(data);
+
+    if (old != nullptr) {
+        // Reload with the same name and size: keep everything.
+        zone->shpool = old->shpool;
+        zone->sh = old->sh;
+        return NGX_OK;
+    }
+
+    zone->shpool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
+    if (shm_zone->shm.exists) {
+        zone->sh = static_cast<ZoneShared*>(zone->shpool->data);
+        return NGX_OK;
+    }
+
+    static const char ctx_fmt[] = " in webhook_zone \"%V\"%Z";
+    size_t len = sizeof(ctx_fmt) + shm_zone->shm.name.len;
+    zone->shpool->log_ctx = static_cast<u_char*>(ngx_slab_alloc(zone->shpool, len));
+    if (zone->shpool->log_ctx == nullptr) return NGX_ERROR;
+    ngx_sprintf(zone->shpool->log_ctx, ctx_fmt, &shm_zone->shm.name);
+    zone->shpool->log_nomem = 0;   // a full zone is reported by the module, once per refusal
+    if (!zone_init_shared(zone)) return NGX_ERROR;
+
+    if (zone->state_dir.len == 0 || ngx_test_config) return NGX_OK;
+    // A reload that resized a durable zone would build it from DIR while the
+    // old workers still append to their journals: their later changes would
+    // be missing, sequence numbers would diverge and compaction could delete
+    // what only they hold. Refused; the running configuration goes on.
+    bool first_start = ngx_cycle->conf_ctx == nullptr;
+    if (!first_start) {
+        ngx_list_part_t* part = &const_cast<ngx_cycle_t*>(ngx_cycle)->shared_memory.part;
+        auto* shm = static_cast<ngx_shm_zone_t*>(part->elts);
+        for (ngx_uint_t i = 0;; i++) {
+            if (i >= part->nelts) {
+                if (part->next == nullptr) break;
+                part = part->next;
+                shm = static_cast<ngx_shm_zone_t*>(part->elts);
+                i = 0;
+            }
+            if (shm[i].tag != shm_zone->tag || shm[i].shm.name.len != shm_zone->shm.name.len ||
+                ngx_strncmp(shm[i].shm.name.data, shm_zone->shm.name.data, shm_zone->shm.name.len) != 0)
+                continue;
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "webhook_zone \"%V\" with state=: its size changes only with a restart (nginx -s stop, "
+                          "then start), not a reload (%uz now, %uz running)",
+                          &shm_zone->shm.name, shm_zone->shm.size, shm[i].shm.size);
+            return NGX_ERROR;
+        }
+    }
+    return journal_load(zone, shm_zone->shm.log);
+}
+
+// --- webhook_zone zone=NAME:SIZE [state=DIR] [max_keys=N] [max_webhooks=N]
+//                  [max_pending=N] [log=N] ------------------------------------------
+
+struct ZoneArgs {
+    Zone* zone;
+    ngx_str_t name;
+    ssize_t size;
+};
+
+const Param<ZoneArgs> kZoneParams[] = {
+    {"zone",
+     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
+         u_char* colon = static_cast<u_char*>(ngx_strlchr(v.data, v.data + v.len, ':'));
+         if (colon == nullptr || colon == v.data) return "expected zone=NAME:SIZE";
+         a->name = {static_cast<size_t>(colon - v.data), v.data};
+         ngx_str_t size = {static_cast<size_t>(v.data + v.len - colon - 1), colon + 1};
+         a->size = ngx_parse_size(&size);
+         if (a->size == NGX_ERROR || a->size < static_cast<ssize_t>(kMinZonePages * ngx_pagesize))
+             return "the size is invalid or below 8 pages";
+         return nullptr;
+     }},
+    {"state",
+     [](ngx_conf_t* cf, ZoneArgs* a, ngx_str_t v) -> const char* {
+         if (v.len == 0) return "a directory is needed";
+         a->zone->state_dir = v;
+         if (ngx_conf_full_name(cf->cycle, &a->zone->state_dir, 0) != NGX_OK) return "cannot make the path absolute";
+         // DIR/, DIR//: one directory.
+         while (a->zone->state_dir.len > 1 && a->zone->state_dir.data[a->zone->state_dir.len - 1] == '/')
+             a->zone->state_dir.len--;
+         return nullptr;
+     }},
+    {"max_webhooks",
+     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
+         auto n = parse_count(v);
+         if (!n) return "a positive number";
+         a->zone->max_webhooks = *n;
+         return nullptr;
+     }},
+    {"max_keys",
+     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
+         auto n = parse_count(v);
+         if (!n) return "a positive number";
+         a->zone->max_keys = *n;
+         return nullptr;
+     }},
+    {"max_pending",
+     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
+         auto n = parse_count(v);
+         if (!n) return "a positive number";
+         a->zone->max_pending = *n;
+         return nullptr;
+     }},
+    {"log",
+     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
+         auto n = parse_count(v);
+         if (!n) return "a positive number";
+         a->zone->log_size = *n;
+         return nullptr;
+     }},
+};
+
+char* webhook_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+    auto* mcf = static_cast<MainConf*>(conf);
+    auto* zone = static_cast<Zone*>(ngx_pcalloc(cf->pool, sizeof(Zone)));
+    if (zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    zone->max_webhooks = kDefaultMaxWebhooks;
+    zone->max_keys = kDefaultMaxKeys;
+    zone->max_pending = kDefaultMaxPending;
+    zone->log_size = kDefaultLogSize;
+    zone->cycle = cf->cycle;
+
+    ZoneArgs args{zone, ngx_null_string, 0};
+    if (char* rv = parse_params(cf, &args, kZoneParams); rv != NGX_CONF_OK) return rv;
+    if (args.name.len == 0) return conf_error(cf, "webhook_zone: the zone=NAME:SIZE parameter is required");
+
+    Zone** zones = static_cast<Zone**>(mcf->zones.elts);
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; i++) {
+        Zone* other = zones[i];
+        if (same(other->name(), args.name)) return conf_error(cf, "webhook_zone: duplicate zone \"%V\"", &args.name);
+        // Journal files carry no zone name: two zones in one DIR would load
+        // each other's keys and compact each other's journals away.
+        if (zone->state_dir.len != 0 && same(other->state_dir, zone->state_dir))
+            return conf_error(cf, "webhook_zone: zone \"%V\" has the same state=\"%V\" as zone \"%V\": each zone needs "
+                              "its own directory", &args.name, &zone->state_dir, &other->name());
+    }
+
+    zone->shm = ngx_shared_memory_add(cf, &args.name, args.size, &ngx_http_webhook_module);
+    if (zone->shm == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    if (zone->shm->data) return conf_error(cf, "webhook_zone: zone \"%V\" is already used by another directive", &args.name);
+    zone->shm->init = callback<init_zone>;
+    zone->shm->data = zone;
+
+    Zone** slot = static_cast<Zone**>(ngx_array_push(&mcf->zones));
+    if (slot == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    *slot = zone;
+
+    if (zone->state_dir.len == 0) {
+        ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0, "webhook_zone \"%V\" has no state=: its contents live in memory only",
+                           &args.name);
+        return NGX_CONF_OK;
+    }
+#if (NGX_THREADS)
+    zone->thread_pool = ngx_thread_pool_add(cf, nullptr);
+    if (zone->thread_pool == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    return NGX_CONF_OK;
+#else
+    return conf_error(cf, "webhook_zone: state= needs NGINX built --with-threads");
+#endif
+}
+
+void* create_main_conf(ngx_conf_t* cf) {
+    auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+    if (mcf == nullptr) return nullptr;
+    if (ngx_array_init(&mcf->zones, cf->pool, 2, sizeof(Zone*)) != NGX_OK) return nullptr;
+    return mcf;
+}
+
+template <class Fn>
+void for_each_zone(ngx_cycle_t* cycle, Fn&& fn) {
+    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module));
+    if (mcf == nullptr) return;
+    Zone** it = static_cast<Zone**>(mcf->zones.elts);
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; i++) fn(it[i]);
+}
+
+ngx_int_t init_process(ngx_cycle_t* cycle) {
+    ngx_int_t rc = NGX_OK;
+    for_each_zone(cycle, [&](Zone* zone) {
+        if (rc == NGX_OK) rc = journal_init_process(cycle, zone);
+    });
+    return rc;
+}
+
+void exit_process(ngx_cycle_t* cycle) {
+    for_each_zone(cycle, [](Zone* zone) { journal_exit_process(zone); });
+}
+
+ngx_command_t commands[] = {
+    {ngx_string("webhook_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, callback<webhook_zone, conf_failed>,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+
+ngx_http_module_t module_ctx = {
+    nullptr,                      /* preconfiguration */
+    nullptr,                      /* postconfiguration */
+    callback<create_main_conf>,   /* create main configuration */
+    nullptr,                      /* init main configuration */
+    nullptr,                      /* create server configuration */
+    nullptr,                      /* merge server configuration */
+    nullptr,                      /* create location configuration */
+    nullptr,                      /* merge location configuration */
+};
+
+}  // namespace
+
+// --- binding zone=NAME -------------------------------------------------------------------
+
+bool webhook::ngx::zone_ref_bind(ngx_conf_t* cf, ngx_str_t name, ZoneRef* ref) {
+    if (name.len == 0) {
+        ref->shm = nullptr;
+        return true;
+    }
+    // As limit_req: the zone is added with size 0 and this module's tag;
+    // webhook_zone, before or after, gives it its size and its Zone.
+    ref->shm = ngx_shared_memory_add(cf, &name, 0, &ngx_http_webhook_module);
+    return ref->shm != nullptr;
+}
+
+Zone* webhook::ngx::zone_resolve(ngx_conf_t* cf, const ZoneRef& ref, const char* directive) {
+    if (ref.shm != nullptr) {
+        if (ref.shm->data == nullptr) {
+            if (directive != nullptr)
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s: unknown webhook_zone \"%V\"", directive, &ref.shm->shm.name);
+            return nullptr;
+        }
+        return static_cast<Zone*>(ref.shm->data);
+    }
+    MainConf* mcf = main_conf(cf);
+    if (mcf->zones.nelts == 1) return static_cast<Zone**>(mcf->zones.elts)[0];
+    if (directive != nullptr)
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s: zone=NAME is needed: the configuration has %ui webhook_zone directives",
+                       directive, mcf->zones.nelts);
+    return nullptr;
+}
+
+extern "C" {
+ngx_module_t ngx_http_webhook_module = {
+    NGX_MODULE_V1,
+    &module_ctx,                      /* module context */
+    commands,                         /* module directives */
+    NGX_HTTP_MODULE,                  /* module type */
+    nullptr,                          /* init master */
+    nullptr,                          /* init module */
+    callback<init_process>,           /* init process */
+    nullptr,                          /* init thread */
+    nullptr,                          /* exit thread */
+    callback<exit_process>,           /* exit process */
+    nullptr,                          /* exit master */
+    NGX_MODULE_V1_PADDING,
+};
+}

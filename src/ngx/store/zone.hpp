@@ -1,0 +1,64 @@
+// The shared-memory zone of `webhook_zone`: one slab, visible to every
+// worker, kept across reloads. Each capability keeps its own shared struct
+// in it (as limit_req keeps its shctx), allocated and initialised by the
+// file that owns it; ZoneShared only points at them.
+#pragma once
+
+#include "ngx/common/http.hpp"
+
+namespace webhook::ngx {
+
+struct LogShared;       // store/mutation_log: sequence numbers, journal bookkeeping
+struct TenantsShared;   // store/tenants: per-tenant plan limits and counts
+struct KeysShared;      // keys/key_store: API keys
+struct DeliverShared;   // deliver/deliver_store: endpoints, events, deliveries
+struct ReplayShared;    // verify/replay_cache: message ids seen
+struct Counters;        // status/counters: what webhook_status shows
+
+struct ZoneShared {
+    LogShared* log;
+    TenantsShared* tenants;
+    KeysShared* keys;
+    DeliverShared* deliver;
+    ReplayShared* replay;
+    Counters* counters;
+};
+
+struct DeliveryConf;
+struct Journal;
+struct Compaction;
+
+// Per-configuration part (one per webhook_zone line).
+struct Zone {
+    ngx_shm_zone_t* shm;
+    ngx_slab_pool_t* shpool;
+    ZoneShared* sh;
+    ngx_str_t state_dir;              // empty: memory only
+    ngx_uint_t max_webhooks;          // per tenant (plan limit defaults)
+    ngx_uint_t max_keys;
+    ngx_uint_t max_pending;           // deliveries not finished
+    ngx_uint_t log_size;              // deliveries kept per endpoint
+    ngx_cycle_t* cycle;               // the cycle this configuration belongs to
+    ngx_thread_pool_t* thread_pool;   // fsync and compaction, with state=
+    DeliveryConf* delivery;           // the webhook_delivery serving it, if any
+    Journal* journal;                 // this worker's journal writer (state=)
+    Compaction* compaction;           // worker 0's compaction (state=)
+
+    const ngx_str_t& name() const { return shm->shm.name; }
+};
+
+// `zone=NAME` of another directive, bound when the directive is parsed (as
+// limit_req binds its zone): `shm` is the named zone, nullptr for "the only
+// webhook_zone of the configuration".
+struct ZoneRef {
+    ngx_shm_zone_t* shm = nullptr;
+};
+
+// Parse time: binds NAME (empty: the only zone, decided later).
+bool zone_ref_bind(ngx_conf_t* cf, ngx_str_t name, ZoneRef* ref);
+// After the http{} block is parsed (merge, init, postconfiguration): the
+// zone, or nullptr after logging what is wrong, naming the directive (with
+// a null directive nothing is logged).
+Zone* zone_resolve(ngx_conf_t* cf, const ZoneRef& ref, const char* directive);
+
+}  // namespace webhook::ngx

@@ -1,0 +1,630 @@
+// ngx_http_webhook_verify_module: `webhook_verify` checks the HMAC signature of
+// an incoming webhook in the access phase, before the request goes on.
+//
+// The body is hashed as NGINX reads it: a request body filter feeds every
+// buffer to the HMAC before the buffer is saved (to memory or the temp file),
+// so a body is never copied or read back. The access handler starts the read
+// as the mirror module does (the read's reference is dropped at once, so a
+// read that fails finalizes the request the usual way), and decides once the
+// body is complete.
+//
+// A replay id is reserved while the request is in flight and remembered only
+// when the application answered 2xx (the log phase settles it), so a sender's
+// retry after a 5xx is accepted and a concurrent duplicate is not.
+
+#include <dlfcn.h>
+
+#include <memory>
+#include <new>
+#include <optional>
+#include <vector>
+
+#include "core/verify/signature.hpp"
+#include "ngx/common/conf.hpp"
+#include "ngx/status/counters.hpp"
+#include "ngx/verify/replay_cache.hpp"
+
+using namespace webhook;
+using namespace webhook::ngx;
+
+namespace {
+
+struct Secret {
+    ngx_http_complex_value_t* value;   // with variables: keyed per request
+    std::optional<Hmac> keyed;         // literal: keyed once, cloned per request
+    std::string key;                   // literal: the HMAC key (scopes replay ids)
+};
+
+// A reserved message id stays reserved this long at most if its request
+// never reaches the log phase (a worker that died).
+constexpr time_t kReplayPendingSecs = 600;
+
+struct VerifyConf {
+    bool enabled = false;
+    bool report = false;
+    SchemeConfig scheme;
+    std::vector<HeaderFamily> families;
+    std::vector<Secret> secrets;
+    ZoneRef replay_zone_ref;
+    bool replay = false;
+    Zone* replay_zone = nullptr;
+    Zone* stats_zone = nullptr;   // where verifications are counted
+    time_t replay_window = 0;
+};
+
+struct LocConf {
+    VerifyConf* verify;   // nullptr: unset (inherit)
+};
+
+struct RequestCtx {
+    const VerifyConf* conf = nullptr;   // the configuration deciding (changes on a redirect)
+    std::vector<Hmac> macs;
+    std::vector<std::string> keys;      // with replay=: each mac's key
+    Parsed parsed;
+    Verdict verdict = Verdict::bad_signature;   // fail closed until finish() says ok
+    bool hashing = false;     // the body filter feeds macs
+    bool hash_failed = false;
+    bool body_done = false;   // the post handler ran
+    bool reading = false;     // the handler returned NGX_DONE and waits for the body
+    bool decided = false;
+    // A reserved replay id, settled in the log phase (or when freed).
+    Zone* replay_zone = nullptr;
+    std::string replay_key;
+    uint64_t replay_token = 0;
+    time_t replay_window = 0;
+
+    void settle_replay(bool remember) {
+        if (replay_token == 0) return;
+        uint64_t token = replay_token;
+        replay_token = 0;
+        replay_settle(replay_zone, replay_key, token, remember, ngx_time() + replay_window);
+    }
+    ~RequestCtx() { settle_replay(false); }
+};
+
+ngx_http_request_body_filter_pt next_request_body_filter;
+
+// --- per-request context, found again after an internal redirect --------------
+
+
+RequestCtx* get_ctx(ngx_http_request_t* r) {
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
+    if (ctx != nullptr || !(r->internal || r->filter_finalize)) return ctx;
+    // r->ctx was zeroed by an internal redirect; the pool cleanup still has it.
+    for (ngx_pool_cleanup_t* cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == callback<destroy<RequestCtx>>) {
+            ctx = static_cast<RequestCtx*>(cln->data);
+            ngx_http_set_ctx(r, ctx, ngx_http_webhook_verify_module);
+            return ctx;
+        }
+    }
+    return nullptr;
+}
+
+RequestCtx* create_ctx(ngx_http_request_t* r) {
+    auto* ctx = pool_new<RequestCtx>(r->pool);
+    if (ctx != nullptr) ngx_http_set_ctx(r, ctx, ngx_http_webhook_verify_module);
+    return ctx;
+}
+
+// --- hashing ------------------------------------------------------------------
+
+void hash_bytes(RequestCtx* ctx, const u_char* p, size_t n) {
+    for (auto& mac : ctx->macs) mac.update(p, n);
+}
+
+// A buffer in memory is hashed in place; one only in a file (a body another
+// module read before us) is read back in chunks.
+ngx_int_t hash_buf(RequestCtx* ctx, ngx_buf_t* b) {
+    if (ngx_buf_in_memory(b)) {
+        hash_bytes(ctx, b->pos, b->last - b->pos);
+        return NGX_OK;
+    }
+    if (!b->in_file) return NGX_OK;
+    u_char chunk[65536];
+    for (off_t off = b->file_pos; off < b->file_last;) {
+        size_t want = static_cast<size_t>(ngx_min(static_cast<off_t>(sizeof(chunk)), b->file_last - off));
+        ssize_t n = ngx_read_file(b->file, chunk, want, off);
+        if (n <= 0) return NGX_ERROR;
+        hash_bytes(ctx, chunk, n);
+        off += n;
+    }
+    return NGX_OK;
+}
+
+ngx_int_t request_body_filter(ngx_http_request_t* r, ngx_chain_t* in) {
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
+    if (ctx != nullptr && ctx->hashing && !ctx->hash_failed) {
+        for (ngx_chain_t* cl = in; cl && !ctx->hash_failed; cl = cl->next) {
+            if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+        }
+    }
+    return next_request_body_filter(r, in);
+}
+
+// --- the decision -------------------------------------------------------------
+
+std::optional<std::string_view> header_value(ngx_http_request_t* r, std::string_view name) {
+    if (name.empty()) return std::nullopt;
+    ngx_table_elt_t* h = find_header(r, name);
+    if (h == nullptr) return std::nullopt;
+    return sv(h->value);
+}
+
+// Reads the headers, and when they can be checked without the body, keys the
+// HMACs and feeds them the signed prefix. False: decided already.
+bool start(ngx_http_request_t* r, RequestCtx* ctx) {
+    const VerifyConf& conf = *ctx->conf;
+    HeaderValues values;
+    for (const HeaderFamily& f : conf.families) {
+        values.signature = header_value(r, f.signature);
+        if (!values.signature) continue;
+        values.timestamp = header_value(r, f.timestamp);
+        values.id = header_value(r, f.id);
+        break;
+    }
+
+    ctx->parsed = parse_request(conf.scheme, values, ngx_time());
+    if (ctx->parsed.verdict != Verdict::ok) {
+        ctx->verdict = ctx->parsed.verdict;
+        return false;
+    }
+
+    // A secret= that evaluates to an empty or undecodable value is skipped
+    // (fail closed). It is not logged on its own: the refusal's single info
+    // line says so, and a request must not cost more than one log line.
+    ngx_uint_t skipped = 0;
+    for (const Secret& s : conf.secrets) {
+        if (s.keyed) {
+            ctx->macs.push_back(s.keyed->clone());
+            if (conf.replay_zone != nullptr) ctx->keys.push_back(s.key);
+            continue;
+        }
+        ngx_str_t value;
+        if (ngx_http_complex_value(r, s.value, &value) != NGX_OK) throw std::bad_alloc();
+        std::optional<std::string> key = derive_key(conf.scheme.scheme, sv(value));
+        if (!key) {
+            skipped++;
+            continue;
+        }
+        ctx->macs.emplace_back(conf.scheme.alg, *key);
+        if (conf.replay_zone != nullptr) ctx->keys.push_back(std::move(*key));
+    }
+    if (ctx->macs.empty()) {
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "no usable secret: every secret= evaluated to an empty or undecodable value";
+        return false;
+    }
+    if (skipped > 0) ctx->parsed.detail = "a secret= evaluated to an empty or undecodable value";
+    for (auto& mac : ctx->macs) mac.update(ctx->parsed.signed_prefix);
+    return true;
+}
+
+void finish(ngx_http_request_t* r, RequestCtx* ctx) {
+    ctx->hashing = false;
+    if (ctx->hash_failed) {
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "the body could not be hashed";
+        return;
+    }
+    // Every secret is tried (no early exit); the first that matches names the
+    // sender for the replay cache.
+    bool match = false;
+    size_t which = 0;
+    std::string digest;
+    for (size_t i = 0; i < ctx->macs.size(); i++) {
+        std::string d = ctx->macs[i].finish();
+        if (signature_matches(ctx->parsed.signatures, d) && !match) {
+            match = true;
+            which = i;
+            digest = std::move(d);
+        }
+    }
+    ctx->macs.clear();
+    if (!match) {
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = ctx->parsed.detail.empty() ? std::string("no secret produces this signature")
+                                                         : "no secret produces this signature; " + ctx->parsed.detail;
+        return;
+    }
+    const VerifyConf& conf = *ctx->conf;
+    if (conf.replay_zone != nullptr) {
+        time_t now = ngx_time();
+        // The id is what the sender signed: webhook-id, else the MAC itself.
+        const std::string& id = ctx->parsed.replay_id.empty() ? digest : ctx->parsed.replay_id;
+        std::string key = replay_key(conf.scheme.scheme, ctx->keys[which], id);
+        uint64_t token = 0;
+        time_t pending = now + std::min<time_t>(kReplayPendingSecs, conf.replay_window);
+        if (replay_reserve(conf.replay_zone, key, now, pending, &token) == ReplayResult::replayed) {
+            ctx->verdict = Verdict::replayed;
+            ctx->parsed.detail = "message id seen within the replay window, or in flight";
+            return;
+        }
+        ctx->replay_zone = conf.replay_zone;
+        ctx->replay_key = std::move(key);
+        ctx->replay_token = token;
+        ctx->replay_window = conf.replay_window;
+    }
+    ctx->verdict = Verdict::ok;
+}
+
+// The verdict as a phase handler's return value; logs a refusal once.
+ngx_int_t respond(ngx_http_request_t* r, RequestCtx* ctx) {
+    if (!ctx->decided) {
+        ctx->decided = true;
+        if (Zone* z = ctx->conf->stats_zone) count_verification(z, ctx->verdict);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "webhook_verify: verdict %d",
+                       static_cast<int>(ctx->verdict));
+        if (ctx->verdict != Verdict::ok) {
+            std::string_view code = verdict_code(ctx->verdict);
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "webhook_verify: %*s%s: %s (%*s)", code.size(),
+                          code.data(), ctx->conf->report ? " (report mode, passed on)" : "",
+                          ctx->parsed.detail.c_str(), scheme_name(ctx->conf->scheme.scheme).size(),
+                          scheme_name(ctx->conf->scheme.scheme).data());
+        }
+    }
+    if (ctx->verdict == Verdict::ok || ctx->conf->report) return NGX_DECLINED;
+    return send_error(r, NGX_HTTP_UNAUTHORIZED, verdict_code(ctx->verdict), verdict_message(ctx->verdict));
+}
+
+void body_post_handler(ngx_http_request_t* r) {
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
+    if (ctx == nullptr || ctx->body_done) return;
+    ctx->body_done = true;
+    try {
+        finish(r, ctx);
+    } catch (const std::exception& e) {   // fail closed, and go on to answer
+        log_callback_exception(e.what());
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "internal error while checking";
+    }
+    if (ctx->reading) {
+        ctx->reading = false;
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+    }
+}
+
+// A body read already (by a module before us, or before an internal redirect
+// into this location): hash what was kept.
+ngx_int_t verify_kept_body(ngx_http_request_t* r, RequestCtx* ctx) {
+    if (r->request_body->bufs == nullptr && r->request_body->rest > 0) {
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "the body was not kept by an earlier reader";
+        return respond(r, ctx);
+    }
+    for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+    }
+    ctx->body_done = true;
+    finish(r, ctx);
+    return respond(r, ctx);
+}
+
+// ngx_http_dav_module wants a PUT body in a file; it may not be built in, so
+// it is looked up by name (NGINX exports its symbols to modules).
+ngx_module_t* dav_module;
+
+struct DavLocConfHead {
+    ngx_uint_t methods;   // first field of ngx_http_dav_loc_conf_t
+};
+
+bool dav_takes_put(ngx_http_request_t* r) {
+    if (dav_module == nullptr || r->method != NGX_HTTP_PUT) return false;
+    auto* dlcf = static_cast<DavLocConfHead*>(ngx_http_get_module_loc_conf(r, (*dav_module)));
+    return dlcf != nullptr && (dlcf->methods & NGX_HTTP_PUT);
+}
+
+ngx_int_t access_handler_impl(ngx_http_request_t* r) {
+    if (r != r->main) return NGX_DECLINED;
+    auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module));
+    const VerifyConf* vc = lcf->verify != nullptr && lcf->verify->enabled ? lcf->verify : nullptr;
+
+    RequestCtx* ctx = get_ctx(r);
+    if (ctx != nullptr && ctx->reading) {
+        // Back in the access phase while the body was being read: the read
+        // failed (400, 408, 413) and error_page sent the request on. The
+        // message is not verified; NGINX answers with its error page.
+        ctx->reading = false;
+        ctx->hashing = false;
+        ctx->decided = true;
+        ctx->verdict = Verdict::bad_signature;
+        ctx->parsed.detail = "the body could not be read";
+        return NGX_DECLINED;
+    }
+    if (vc == nullptr) return NGX_DECLINED;
+
+    if (ctx == nullptr && r->err_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE && r->request_body == nullptr) {
+        // NGINX refused the body before the access phase (a Content-Length
+        // over client_max_body_size: 413) and error_page brought the request
+        // here: as above, NGINX answers; nothing is passed on unverified.
+        ctx = create_ctx(r);
+        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->conf = vc;
+        ctx->decided = true;
+        ctx->parsed.detail = "the body was refused by NGINX";
+        return NGX_DECLINED;
+    }
+
+    if (ctx != nullptr) {
+        // The phases run again here: the verdict stands.
+        if (ctx->conf == vc) return respond(r, ctx);
+        // An internal redirect into a location with its own webhook_verify:
+        // it decides again, with its own secrets and mode.
+        ctx->settle_replay(false);
+        ctx->~RequestCtx();
+        new (ctx) RequestCtx();
+    } else {
+        ctx = create_ctx(r);
+        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx->conf = vc;
+    if (!start(r, ctx)) return respond(r, ctx);
+    if (r->request_body != nullptr) return verify_kept_body(r, ctx);
+
+    if (dav_takes_put(r)) {
+        // What ngx_http_dav_module sets before it reads a PUT body.
+        r->request_body_in_file_only = 1;
+        r->request_body_in_persistent_file = 1;
+        r->request_body_in_clean_file = 1;
+        r->request_body_file_group_access = 1;
+        r->request_body_file_log_level = 0;
+    }
+
+    ctx->hashing = true;
+    ngx_int_t rc = ngx_http_read_client_request_body(r, callback<body_post_handler>);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        // Failed at once (a Content-Length over client_max_body_size): as a
+        // read that fails later, an error_page served for it comes back here.
+        ctx->hashing = false;
+        ctx->reading = true;
+        return rc;
+    }
+    // Drop the read's reference now (as the mirror module does): a read that
+    // fails later finalizes the request itself, and must find it unshared.
+    ngx_http_finalize_request(r, NGX_DONE);
+    if (ctx->body_done) return respond(r, ctx);   // read at once
+    ctx->reading = true;
+    return NGX_DONE;
+}
+
+// The application's answer settles a reserved replay id as its head goes
+// out (so a sender's immediate retry after a 5xx finds it free); the log
+// phase settles what never got an answer.
+ngx_http_output_header_filter_pt next_header_filter;
+
+ngx_int_t header_filter(ngx_http_request_t* r) {
+    if (r == r->main) {
+        RequestCtx* ctx = get_ctx(r);
+        if (ctx != nullptr && ctx->replay_token != 0) {
+            ngx_uint_t status = r->headers_out.status;
+            ctx->settle_replay(status >= 200 && status <= 299);
+        }
+    }
+    return next_header_filter(r);
+}
+
+// Log phase: the application's answer settles a reserved replay id.
+ngx_int_t log_handler(ngx_http_request_t* r) {
+    RequestCtx* ctx = get_ctx(r->main);
+    if (ctx == nullptr || ctx->replay_token == 0) return NGX_OK;
+    ngx_uint_t status = r->main->headers_out.status;
+    ctx->settle_replay(status >= 200 && status <= 299);
+    return NGX_OK;
+}
+
+// --- $webhook_verify_status ---------------------------------------------------
+
+ngx_int_t status_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) {
+    RequestCtx* ctx = get_ctx(r->main);
+    if (ctx == nullptr || !ctx->decided) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+    std::string_view code = verdict_code(ctx->verdict);
+    v->data = (u_char*) code.data();
+    v->len = code.size();
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+ngx_http_variable_t variables[] = {
+    {ngx_string("webhook_verify_status"), nullptr, callback<status_variable>, 0, NGX_HTTP_VAR_NOCACHEABLE, 0},
+    ngx_http_null_variable,
+};
+
+// --- configuration ------------------------------------------------------------
+
+struct VerifyArgs {
+    VerifyConf* vc;
+    std::vector<ngx_str_t> secrets;
+    bool custom_format;   // encoding=, prefix=, alg=: the hmac scheme's
+};
+
+const Param<VerifyArgs> kVerifyParams[] = {
+    {"secret", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         a->secrets.push_back(v);   // checked below, once the scheme is known
+         return nullptr;
+     }},
+    {"header", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         if (v.len == 0) return "a header name";
+         a->vc->scheme.header = std::string(sv(v));
+         return nullptr;
+     }},
+    {"id_header", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         if (v.len == 0) return "a header name";
+         a->vc->scheme.id_header = std::string(sv(v));
+         return nullptr;
+     }},
+    {"encoding", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         if (sv(v) == "hex") a->vc->scheme.encoding = Encoding::hex;
+         else if (sv(v) == "base64") a->vc->scheme.encoding = Encoding::base64;
+         else return "hex or base64";
+         a->custom_format = true;
+         return nullptr;
+     }},
+    {"prefix", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         a->vc->scheme.prefix = std::string(sv(v));   // may be empty
+         a->custom_format = true;
+         return nullptr;
+     }},
+    {"alg", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         std::optional<HashAlg> alg = hash_alg_from_name(sv(v));
+         if (!alg) return "sha256, sha1 or sha512";
+         a->vc->scheme.alg = *alg;
+         a->custom_format = true;
+         return nullptr;
+     }},
+    {"tolerance", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         time_t secs = ngx_parse_time(&v, 1);
+         if (v.len == 0 || secs == static_cast<time_t>(NGX_ERROR)) return "a time such as 300s or 5m";
+         a->vc->scheme.tolerance = secs;
+         return nullptr;
+     }},
+    {"replay", [](ngx_conf_t* cf, VerifyArgs* a, ngx_str_t v) -> const char* {
+         if (v.len == 0) return "on, off or a zone name";
+         a->vc->replay = sv(v) != "off";
+         if (sv(v) == "on" || sv(v) == "off") return nullptr;
+         return zone_ref_bind(cf, v, &a->vc->replay_zone_ref) ? nullptr : "cannot bind the zone";
+     }},
+    {"mode", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         if (sv(v) == "report") a->vc->report = true;
+         else if (sv(v) != "enforce") return "enforce or report";
+         return nullptr;
+     }},
+};
+
+char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
+    auto* value = static_cast<ngx_str_t*>(cf->args->elts);
+
+    auto* vc = pool_new<VerifyConf>(cf->pool);
+    if (vc == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    lcf->verify = vc;
+
+    if (cf->args->nelts == 2 && sv(value[1]) == "off") return NGX_CONF_OK;
+
+    std::optional<Scheme> scheme = scheme_from_name(sv(value[1]));
+    if (!scheme) {
+        return conf_error(cf, "webhook_verify: unknown scheme \"%V\" (standard, github, stripe, slack, shopify, hmac)",
+                          &value[1]);
+    }
+    vc->enabled = true;
+    vc->scheme.scheme = *scheme;
+    VerifyArgs args{vc, {}, false};
+    if (char* rv = parse_params(cf, &args, kVerifyParams, 2); rv != NGX_CONF_OK) return rv;
+    std::vector<ngx_str_t>& secret_texts = args.secrets;
+    bool custom_format = args.custom_format;
+
+    if (custom_format && vc->scheme.scheme != Scheme::hmac) {
+        return conf_error(cf, "webhook_verify: encoding=, prefix= and alg= apply to the \"hmac\" scheme only, not \"%V\"",
+                          &value[1]);
+    }
+    if (secret_texts.empty()) return conf_error(cf, "webhook_verify %V: at least one secret= is required", &value[1]);
+
+    for (ngx_str_t& text : secret_texts) {
+        Secret s{nullptr, std::nullopt, {}};
+        s.value = compile_complex(cf, text);
+        if (s.value == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+        if (s.value->lengths == nullptr) {
+            std::optional<std::string> key = derive_key(*scheme, sv(text));
+            if (!key) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "webhook_verify: a secret= is empty or not valid whsec_<base64>");
+                return static_cast<char*>(NGX_CONF_ERROR);
+            }
+            s.keyed.emplace(vc->scheme.alg, *key);
+            s.key = std::move(*key);
+        }
+        vc->secrets.push_back(std::move(s));
+    }
+    vc->families = header_families(vc->scheme);
+
+    int64_t tolerance = effective_tolerance(vc->scheme);
+    // A timestamped message can come back until its timestamp leaves the
+    // window on the far side; without timestamps, remember ids for a day.
+    vc->replay_window = tolerance > 0 ? 2 * tolerance : 86400;
+    if (vc->scheme.tolerance > 0 && !scheme_has_timestamp(*scheme)) vc->replay_window = vc->scheme.tolerance;
+    return NGX_CONF_OK;
+}
+
+char* webhook_verify_directive(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->verify != nullptr) return const_cast<char*>("is duplicate");
+    return parse_verify(cf, lcf);
+}
+
+void* create_loc_conf(ngx_conf_t* cf) {
+    return ngx_pcalloc(cf->pool, sizeof(LocConf));
+}
+
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
+    auto* prev = static_cast<LocConf*>(parent);
+    auto* conf = static_cast<LocConf*>(child);
+    if (conf->verify == nullptr) conf->verify = prev->verify;
+    VerifyConf* vc = conf->verify;
+    if (vc != nullptr && vc->replay && vc->replay_zone == nullptr) {
+        vc->replay_zone = zone_resolve(cf, vc->replay_zone_ref, "webhook_verify replay=");
+        if (vc->replay_zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    // Verifications are counted in the replay zone, else in the only zone.
+    if (vc != nullptr && vc->stats_zone == nullptr)
+        vc->stats_zone = vc->replay_zone ? vc->replay_zone : zone_resolve(cf, ZoneRef{}, nullptr);
+    return NGX_CONF_OK;
+}
+
+ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf, variables); }
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) {
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == nullptr) return NGX_ERROR;
+    *h = callback<access_handler_impl, http_failed>;
+    h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));
+    if (h == nullptr) return NGX_ERROR;
+    *h = callback<log_handler>;
+    dav_module = static_cast<ngx_module_t*>(dlsym(RTLD_DEFAULT, "ngx_http_dav_module"));
+
+    next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = callback<header_filter>;
+    next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = callback<request_body_filter>;
+    return NGX_OK;
+}
+
+ngx_command_t commands[] = {
+    {ngx_string("webhook_verify"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE,
+     callback<webhook_verify_directive, conf_failed>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+
+ngx_http_module_t module_ctx = {
+    callback<preconfiguration>,    /* preconfiguration */
+    callback<postconfiguration>,   /* postconfiguration */
+    nullptr,             /* create main configuration */
+    nullptr,             /* init main configuration */
+    nullptr,             /* create server configuration */
+    nullptr,             /* merge server configuration */
+    callback<create_loc_conf>,     /* create location configuration */
+    callback<merge_loc_conf, conf_failed>,   /* merge location configuration */
+};
+
+}  // namespace
+
+extern "C" {
+ngx_module_t ngx_http_webhook_verify_module = {
+    NGX_MODULE_V1,
+    &module_ctx,       /* module context */
+    commands,          /* module directives */
+    NGX_HTTP_MODULE,   /* module type */
+    nullptr,           /* init master */
+    nullptr,           /* init module */
+    nullptr,           /* init process */
+    nullptr,           /* init thread */
+    nullptr,           /* exit thread */
+    nullptr,           /* exit process */
+    nullptr,           /* exit master */
+    NGX_MODULE_V1_PADDING,
+};
+}

@@ -1,0 +1,111 @@
+// Unit tests for src/core/deliver/events: event types, the filters endpoints
+// subscribe with, and the payload an event is delivered as.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/deliver/events.hpp"
+#include "core/util/json.hpp"
+
+using namespace webhook;
+
+// ---- valid_event_type ---------------------------------------------------------------
+
+TEST(EventType, Valid) {
+    for (const char* t : {"room.created", "a", "0", "a.b.c", "user_signed-up:v2", "invoice.payment_failed",
+                          "room..created"})
+        EXPECT_TRUE(valid_event_type(t)) << t;
+    EXPECT_TRUE(valid_event_type(std::string(kMaxEventType, 'a')));
+}
+
+TEST(EventType, Invalid) {
+    for (const char* t : {"", ".", ".room", "room.", "Room.created", "ROOM", "room created", "room/created",
+                          "room*", "*", "room.*", "room\n", "caf\xc3\xa9", "room+x", "room@x", "room,x"})
+        EXPECT_FALSE(valid_event_type(t)) << t;
+    EXPECT_FALSE(valid_event_type(std::string(kMaxEventType + 1, 'a')));
+    EXPECT_FALSE(valid_event_type(std::string_view("a\0b", 3)));
+}
+
+// ---- valid_event_filter -------------------------------------------------------------
+
+TEST(EventFilter, Valid) {
+    for (const char* f : {"*", "room.*", "a.*", "a.b.*", "room.created", "user_signed-up:v2"})
+        EXPECT_TRUE(valid_event_filter(f)) << f;
+    EXPECT_TRUE(valid_event_filter(std::string(kMaxEventType, 'a') + ".*"));
+}
+
+TEST(EventFilter, Invalid) {
+    for (const char* f : {"", ".*", "*.*", "**", "* ", "room*", "room.**", "room.*.x", "*.room", "room..*",
+                          ".room.*", "Room.*", "room.* ", "room.?", "room.%", "room*.*"})
+        EXPECT_FALSE(valid_event_filter(f)) << f;
+    EXPECT_FALSE(valid_event_filter(std::string(kMaxEventType + 1, 'a') + ".*"));
+    EXPECT_FALSE(valid_event_filter(std::string(kMaxEventType + 1, 'a')));
+}
+
+// ---- event_matches ------------------------------------------------------------------
+
+TEST(EventMatches, Star) {
+    for (const char* t : {"room.created", "a", "x.y.z"}) EXPECT_TRUE(event_matches("*", t)) << t;
+}
+
+TEST(EventMatches, Exact) {
+    EXPECT_TRUE(event_matches("room.created", "room.created"));
+    for (const char* t : {"room.created.v2", "room.create", "room", "Room.created", "room.createdx", ""})
+        EXPECT_FALSE(event_matches("room.created", t)) << t;
+}
+
+TEST(EventMatches, PrefixGlob) {
+    for (const char* t : {"room.created", "room.a.b", "room.x"})
+        EXPECT_TRUE(event_matches("room.*", t)) << t;
+    // Something must follow the dot; the prefix is matched whole.
+    for (const char* t : {"room", "room.", "rooms.created", "roo", "", "xroom.created", "room_created",
+                          "ROOM.created", "a.room.created"})
+        EXPECT_FALSE(event_matches("room.*", t)) << t;
+
+    EXPECT_TRUE(event_matches("a.*", "a.b"));
+    EXPECT_FALSE(event_matches("a.*", "a."));
+    EXPECT_FALSE(event_matches("a.*", "a"));
+    EXPECT_FALSE(event_matches("a.*", "b.a"));
+    EXPECT_FALSE(event_matches("a.*", "ab.c"));
+
+    EXPECT_TRUE(event_matches("a.b.*", "a.b.c"));
+    EXPECT_TRUE(event_matches("a.b.*", "a.b.c.d"));
+    EXPECT_FALSE(event_matches("a.b.*", "a.b"));
+    EXPECT_FALSE(event_matches("a.b.*", "a.bc"));
+    EXPECT_FALSE(event_matches("a.b.*", "a.c.d"));
+}
+
+TEST(EventMatches, OtherStarsAreLiteral) {
+    // Only "*" and a trailing ".*" are globs.
+    EXPECT_FALSE(event_matches("room*", "room.x"));
+    EXPECT_FALSE(event_matches("room*", "rooms"));
+    EXPECT_TRUE(event_matches("room*", "room*"));
+    EXPECT_FALSE(event_matches(".*", ".x"));
+    EXPECT_TRUE(event_matches(".*", ".*"));
+    EXPECT_FALSE(event_matches("*.created", "room.created"));
+}
+
+// ---- build_payload ------------------------------------------------------------------
+
+TEST(BuildPayload, ExactText) {
+    EXPECT_EQ(build_payload("room.created", 1612325106, R"({"id":1})"),
+              R"({"type":"room.created","timestamp":"2021-02-03T04:05:06Z","data":{"id":1}})");
+    EXPECT_EQ(build_payload("a", 0, "null"), R"({"type":"a","timestamp":"1970-01-01T00:00:00Z","data":null})");
+    // data_json is inserted as given, byte for byte.
+    EXPECT_EQ(build_payload("x:y_z-1", 1893456000, R"([1, "caf\u00e9", {"k": true}])"),
+              R"({"type":"x:y_z-1","timestamp":"2030-01-01T00:00:00Z","data":[1, "caf\u00e9", {"k": true}]})");
+}
+
+TEST(BuildPayload, ParsesBack) {
+    std::string text = build_payload("invoice.paid", 1731705121, R"({"amount":42,"currency":"eur"})");
+    std::string err;
+    Json j = json_parse(text, &err);
+    ASSERT_TRUE(j) << err;
+    EXPECT_EQ(json_str_field(j.get(), "type"), "invoice.paid");
+    EXPECT_EQ(json_str_field(j.get(), "timestamp"), "2024-11-15T21:12:01Z");
+    const json_t* data = json_object_get(j.get(), "data");
+    ASSERT_TRUE(json_is_object(data));
+    EXPECT_EQ(json_int_field(data, "amount", -1), 42);
+    EXPECT_EQ(json_str_field(data, "currency"), "eur");
+    EXPECT_EQ(json_object_size(j.get()), 3u);
+}
