@@ -140,7 +140,7 @@ FUZZ_DIR           ?= build-fuzz
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_CXX           ?= clang++
-FUZZ_TARGETS        = verify_headers api_json journal url_policy time_parse encoding
+FUZZ_TARGETS        = verify_headers api_json journal mutation url_policy time_parse encoding
 FUZZ_DEB            = clang libclang-rt-14-dev libssl-dev libjansson-dev
 FUZZ_FLAGS          = -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                       -fno-sanitize-recover=all -Wall -Wextra -Isrc

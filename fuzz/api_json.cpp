@@ -1,5 +1,5 @@
-// Fuzz target: management-API request bodies (core/json.hpp, core/keys.hpp,
-// core/delivery.hpp). The input is the request body, JSON text as received.
+// Fuzz target: management-API request bodies (core/util/json.hpp, core/keys/api_keys.hpp,
+// core/deliver/*.hpp). The input is the request body, JSON text as received.
 //
 // Checks:
 //  - json_parse never crashes; what it accepts dumps (json_dump) to text that

@@ -1,4 +1,4 @@
-// Fuzz target: hex and base64 (core/encoding.hpp), which decode signatures
+// Fuzz target: hex and base64 (core/util/encoding.hpp), which decode signatures
 // and whsec_ secrets from the network and the configuration.
 //
 // Input: any bytes, used as text to decode and as bytes to encode.

@@ -14,6 +14,7 @@
 #include "core/deliver/url_policy.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/hmac.hpp"
+#include "core/store/mutation.hpp"
 #include "core/store/records.hpp"
 
 using namespace webhook;
@@ -144,7 +145,7 @@ void journal_seeds() {
         R"({"op":"key.put","id":"key_4f8Kq2ZxVb7LmN3p","hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","display":"sk_AbCdE","resource":"room:r_42","label":"OBS","scopes":1,"created_at":1731705121,"expires_at":0})",
         R"({"op":"limits.put","tenant":"acme","max_keys":5,"max_webhooks":20})",
         R"({"op":"endpoint.put","id":"wh_9ZxY","tenant":"acme","url":"https://hooks.example.com/in","name":"prod","description":"","events":["room.*"],"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","old_secret":"","old_secret_until":0,"timeout_ms":10000,"enabled":true,"disabled_reason":"","created_at":1731705121,"updated_at":1731705121})",
-        R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{\"type\":\"room.on_air\",\"timestamp\":\"2024-11-15T21:12:01Z\",\"data\":{}}","deliveries":[{"id":"dlv_1","endpoint":"wh_9ZxY"}]})",
+        R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{\"type\":\"room.on_air\",\"timestamp\":\"2024-11-15T21:12:01Z\",\"data\":{}}","created_at_ms":1731705121000,"deliveries":[{"id":"dlv_1","endpoint":"wh_9ZxY"}]})",
         R"({"op":"attempt.done","delivery":"dlv_1","token":3,"number":1,"outcome":"retry","next_attempt_at":1731705181000,"attempt":{"at":1731705121000,"time":"2024-11-15T21:12:01Z","response_status":503,"response_time_ms":12,"error":"http_503","response":"busy"}})",
         R"({"op":"key.del","id":"key_4f8Kq2ZxVb7LmN3p"})",
     };
@@ -164,6 +165,55 @@ void journal_seeds() {
     huge_len[4] = '\xff';
     huge_len[7] = '\x7f';
     j("bad_length", huge_len + rec(10, muts[1]));
+}
+
+// One record of each op, as the module writes them (store::encode).
+void mutation_seeds() {
+    auto m = [](const std::string& name, const store::Mutation& record) { put("mutation", name, store::encode(record)); };
+    store::AttemptDone done;
+    done.delivery = "dlv_1";
+    done.token = 3;
+    done.number = 2;
+    done.outcome = store::AttemptOutcome::retry;
+    done.next_attempt_at = 1731705181000;
+    done.disable = "the endpoint answered 410 Gone";
+    done.attempt = {1731705121000, 503, 12, "http_503", "busy \xc3"};
+    store::EndpointPut ep;
+    ep.id = "wh_9ZxY";
+    ep.tenant = "acme";
+    ep.url = "https://hooks.example.com/in";
+    ep.events = {"room.*", "*"};
+    ep.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    ep.expect_revision = 4;
+    store::EventPut ev;
+    ev.id = "evt_1";
+    ev.tenant = "acme";
+    ev.type = "room.on_air";
+    ev.payload = "{\"type\":\"room.on_air\",\"data\":{}}";
+    ev.created_at_ms = 1731705121000;
+    ev.idempotency = store::idempotency_slot("acme", "order-7");
+    ev.deliveries = {{"dlv_1", "wh_9ZxY"}, {"dlv_2", "wh_other"}};
+    store::DeliveryRestore restore;
+    restore.id = "dlv_1";
+    restore.event = "evt_1";
+    restore.endpoint = "wh_9ZxY";
+    restore.status = store::DeliveryStatus::failed;
+    restore.attempts = 5;
+    restore.history = "[{\"at\":1}]";
+    m("key_put", store::KeyPut{"key_4f8Kq2ZxVb7LmN3p", std::string(32, '\x9f'), "sk_AbCdE", "room:r_42", "OBS", 5, 1731705121, 0});
+    m("key_del", store::KeyDel{"key_4f8Kq2ZxVb7LmN3p"});
+    m("limits_put", store::LimitsPut{"acme", 5, std::nullopt, -1});
+    m("endpoint_put", ep);
+    m("endpoint_del", store::EndpointDel{"wh_9ZxY"});
+    m("endpoint_status", store::EndpointStatus{"wh_9ZxY", "timeout", 1731705121000, 1731700000000});
+    m("event_put", ev);
+    m("event_del", store::EventDel{"evt_1", ev.idempotency});
+    m("attempt_done", done);
+    m("delivery_replay", store::DeliveryReplay{"dlv_1", 1731705121000});
+    m("delivery_unreplay", store::DeliveryUnreplay{"dlv_1", store::DeliveryStatus::succeeded});
+    m("delivery_restore", restore);
+    m("idempotency_restore", store::IdempotencyRestore{ev.idempotency, "evt_1", 2, 1731791521000});
+    m("snapshot", store::SnapshotHeader{});
 }
 
 void url_seeds() {
@@ -219,6 +269,7 @@ int main(int argc, char** argv) {
     verify_seeds();
     api_seeds();
     journal_seeds();
+    mutation_seeds();
     url_seeds();
     time_seeds();
     encoding_seeds();

@@ -1,4 +1,4 @@
-// Fuzz target: the state directory's record format (core/journal.hpp).
+// Fuzz target: the state directory's record format (core/store/records.hpp).
 //
 // Input: the bytes of a journal or snapshot file, as read from disk.
 //

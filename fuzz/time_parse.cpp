@@ -1,4 +1,4 @@
-// Fuzz target: times and retry schedules (core/keys.hpp, core/delivery.hpp).
+// Fuzz target: times and retry schedules (core/util/rfc3339.hpp, core/deliver/retry.hpp).
 //
 // Input: lines (up to 16). Line 1 may set "now" (unix seconds, digits);
 // every line is tried as an RFC 3339 time (expires_at), a Retry-After value

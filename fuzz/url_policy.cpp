@@ -1,4 +1,4 @@
-// Fuzz target: endpoint URLs and the SSRF address policy (core/delivery.hpp).
+// Fuzz target: endpoint URLs and the SSRF address policy (core/deliver/url_policy.hpp).
 //
 // Input: lines (up to 16); each is tried as a webhook URL, an IP literal, a
 // CIDR (webhook_delivery allow=), and, when 4 or 16 bytes long, a raw address.

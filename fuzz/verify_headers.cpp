@@ -1,4 +1,4 @@
-// Fuzz target: the inbound signature headers (core/signature.hpp).
+// Fuzz target: the inbound signature headers (core/verify/signature.hpp).
 //
 // Input (lines; the body is the rest and may hold newlines):
 //   ctl        S P E A T prefix…   each char taken modulo the choices:

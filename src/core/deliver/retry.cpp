@@ -1,5 +1,6 @@
 #include "core/deliver/retry.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 namespace webhook {
@@ -40,7 +41,12 @@ int64_t jittered(int64_t delay_ms, uint32_t random) {
     if (delay_ms <= 0) return 0;
     // factor in [0.8, 1.2]
     double f = 0.8 + 0.4 * (static_cast<double>(random) / 4294967295.0);
-    return static_cast<int64_t>(static_cast<double>(delay_ms) * f);
+    int64_t out = static_cast<int64_t>(static_cast<double>(delay_ms) * f);
+    // Doubles round: at the largest delays the product may land a few ms
+    // outside the ±20 % the schedule promises.
+    // floor(0.8 × delay) and floor(1.2 × delay), in integers (no overflow).
+    int64_t low = delay_ms / 5 * 4 + delay_ms % 5 * 4 / 5, high = delay_ms / 5 * 6 + delay_ms % 5 * 6 / 5;
+    return std::clamp(out, low, high);
 }
 
 int64_t apply_retry_after(int64_t scheduled_ms, int64_t retry_after_s) {
@@ -65,7 +71,8 @@ std::optional<int64_t> parse_retry_after(std::string_view v, int64_t now_s) {
     // HTTP-date: Sun, 06 Nov 1994 08:49:37 GMT
     struct tm tm {};
     std::string s(v);
-    if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
+    const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == nullptr || *end != '\0') return std::nullopt;   // a date followed by anything else is not one
     int64_t t = timegm(&tm);
     return t > now_s ? t - now_s : 0;
 }

@@ -122,7 +122,8 @@ std::variant<Url, ApiError> parse_webhook_url(std::string_view text, bool allow_
 }
 
 bool parse_ip(std::string_view text, unsigned char* out, bool* ipv6) {
-    if (text.empty() || text.size() > 45) return false;
+    // inet_pton reads a C string: a NUL inside would end the text early.
+    if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) return false;
     std::string s(text);
     if (inet_pton(AF_INET, s.c_str(), out) == 1) {
         *ipv6 = false;

@@ -356,17 +356,7 @@ bool read(const Fields& f, EndpointStatus& m) {
 bool read(const Fields& f, EventPut& m) {
     if (!f.id("id", m.id) || !f.id("tenant", m.tenant) || !f.str("type", m.type) || !f.str("payload", m.payload))
         return false;
-    // Records from before created_at_ms carry created_at in seconds; the
-    // glue has always read them so, and journals of that age stay readable.
-    const json_t* legacy = f.get("created_at");
-    if (f.get("created_at_ms") == nullptr && json_is_integer(legacy)) {
-        int64_t s = json_integer_value(legacy);
-        if (s > std::numeric_limits<int64_t>::max() / 1000 || s < std::numeric_limits<int64_t>::min() / 1000)
-            return f.fail("created_at", "is out of range");
-        m.created_at_ms = s * 1000;
-    } else if (!f.i64("created_at_ms", m.created_at_ms)) {
-        return false;
-    }
+    if (!f.i64("created_at_ms", m.created_at_ms)) return false;
     if (!f.opt_str("idempotency", m.idempotency)) return false;
     // "restore": true (older snapshots) is ignored: the mode says as much.
     const json_t* list = f.get("deliveries");

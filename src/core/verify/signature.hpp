@@ -1,4 +1,4 @@
-// Incoming webhook signature schemes (SPEC §3): which headers carry what, what
+// Incoming webhook signature schemes (README.md#webhook_verify): which headers carry what, what
 // bytes are signed, how secrets become keys, and the verdict codes. No I/O: the
 // NGINX glue feeds header values and body bytes, this decides.
 #pragma once

@@ -1,7 +1,8 @@
-// The management REST API (SPEC §5): routing relative to the location,
-// authentication, bounded JSON bodies, the error model, and making a
-// change durable before its answer goes out. Routes: key_routes.cpp
-// (keys, plan limits), webhook_routes.cpp (webhooks, deliveries, events).
+// What the routes of the management API (README.md#rest-api) share: the
+// request as a route sees it, its answer, and the helpers every route uses.
+// The routing, authentication and body reading are the module's
+// (ngx_http_webhook_api_module.cpp); the routes are in key_routes.cpp and
+// webhook_routes.cpp.
 #pragma once
 
 #include <optional>
@@ -73,26 +74,5 @@ std::variant<Page, ApiError> page_of(const ApiRequest& q, size_t dflt);
 // The tenant a list shows (?NAME=): the caller's own unless it may see
 // others'; empty: every tenant (admin, or a key for "*").
 std::variant<std::string, ApiError> listed_tenant(const ApiRequest& q, const char* name, const char* what);
-
-// key_routes.cpp
-Outcome create_key(ApiRequest& q);
-Outcome list_keys(ApiRequest& q);
-Outcome get_key(ApiRequest& q);
-Outcome delete_key(ApiRequest& q);
-Outcome put_limits(ApiRequest& q);
-
-// webhook_routes.cpp
-Outcome create_webhook(ApiRequest& q);
-Outcome list_webhooks(ApiRequest& q);
-Outcome get_webhook(ApiRequest& q);
-Outcome update_webhook(ApiRequest& q);
-Outcome delete_webhook(ApiRequest& q);
-Outcome rotate_webhook_secret(ApiRequest& q);
-Outcome test_webhook(ApiRequest& q);
-Outcome list_deliveries(ApiRequest& q);
-Outcome get_delivery(ApiRequest& q);
-Outcome replay_delivery(ApiRequest& q);
-Outcome publish_events(ApiRequest& q);
-Outcome list_event_types(ApiRequest& q);
 
 }  // namespace webhook::ngx

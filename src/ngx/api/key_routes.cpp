@@ -1,10 +1,10 @@
-// Routes of the management API for API keys and plan limits (SPEC §4, §5):
+// Routes of the management API for API keys and plan limits (README.md#api_key_auth, README.md#rest-api):
 // /keys…, /limits/{tenant}.
 
 #include "core/keys/api_keys.hpp"
 #include "core/util/rfc3339.hpp"
 #include "core/util/text.hpp"
-#include "ngx/api/api.hpp"
+#include "ngx/api/key_routes.hpp"
 #include "ngx/keys/key_store.hpp"
 #include "ngx/store/tenants.hpp"
 

@@ -14,6 +14,8 @@
 #include "core/util/encoding.hpp"
 #include "core/util/hmac.hpp"
 #include "ngx/api/api.hpp"
+#include "ngx/api/key_routes.hpp"
+#include "ngx/api/webhook_routes.hpp"
 #include "ngx/common/conf.hpp"
 #include "ngx/deliver/delivery_conf.hpp"
 
@@ -358,70 +360,6 @@ ngx_http_module_t module_ctx = {
 };
 
 }  // namespace
-
-// --- shared by route files -------------------------------------------------------
-
-std::string ApiRequest::arg(std::string_view name) const {
-    ngx_str_t value;
-    if (ngx_http_arg(r, (u_char*) name.data(), name.size(), &value) != NGX_OK) return {};
-    std::string out(value.len, '\0');
-    u_char* dst = (u_char*) out.data();
-    u_char* src = value.data;
-    ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
-    out.resize(dst - (u_char*) out.data());
-    return out;
-}
-
-Outcome Outcome::error(const ApiError& e) {
-    Outcome out;
-    out.status = e.status;
-    out.body = error_json(e.code, e.message);
-    return out;
-}
-
-Outcome Outcome::json(int status, json_t* doc) {
-    Json owned(doc);
-    Outcome out;
-    out.status = status;
-    out.body = json_dump(doc);
-    return out;
-}
-
-Outcome webhook::ngx::apply_change(ApiRequest& q, const store::Mutation& m, std::optional<store::Mutation> undo,
-                                   const char* what, int status, json_t* doc) {
-    Json owned(doc);
-    Outcome out;
-    std::string body = doc != nullptr ? json_dump(doc) : std::string();   // encoded before the change
-    Change change;
-    change.undo = std::move(undo);
-    StateResult rc = log_apply(q.zone, m, store::Mode::live, &change);
-    if (rc != StateResult::ok) return Outcome::error(refusal(rc, q.zone, what));
-    out.status = status;
-    out.body = std::move(body);
-    out.change = std::move(change);
-    return out;
-}
-
-std::variant<Page, ApiError> webhook::ngx::page_of(const ApiRequest& q, size_t dflt) {
-    Page page{dflt, q.arg("after")};
-    std::string l = q.arg("limit");
-    if (!l.empty()) {
-        ngx_int_t n = ngx_atoi((u_char*) l.data(), l.size());
-        if (n < 1 || static_cast<size_t>(n) > kMaxPage)
-            return invalid_request("limit must be an integer from 1 to " + std::to_string(kMaxPage));
-        page.limit = static_cast<size_t>(n);
-    }
-    return page;
-}
-
-std::variant<std::string, ApiError> webhook::ngx::listed_tenant(const ApiRequest& q, const char* name, const char* what) {
-    std::string tenant = q.arg(name);
-    if (q.caller.admin) return tenant;
-    if (tenant.empty() && q.caller.tenant() != "*") tenant = std::string(q.caller.tenant());
-    if (!tenant.empty() && !q.caller.may_act_for(tenant))
-        return ApiError{403, "forbidden_resource", std::string("the API key may not list ") + what};
-    return tenant;
-}
 
 extern "C" {
 ngx_module_t ngx_http_webhook_api_module = {

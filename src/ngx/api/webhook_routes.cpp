@@ -1,4 +1,4 @@
-// Routes of the management API for outbound webhooks (SPEC §5):
+// Routes of the management API for outbound webhooks (README.md#rest-api):
 // /webhooks…, /deliveries…, /events, /event-types.
 
 #include <algorithm>
@@ -8,7 +8,7 @@
 #include "core/keys/api_keys.hpp"
 #include "core/util/rfc3339.hpp"
 #include "core/util/text.hpp"
-#include "ngx/api/api.hpp"
+#include "ngx/api/webhook_routes.hpp"
 #include "ngx/deliver/deliver_store.hpp"
 #include "ngx/deliver/delivery_conf.hpp"
 #include "ngx/deliver/publish.hpp"

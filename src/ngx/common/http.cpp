@@ -5,11 +5,6 @@
 
 namespace webhook::ngx {
 
-void log_callback_exception(const char* what) noexcept {
-    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "webhook: internal error, contained at the module boundary: %s",
-                  what);
-}
-
 ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name) {
     ngx_table_elt_t* found = nullptr;
     for_each_header(&r->headers_in.headers, [&](ngx_table_elt_t* h) {

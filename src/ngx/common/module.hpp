@@ -32,7 +32,10 @@ namespace webhook::ngx {
 // finish the request or re-arm a timer), so no C++ exception ever unwinds
 // into NGINX's C frames.
 
-void log_callback_exception(const char* what) noexcept;
+inline void log_callback_exception(const char* what) noexcept {
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "webhook: internal error, contained at the module boundary: %s",
+                  what);
+}
 
 // Failure values: NGX_ERROR for status codes, nullptr for configuration
 // objects, NGX_CONF_ERROR for directives, 500 for request handlers.

@@ -31,6 +31,13 @@ struct DeliverShared {
 namespace {
 
 constexpr size_t kMaxHistory = 20;          // attempts kept per delivery
+// Work done under the zone lock is bounded per call: expired answers
+// dropped per lookup, dead leases taken back per claim, endpoints looked at
+// per claim, pending deliveries looked at for the oldest age.
+constexpr int kExpireBatch = 16;
+constexpr int kLeaseBatch = 64;
+constexpr int kClaimScan = 512;
+constexpr int kOldestScan = 16;
 constexpr int64_t kIdempotencyMs = 24 * 3600 * 1000LL;
 // A new event's deliveries wait for its journal record to be durable
 // (release_event); if the worker that published it dies first, they go
@@ -373,7 +380,7 @@ StateResult apply_locked(Zone* zone, const store::EndpointStatus& m, store::Mode
 // Live (a publish), the bounds: the Idempotency-Key checked and taken in the
 // same step (two publishes with one key make one event), the tenant's
 // max_pending and share of the zone, and the zone's reserve for keys and
-// subscriptions (SPEC §2: no part of the zone starves another). New
+// subscriptions (README.md#webhook_zone: no part of the zone starves another). New
 // deliveries are held until the record is durable (release_event).
 StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode) {
     DeliverShared* sh = zone->sh->deliver;
@@ -867,7 +874,7 @@ std::optional<IdempotentAnswer> idempotent_answer(Zone* zone, std::string_view t
     Lock lock(zone->shpool);
     // Expired answers go first, oldest at the head.
     ngx_queue_t* head = &zone->sh->deliver->idempotency_lru;
-    for (int i = 0; i < 16 && !ngx_queue_empty(head); i++) {
+    for (int i = 0; i < kExpireBatch && !ngx_queue_empty(head); i++) {
         auto* rec = container_of<IdemRec>(ngx_queue_head(head), offsetof(IdemRec, lru));
         if (rec->expires > now_ms) break;
         ngx_queue_remove(&rec->lru);
@@ -888,7 +895,7 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
     // Leases of attempts whose worker died (live ones are renewed): the
     // attempt counts, and the delivery goes back to the queue or fails.
     // Renewals move a lease to the tail, so the head is the oldest.
-    for (int i = 0; i < 64 && !ngx_queue_empty(&sh->leased); i++) {
+    for (int i = 0; i < kLeaseBatch && !ngx_queue_empty(&sh->leased); i++) {
         auto* d = container_of<DeliveryRec>(ngx_queue_head(&sh->leased), offsetof(DeliveryRec, lease_link));
         if (d->lease_until > now_ms) break;
         unlease(sh, d);
@@ -903,7 +910,7 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
     ngx_rbtree_node_t* sentinel = sh->due.sentinel;
     if (sh->due.root == sentinel) return out;
     ngx_rbtree_node_t* n = ngx_rbtree_min(sh->due.root, sentinel);
-    for (int scanned = 0; n != nullptr && scanned < 512 && out.size() < max; scanned++) {
+    for (int scanned = 0; n != nullptr && scanned < kClaimScan && out.size() < max; scanned++) {
         if (static_cast<int64_t>(n->key) > now_ms || sh->in_flight >= limits.concurrency) break;
         ngx_rbtree_node_t* next = ngx_rbtree_next(&sh->due, n);
         auto* ep = container_of<EndpointRec>(n, offsetof(EndpointRec, ready));
@@ -962,7 +969,7 @@ void queue_stats(Zone* zone, int64_t now_ms, QueueStats* out) {
     // oldest (a replayed one rejoins at the tail; a few are looked at).
     int64_t oldest = now_ms;
     int looked = 0;
-    for (ngx_queue_t* q = ngx_queue_head(&sh->pending); q != ngx_queue_sentinel(&sh->pending) && looked < 16;
+    for (ngx_queue_t* q = ngx_queue_head(&sh->pending); q != ngx_queue_sentinel(&sh->pending) && looked < kOldestScan;
          q = ngx_queue_next(q), looked++)
         oldest = std::min(oldest, container_of<DeliveryRec>(q, offsetof(DeliveryRec, pending_link))->created_at);
     out->pending = sh->pending_count;

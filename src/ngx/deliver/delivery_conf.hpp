@@ -1,5 +1,6 @@
 // Outbound delivery configuration (webhook_delivery, webhook_sign,
-// webhook_event_type), as the API, webhook_emit and the dispatcher read it.
+// webhook_event_type), as the API, webhook_emit and the dispatcher read it;
+// parsed by ngx_http_webhook_delivery_module.cpp.
 #pragma once
 
 #include <optional>
@@ -45,6 +46,16 @@ struct DeliveryConf {
     bool server_level = false;
     Dispatcher* dispatcher = nullptr;          // this worker's
 };
+
+// The module's main configuration: every webhook_delivery, the signing, the
+// event catalog.
+struct DeliveryMainConf {
+    std::vector<DeliveryConf*> deliveries;
+    SignConf sign;
+    bool sign_set = false;
+    std::vector<EventType> types;
+};
+DeliveryMainConf* delivery_main_conf(ngx_cycle_t* cycle);
 
 // At configuration time (any module's merge): the webhook_delivery serving
 // the zone, nullptr when none does.

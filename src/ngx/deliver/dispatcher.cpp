@@ -1,4 +1,4 @@
-// The dispatcher (SPEC §6): each worker claims due deliveries from the zone
+// The dispatcher (README.md#the-delivery-model): each worker claims due deliveries from the zone
 // and makes each attempt as a subrequest to the operator's location=, where
 // `proxy_pass $webhook_url` sends it on with all of NGINX's proxy settings.
 //
@@ -506,7 +506,11 @@ void tick_handler(ngx_event_t* ev) {
             renew_leases(d->conf->zone, leases, now + kLeaseSlackMs);
             d->renewed_ms = now;
         }
-        for (Claim& c : claim_due(d->conf->zone, now, limits, kClaimBatch)) start(d, std::move(c));
+        std::vector<Claim> claims = claim_due(d->conf->zone, now, limits, kClaimBatch);
+        if (!claims.empty())
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0, "webhook dispatcher: %uz claimed, %ui running", claims.size(),
+                           d->running);
+        for (Claim& c : claims) start(d, std::move(c));
     }
     tick_again(ev);
 }

@@ -1,4 +1,4 @@
-// ngx_http_webhook_delivery_module: outbound webhooks (SPEC §6).
+// ngx_http_webhook_delivery_module: outbound webhooks (README.md#the-delivery-model).
 //   webhook_delivery    where and how attempts are made (http, server)
 //   webhook_sign        how requests are signed (http)
 //   webhook_event_type  the event catalog (http)
@@ -23,13 +23,6 @@ using namespace webhook::ngx;
 
 namespace {
 
-struct DeliveryMainConf {
-    std::vector<DeliveryConf*> deliveries;
-    SignConf sign;
-    bool sign_set = false;
-    std::vector<EventType> types;
-};
-
 struct SrvConf {
     DeliveryConf* delivery;   // a server-level webhook_delivery
 };
@@ -47,9 +40,6 @@ struct LocConf {
     std::vector<Emit>* emits;
 };
 
-DeliveryMainConf* main_conf_of(ngx_cycle_t* cycle) {
-    return static_cast<DeliveryMainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_delivery_module));
-}
 
 // --- webhook_delivery ------------------------------------------------------------
 
@@ -404,7 +394,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
 }
 
 ngx_int_t init_process(ngx_cycle_t* cycle) {
-    DeliveryMainConf* mcf = main_conf_of(cycle);
+    DeliveryMainConf* mcf = delivery_main_conf(cycle);
     if (mcf == nullptr) return NGX_OK;
     for (DeliveryConf* dc : mcf->deliveries)
         if (dispatcher_init_process(cycle, *dc) != NGX_OK) return NGX_ERROR;
@@ -412,7 +402,7 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
 }
 
 void exit_process(ngx_cycle_t* cycle) {
-    DeliveryMainConf* mcf = main_conf_of(cycle);
+    DeliveryMainConf* mcf = delivery_main_conf(cycle);
     if (mcf == nullptr) return;
     for (DeliveryConf* dc : mcf->deliveries) dispatcher_exit_process(*dc);
 }
@@ -442,54 +432,6 @@ ngx_http_module_t module_ctx = {
 
 }  // namespace
 
-// --- shared with the API and the dispatcher ------------------------------------------
-
-namespace webhook::ngx {
-
-const DeliveryConf* delivery_conf_of(ngx_conf_t* cf, Zone* zone) {
-    // Resolved from what was parsed, so that any module's merge may ask,
-    // before or after this module's init_main_conf has run.
-    auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
-    for (DeliveryConf* dc : mcf->deliveries) {
-        if (zone_resolve(cf, dc->zone_ref, nullptr) == zone) return dc;
-    }
-    return nullptr;
-}
-
-const SignConf& sign_conf() { return main_conf_of(const_cast<ngx_cycle_t*>(ngx_cycle))->sign; }
-const std::vector<EventType>& event_types() { return main_conf_of(const_cast<ngx_cycle_t*>(ngx_cycle))->types; }
-
-bool event_type_known(std::string_view f) {
-    const auto& types = event_types();
-    if (types.empty() || f == "*" || f == "webhook.test") return true;
-    for (const EventType& t : types)
-        if (event_matches(f, t.type) || t.type == f) return true;
-    return false;
-}
-
-std::optional<ApiError> check_endpoint_url(const DeliveryConf& conf, std::string_view text) {
-    auto parsed = parse_webhook_url(text, conf.allow_http);
-    if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
-    const Url& url = std::get<Url>(parsed);
-    if (url.host_is_ip) {
-        unsigned char addr[16];
-        bool v6;
-        parse_ip(url.host, addr, &v6);
-        if (!conf.policy.permits(addr, v6))
-            return unprocessable("url_not_allowed", "url points to a loopback, private or reserved address");
-    } else if (!conf.policy.allow_private) {
-        // localhost and its subdomains (RFC 6761), with or without the root dot.
-        std::string lower(url.host);
-        for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        std::string_view host = lower;
-        if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-        if (host == "localhost" || (host.size() > 10 && host.substr(host.size() - 10) == ".localhost"))
-            return unprocessable("url_not_allowed", "url points to localhost");
-    }
-    return std::nullopt;
-}
-
-}  // namespace webhook::ngx
 
 extern "C" {
 ngx_module_t ngx_http_webhook_delivery_module = {

@@ -1,4 +1,4 @@
-// Who is calling: the API key presented with a request (SPEC §4), shared by
+// Who is calling: the API key presented with a request (README.md#api_key_auth), shared by
 // api_key_auth and the management API.
 #pragma once
 

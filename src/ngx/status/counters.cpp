@@ -1,5 +1,5 @@
 // webhook_status: the zone's counters and gauges in Prometheus text format
-// (SPEC §7).
+// (README.md#webhook_status).
 
 #include <string>
 

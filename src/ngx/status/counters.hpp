@@ -1,5 +1,5 @@
 // The zone's counters (lock-free increments from any worker) and their
-// Prometheus rendering for webhook_status (SPEC §7).
+// Prometheus rendering for webhook_status (README.md#webhook_status).
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // ngx_http_webhook_status_module: `webhook_status [zone=NAME]` answers with
-// the zone's counters and gauges in Prometheus text format (SPEC §7).
+// the zone's counters and gauges in Prometheus text format (README.md#webhook_status).
 
 #include "ngx/common/conf.hpp"
 #include "ngx/deliver/deliver_store.hpp"

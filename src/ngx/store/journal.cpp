@@ -179,6 +179,7 @@ void journal_done(ngx_event_t* ev) {
     auto* j = static_cast<Journal*>(ev->data);
     j->busy = false;
     bool ok = j->error == 0;
+    ngx_log_debug1(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0, "webhook journal: batch %s", ok ? "durable" : "failed");
     if (!ok) {
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, j->error,
                       "webhook_zone \"%V\": journal %s failed in \"%s\"%s: %uz change(s) refused and reverted",
@@ -249,6 +250,8 @@ void start_batch(Journal* j) {
     j->file_max_seq = std::max(j->file_max_seq, batch_max);
 
     j->busy = true;
+    ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0, "webhook journal: batch of %uz bytes, %uz waiting, up to seq %uL",
+                   j->batch.size(), j->batch_waiters.size(), batch_max);
     if (ngx_thread_task_post(j->zone->thread_pool, j->task) != NGX_OK) {
         j->error = EAGAIN;
         j->failed_op = "thread task post";
@@ -500,7 +503,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
             return NGX_ERROR;
         }
         // A directory above DIR may still keep the workers out: say so now,
-        // not at the first API call (SPEC §2).
+        // not at the first API call (README.md#webhook_zone).
         int err = write_test_as(dir, ccf->user, ccf->group);
         if (err != 0) {
             ngx_log_error(NGX_LOG_EMERG, log, err,
@@ -571,7 +574,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
                       &zone->name(), invalid, dir.c_str(), first_error.c_str());
     zone->sh->log->seq = max_seq;
     if (refused > 0) {
-        // Never lose durable state through configuration (SPEC §2): refuse
+        // Never lose durable state through configuration (README.md#webhook_zone): refuse
         // to start and leave DIR as it is. The size needed is estimated from
         // the share of the records that fit.
         size_t size = zone->shm->shm.size;

@@ -1,4 +1,4 @@
-// Durability of the zone (SPEC §2 state=DIR).
+// Durability of the zone (README.md#webhook_zone state=DIR).
 //
 // DIR holds `snapshot` (all live state at one sequence number) and journal
 // files `journal-<gen>-<serial>-<pid>.log`, one per worker process: a worker appends

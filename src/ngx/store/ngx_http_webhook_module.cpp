@@ -11,20 +11,12 @@ using namespace webhook::ngx;
 
 namespace {
 
-// Deliveries one tenant may have unfinished (SPEC §2 max_pending).
+// Deliveries one tenant may have unfinished (README.md#webhook_zone max_pending).
 constexpr ngx_uint_t kDefaultMaxPending = 10000;
 constexpr ngx_uint_t kDefaultMaxWebhooks = 20;
 constexpr ngx_uint_t kDefaultMaxKeys = 20;
 constexpr ngx_uint_t kDefaultLogSize = 100;
 constexpr size_t kMinZonePages = 8;
-
-struct MainConf {
-    ngx_array_t zones;   // of Zone*
-};
-
-MainConf* main_conf(ngx_conf_t* cf) {
-    return static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_module));
-}
 
 bool same(const ngx_str_t& a, const ngx_str_t& b) { return a.len == b.len && ngx_strncmp(a.data, b.data, a.len) == 0; }
 
@@ -146,7 +138,7 @@ const Param<ZoneArgs> kZoneParams[] = {
 };
 
 char* webhook_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) {
-    auto* mcf = static_cast<MainConf*>(conf);
+    auto* mcf = static_cast<ZoneMainConf*>(conf);
     auto* zone = static_cast<Zone*>(ngx_pcalloc(cf->pool, sizeof(Zone)));
     if (zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     zone->max_webhooks = kDefaultMaxWebhooks;
@@ -195,7 +187,7 @@ char* webhook_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) {
 }
 
 void* create_main_conf(ngx_conf_t* cf) {
-    auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+    auto* mcf = static_cast<ZoneMainConf*>(ngx_pcalloc(cf->pool, sizeof(ZoneMainConf)));
     if (mcf == nullptr) return nullptr;
     if (ngx_array_init(&mcf->zones, cf->pool, 2, sizeof(Zone*)) != NGX_OK) return nullptr;
     return mcf;
@@ -203,7 +195,7 @@ void* create_main_conf(ngx_conf_t* cf) {
 
 template <class Fn>
 void for_each_zone(ngx_cycle_t* cycle, Fn&& fn) {
-    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module));
+    auto* mcf = static_cast<ZoneMainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module));
     if (mcf == nullptr) return;
     Zone** it = static_cast<Zone**>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; i++) fn(it[i]);
@@ -239,36 +231,6 @@ ngx_http_module_t module_ctx = {
 };
 
 }  // namespace
-
-// --- binding zone=NAME -------------------------------------------------------------------
-
-bool webhook::ngx::zone_ref_bind(ngx_conf_t* cf, ngx_str_t name, ZoneRef* ref) {
-    if (name.len == 0) {
-        ref->shm = nullptr;
-        return true;
-    }
-    // As limit_req: the zone is added with size 0 and this module's tag;
-    // webhook_zone, before or after, gives it its size and its Zone.
-    ref->shm = ngx_shared_memory_add(cf, &name, 0, &ngx_http_webhook_module);
-    return ref->shm != nullptr;
-}
-
-Zone* webhook::ngx::zone_resolve(ngx_conf_t* cf, const ZoneRef& ref, const char* directive) {
-    if (ref.shm != nullptr) {
-        if (ref.shm->data == nullptr) {
-            if (directive != nullptr)
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s: unknown webhook_zone \"%V\"", directive, &ref.shm->shm.name);
-            return nullptr;
-        }
-        return static_cast<Zone*>(ref.shm->data);
-    }
-    MainConf* mcf = main_conf(cf);
-    if (mcf->zones.nelts == 1) return static_cast<Zone**>(mcf->zones.elts)[0];
-    if (directive != nullptr)
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s: zone=NAME is needed: the configuration has %ui webhook_zone directives",
-                       directive, mcf->zones.nelts);
-    return nullptr;
-}
 
 extern "C" {
 ngx_module_t ngx_http_webhook_module = {

@@ -47,6 +47,11 @@ struct Zone {
     const ngx_str_t& name() const { return shm->shm.name; }
 };
 
+// The zones of the configuration (ngx_http_webhook_module's main conf).
+struct ZoneMainConf {
+    ngx_array_t zones;   // of Zone*
+};
+
 // `zone=NAME` of another directive, bound when the directive is parsed (as
 // limit_req binds its zone): `shm` is the named zone, nullptr for "the only
 // webhook_zone of the configuration".

@@ -53,7 +53,7 @@ struct VerifyConf {
 };
 
 struct LocConf {
-    VerifyConf* verify;   // nullptr: unset (inherit)
+    VerifyConf* verify;   // NGX_CONF_UNSET_PTR: inherit; with enabled false: off
 };
 
 struct RequestCtx {
@@ -551,18 +551,21 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
 
 char* webhook_verify_directive(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     auto* lcf = static_cast<LocConf*>(conf);
-    if (lcf->verify != nullptr) return const_cast<char*>("is duplicate");
+    if (lcf->verify != NGX_CONF_UNSET_PTR) return const_cast<char*>("is duplicate");
     return parse_verify(cf, lcf);
 }
 
 void* create_loc_conf(ngx_conf_t* cf) {
-    return ngx_pcalloc(cf->pool, sizeof(LocConf));
+    auto* conf = static_cast<LocConf*>(ngx_pcalloc(cf->pool, sizeof(LocConf)));
+    if (conf == nullptr) return nullptr;
+    conf->verify = static_cast<VerifyConf*>(NGX_CONF_UNSET_PTR);
+    return conf;
 }
 
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     auto* prev = static_cast<LocConf*>(parent);
     auto* conf = static_cast<LocConf*>(child);
-    if (conf->verify == nullptr) conf->verify = prev->verify;
+    ngx_conf_merge_ptr_value(conf->verify, prev->verify, nullptr);
     VerifyConf* vc = conf->verify;
     if (vc != nullptr && vc->replay && vc->replay_zone == nullptr) {
         vc->replay_zone = zone_resolve(cf, vc->replay_zone_ref, "webhook_verify replay=");

@@ -1,10 +1,15 @@
 #include "ngx/verify/replay_cache.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "ngx/common/shm.hpp"
 
 namespace webhook::ngx {
+
+constexpr ngx_uint_t kMinReplayEntries = 16;
+constexpr size_t kNodeClass = 128;   // the slab class a ReplayNode takes (checked below)
+constexpr int kEvictTries = 16;      // oldest ids evicted to make room, at most
 
 // 32-byte keys in an rbtree, with an LRU queue for eviction.
 struct ReplayShared {
@@ -23,6 +28,7 @@ struct ReplayNode {
     uint64_t token;           // non-zero while reserved by a request in flight
     u_char hash[32];
 };
+static_assert(sizeof(ReplayNode) > kNodeClass / 2 && sizeof(ReplayNode) <= kNodeClass, "a ReplayNode is in the 128-byte class");
 
 ReplayNode* replay_node(ngx_rbtree_node_t* n) { return reinterpret_cast<ReplayNode*>(n); }
 
@@ -99,9 +105,9 @@ void replay_init_shared(Zone* zone, void* mem) {
 ngx_uint_t replay_capacity(const Zone* zone) {
     // A quarter of the zone, at the slab's 128-byte class for a node: a flood
     // of verified webhooks evicts old ids instead of starving keys and
-    // subscriptions (SPEC §2).
-    size_t entries = zone->shm->shm.size / kReplayShare / 128;
-    return entries < 16 ? 16 : entries;
+    // subscriptions (README.md#webhook_zone).
+    size_t entries = zone->shm->shm.size / kReplayShare / kNodeClass;
+    return std::max<ngx_uint_t>(entries, kMinReplayEntries);
 }
 
 ReplayResult replay_reserve(Zone* zone, const std::string& key, time_t now, time_t pending_until, uint64_t* token) {
@@ -117,7 +123,7 @@ ReplayResult replay_reserve(Zone* zone, const std::string& key, time_t now, time
     while (sh->entries >= replay_capacity(zone) && !ngx_queue_empty(&sh->lru))
         replay_expire(zone, now, 1, true);
     rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
-    for (int tries = 0; rn == nullptr && tries < 16 && !ngx_queue_empty(&sh->lru); tries++) {
+    for (int tries = 0; rn == nullptr && tries < kEvictTries && !ngx_queue_empty(&sh->lru); tries++) {
         replay_expire(zone, now, 1, true);
         rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
     }

@@ -428,20 +428,10 @@ TEST(Mutation, EventPutFromAnOlderSnapshot) {
               R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{}","created_at_ms":1731705121000,"deliveries":[]})");
 }
 
-TEST(Mutation, EventPutWithSecondsOnly) {
-    // Records from before created_at_ms: created_at in seconds.
-    std::string err;
-    auto m = decode(R"({"op":"event.put","id":"e","tenant":"t","type":"x","payload":"","created_at":1731705121,"deliveries":[]})",
-                    &err);
-    ASSERT_TRUE(m) << err;
-    EXPECT_EQ(std::get<EventPut>(*m).created_at_ms, 1731705121000);
-    // created_at_ms wins when both are there.
-    m = decode(R"({"op":"event.put","id":"e","tenant":"t","type":"x","payload":"","created_at":1,"created_at_ms":7,"deliveries":[]})",
-               &err);
-    ASSERT_TRUE(m) << err;
-    EXPECT_EQ(std::get<EventPut>(*m).created_at_ms, 7);
-    EXPECT_EQ(decode_error(R"({"op":"event.put","id":"e","tenant":"t","type":"x","payload":"","created_at":9223372036854775807,"deliveries":[]})"),
-              R"(event.put: "created_at" is out of range)");
+TEST(Mutation, EventPutNeedsItsTimeInMilliseconds) {
+    // No fallback to another field: a record says what it means or is refused.
+    EXPECT_EQ(decode_error(R"({"op":"event.put","id":"e","tenant":"t","type":"x","payload":"","created_at":1731705121,"deliveries":[]})"),
+              R"(event.put: "created_at_ms" must be an integer)");
 }
 
 TEST(Mutation, LimitsPutOptionalsAbsent) {
