@@ -293,13 +293,8 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
 // --- configuration ----------------------------------------------------------------
 
 const Param<ApiConf> kParams[] = {
-    {"zone", [](ngx_conf_t* cf, ApiConf* c, ngx_str_t v) -> const char* {
-         return zone_ref_bind(cf, v, &c->zone_ref) ? nullptr : "cannot bind the zone";
-     }},
-    {"admin_key", [](ngx_conf_t* cf, ApiConf* c, ngx_str_t v) -> const char* {
-         c->admin_key = compile_complex(cf, v);
-         return c->admin_key != nullptr ? nullptr : "cannot compile the value";
-     }},
+    {"zone", set_zone_param<ApiConf, &ApiConf::zone_ref>},
+    {"admin_key", set_complex_param<ApiConf, &ApiConf::admin_key>},
 };
 
 char* webhook_api(ngx_conf_t* cf, ngx_command_t*, void* c) {
@@ -307,16 +302,8 @@ char* webhook_api(ngx_conf_t* cf, ngx_command_t*, void* c) {
     if (conf->enabled != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
     conf->enabled = 1;
     if (char* rv = parse_params(cf, conf, kParams); rv != NGX_CONF_OK) return rv;
-    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = callback<content_handler_impl, http_failed>;
+    set_content_handler(cf, callback<content_handler_impl, http_failed>);
     return NGX_CONF_OK;
-}
-
-void* create_loc_conf(ngx_conf_t* cf) {
-    auto* conf = static_cast<ApiConf*>(ngx_pcalloc(cf->pool, sizeof(ApiConf)));
-    if (conf == nullptr) return nullptr;
-    conf->enabled = NGX_CONF_UNSET;
-    return conf;
 }
 
 // A location's own webhook_api only (its handler is the location's).
@@ -355,25 +342,12 @@ ngx_http_module_t module_ctx = {
     nullptr,          /* init main configuration */
     nullptr,          /* create server configuration */
     nullptr,          /* merge server configuration */
-    callback<create_loc_conf>,  /* create location configuration */
+    callback<create_unset_loc_conf<ApiConf>>,  /* create location configuration */
     callback<merge_loc_conf, conf_failed>,   /* merge location configuration */
 };
 
 }  // namespace
 
 extern "C" {
-ngx_module_t ngx_http_webhook_api_module = {
-    NGX_MODULE_V1,
-    &module_ctx,      /* module context */
-    commands,         /* module directives */
-    NGX_HTTP_MODULE,  /* module type */
-    nullptr,          /* init master */
-    nullptr,          /* init module */
-    nullptr,          /* init process */
-    nullptr,          /* init thread */
-    nullptr,          /* exit thread */
-    nullptr,          /* exit process */
-    nullptr,          /* exit master */
-    NGX_MODULE_V1_PADDING,
-};
+ngx_module_t ngx_http_webhook_api_module = http_module(&module_ctx, commands);
 }

@@ -51,6 +51,27 @@ char* parse_params(ngx_conf_t* cf, T* conf, const Param<T> (&params)[N], ngx_uin
     return NGX_CONF_OK;
 }
 
+// A parameter whose value may hold variables, compiled into conf->*Member.
+template <class T, ngx_http_complex_value_t* T::*Member>
+const char* set_complex_param(ngx_conf_t* cf, T* conf, ngx_str_t value) {
+    conf->*Member = compile_complex(cf, value);
+    return conf->*Member != nullptr ? nullptr : "cannot compile the value";
+}
+
+// A location conf whose `enabled` starts NGX_CONF_UNSET (set: the directive
+// was given here).
+template <class T>
+void* create_unset_loc_conf(ngx_conf_t* cf) {
+    auto* conf = static_cast<T*>(ngx_pcalloc(cf->pool, sizeof(T)));
+    if (conf == nullptr) return nullptr;
+    conf->enabled = NGX_CONF_UNSET;
+    return conf;
+}
+
+// The location's content handler, set by a directive that answers requests
+// itself (webhook_api, webhook_status).
+void set_content_handler(ngx_conf_t* cf, ngx_http_handler_pt handler);
+
 // Values shared by several directives; nullopt when invalid.
 std::optional<int64_t> parse_ms(ngx_str_t value);           // 500ms, 10s, 2m …
 std::optional<ngx_uint_t> parse_count(ngx_str_t value);     // a positive integer

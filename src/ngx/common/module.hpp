@@ -86,4 +86,13 @@ constexpr auto default_failure() {
 template <auto Fn, auto Failure = default_failure<typename CallbackTraits<decltype(Fn)>::Result>()>
 constexpr auto callback = &Callback<Fn, Failure>::call;
 
+// An HTTP module's ngx_module_t: its context and directives, and the worker
+// start and exit hooks (most modules have neither).
+constexpr ngx_module_t http_module(ngx_http_module_t* ctx, ngx_command_t* commands,
+                                   ngx_int_t (*init_process)(ngx_cycle_t*) = nullptr,
+                                   void (*exit_process)(ngx_cycle_t*) = nullptr) {
+    return {NGX_MODULE_V1, ctx, commands, NGX_HTTP_MODULE, nullptr, nullptr, init_process, nullptr, nullptr, exit_process,
+            nullptr, NGX_MODULE_V1_PADDING};
+}
+
 }  // namespace webhook::ngx

@@ -55,9 +55,7 @@ const char* set_timeout(int64_t* out, ngx_str_t v) {
 }
 
 const Param<DeliveryConf> kDeliveryParams[] = {
-    {"zone", [](ngx_conf_t* cf, DeliveryConf* dc, ngx_str_t v) -> const char* {
-         return zone_ref_bind(cf, v, &dc->zone_ref) ? nullptr : "cannot bind the zone";
-     }},
+    {"zone", set_zone_param<DeliveryConf, &DeliveryConf::zone_ref>},
     {"location", [](ngx_conf_t*, DeliveryConf* dc, ngx_str_t v) -> const char* {
          if (v.len == 0 || v.data[0] != '/') return "a URI starting with /";
          dc->location = v;
@@ -209,18 +207,11 @@ char* webhook_event_type(ngx_conf_t* cf, ngx_command_t*, void* conf) {
 
 // --- webhook_emit TYPE [zone=] [tenant=] [data=] [if=] -----------------------------------
 
-const char* set_complex(ngx_conf_t* cf, ngx_http_complex_value_t** out, ngx_str_t v) {
-    *out = compile_complex(cf, v);
-    return *out != nullptr ? nullptr : "cannot compile the value";
-}
-
 const Param<Emit> kEmitParams[] = {
-    {"zone", [](ngx_conf_t* cf, Emit* e, ngx_str_t v) -> const char* {
-         return zone_ref_bind(cf, v, &e->zone_ref) ? nullptr : "cannot bind the zone";
-     }},
-    {"tenant", [](ngx_conf_t* cf, Emit* e, ngx_str_t v) { return set_complex(cf, &e->tenant, v); }},
-    {"data", [](ngx_conf_t* cf, Emit* e, ngx_str_t v) { return set_complex(cf, &e->data, v); }},
-    {"if", [](ngx_conf_t* cf, Emit* e, ngx_str_t v) { return set_complex(cf, &e->cond, v); }},
+    {"zone", set_zone_param<Emit, &Emit::zone_ref>},
+    {"tenant", set_complex_param<Emit, &Emit::tenant>},
+    {"data", set_complex_param<Emit, &Emit::data>},
+    {"if", set_complex_param<Emit, &Emit::cond>},
 };
 
 char* webhook_emit(ngx_conf_t* cf, ngx_command_t*, void* conf) {
@@ -434,18 +425,5 @@ ngx_http_module_t module_ctx = {
 
 
 extern "C" {
-ngx_module_t ngx_http_webhook_delivery_module = {
-    NGX_MODULE_V1,
-    &module_ctx,      /* module context */
-    commands,         /* module directives */
-    NGX_HTTP_MODULE,  /* module type */
-    nullptr,          /* init master */
-    nullptr,          /* init module */
-    callback<init_process>,     /* init process */
-    nullptr,          /* init thread */
-    nullptr,          /* exit thread */
-    callback<exit_process>,     /* exit process */
-    nullptr,          /* exit master */
-    NGX_MODULE_V1_PADDING,
-};
+ngx_module_t ngx_http_webhook_delivery_module = http_module(&module_ctx, commands, callback<init_process>, callback<exit_process>);
 }

@@ -119,13 +119,8 @@ ngx_http_variable_t variables[] = {
 ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf, variables); }
 
 const Param<AuthConf> kParams[] = {
-    {"zone", [](ngx_conf_t* cf, AuthConf* c, ngx_str_t v) -> const char* {
-         return zone_ref_bind(cf, v, &c->zone_ref) ? nullptr : "cannot bind the zone";
-     }},
-    {"resource", [](ngx_conf_t* cf, AuthConf* c, ngx_str_t v) -> const char* {
-         c->resource = compile_complex(cf, v);
-         return c->resource != nullptr ? nullptr : "cannot compile the value";
-     }},
+    {"zone", set_zone_param<AuthConf, &AuthConf::zone_ref>},
+    {"resource", set_complex_param<AuthConf, &AuthConf::resource>},
 };
 
 char* api_key_auth(ngx_conf_t* cf, ngx_command_t*, void* c) {
@@ -147,13 +142,6 @@ char* api_key_auth(ngx_conf_t* cf, ngx_command_t*, void* c) {
     conf->scope = *scope;
     if (char* rv = parse_params(cf, conf, kParams, 2); rv != NGX_CONF_OK) return rv;
     return NGX_CONF_OK;
-}
-
-void* create_loc_conf(ngx_conf_t* cf) {
-    auto* conf = static_cast<AuthConf*>(ngx_pcalloc(cf->pool, sizeof(AuthConf)));
-    if (conf == nullptr) return nullptr;
-    conf->enabled = NGX_CONF_UNSET;
-    return conf;
 }
 
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
@@ -196,25 +184,12 @@ ngx_http_module_t module_ctx = {
     nullptr,            /* init main configuration */
     nullptr,            /* create server configuration */
     nullptr,            /* merge server configuration */
-    callback<create_loc_conf>,    /* create location configuration */
+    callback<create_unset_loc_conf<AuthConf>>,    /* create location configuration */
     callback<merge_loc_conf, conf_failed>,     /* merge location configuration */
 };
 
 }  // namespace
 
 extern "C" {
-ngx_module_t ngx_http_api_key_auth_module = {
-    NGX_MODULE_V1,
-    &module_ctx,      /* module context */
-    commands,         /* module directives */
-    NGX_HTTP_MODULE,  /* module type */
-    nullptr,          /* init master */
-    nullptr,          /* init module */
-    nullptr,          /* init process */
-    nullptr,          /* init thread */
-    nullptr,          /* exit thread */
-    nullptr,          /* exit process */
-    nullptr,          /* exit master */
-    NGX_MODULE_V1_PADDING,
-};
+ngx_module_t ngx_http_api_key_auth_module = http_module(&module_ctx, commands);
 }

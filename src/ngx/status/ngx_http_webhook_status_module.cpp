@@ -25,9 +25,7 @@ ngx_int_t status_handler(ngx_http_request_t* r) {
 }
 
 const Param<StatusConf> kParams[] = {
-    {"zone", [](ngx_conf_t* cf, StatusConf* c, ngx_str_t v) -> const char* {
-         return zone_ref_bind(cf, v, &c->zone_ref) ? nullptr : "cannot bind the zone";
-     }},
+    {"zone", set_zone_param<StatusConf, &StatusConf::zone_ref>},
 };
 
 char* webhook_status(ngx_conf_t* cf, ngx_command_t*, void* c) {
@@ -35,16 +33,8 @@ char* webhook_status(ngx_conf_t* cf, ngx_command_t*, void* c) {
     if (conf->enabled != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
     conf->enabled = 1;
     if (char* rv = parse_params(cf, conf, kParams); rv != NGX_CONF_OK) return rv;
-    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = callback<status_handler, http_failed>;
+    set_content_handler(cf, callback<status_handler, http_failed>);
     return NGX_CONF_OK;
-}
-
-void* create_loc_conf(ngx_conf_t* cf) {
-    auto* conf = static_cast<StatusConf*>(ngx_pcalloc(cf->pool, sizeof(StatusConf)));
-    if (conf == nullptr) return nullptr;
-    conf->enabled = NGX_CONF_UNSET;
-    return conf;
 }
 
 // A location's own webhook_status only (its handler is the location's).
@@ -70,25 +60,12 @@ ngx_http_module_t module_ctx = {
     nullptr,                                  /* init main configuration */
     nullptr,                                  /* create server configuration */
     nullptr,                                  /* merge server configuration */
-    callback<create_loc_conf>,                /* create location configuration */
+    callback<create_unset_loc_conf<StatusConf>>,                /* create location configuration */
     callback<merge_loc_conf, conf_failed>,    /* merge location configuration */
 };
 
 }  // namespace
 
 extern "C" {
-ngx_module_t ngx_http_webhook_status_module = {
-    NGX_MODULE_V1,
-    &module_ctx,      /* module context */
-    commands,         /* module directives */
-    NGX_HTTP_MODULE,  /* module type */
-    nullptr,          /* init master */
-    nullptr,          /* init module */
-    nullptr,          /* init process */
-    nullptr,          /* init thread */
-    nullptr,          /* exit thread */
-    nullptr,          /* exit process */
-    nullptr,          /* exit master */
-    NGX_MODULE_V1_PADDING,
-};
+ngx_module_t ngx_http_webhook_status_module = http_module(&module_ctx, commands);
 }

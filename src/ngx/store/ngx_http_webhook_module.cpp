@@ -233,18 +233,5 @@ ngx_http_module_t module_ctx = {
 }  // namespace
 
 extern "C" {
-ngx_module_t ngx_http_webhook_module = {
-    NGX_MODULE_V1,
-    &module_ctx,                      /* module context */
-    commands,                         /* module directives */
-    NGX_HTTP_MODULE,                  /* module type */
-    nullptr,                          /* init master */
-    nullptr,                          /* init module */
-    callback<init_process>,           /* init process */
-    nullptr,                          /* init thread */
-    nullptr,                          /* exit thread */
-    callback<exit_process>,           /* exit process */
-    nullptr,                          /* exit master */
-    NGX_MODULE_V1_PADDING,
-};
+ngx_module_t ngx_http_webhook_module = http_module(&module_ctx, commands, callback<init_process>, callback<exit_process>);
 }

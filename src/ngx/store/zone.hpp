@@ -61,6 +61,11 @@ struct ZoneRef {
 
 // Parse time: binds NAME (empty: the only zone, decided later).
 bool zone_ref_bind(ngx_conf_t* cf, ngx_str_t name, ZoneRef* ref);
+// The zone= parameter of a directive (a Param<T> setter, see common/conf.hpp).
+template <class T, ZoneRef T::*Member>
+const char* set_zone_param(ngx_conf_t* cf, T* conf, ngx_str_t value) {
+    return zone_ref_bind(cf, value, &(conf->*Member)) ? nullptr : "cannot bind the zone";
+}
 // After the http{} block is parsed (merge, init, postconfiguration): the
 // zone, or nullptr after logging what is wrong, naming the directive (with
 // a null directive nothing is logged).

@@ -616,18 +616,5 @@ ngx_http_module_t module_ctx = {
 }  // namespace
 
 extern "C" {
-ngx_module_t ngx_http_webhook_verify_module = {
-    NGX_MODULE_V1,
-    &module_ctx,       /* module context */
-    commands,          /* module directives */
-    NGX_HTTP_MODULE,   /* module type */
-    nullptr,           /* init master */
-    nullptr,           /* init module */
-    nullptr,           /* init process */
-    nullptr,           /* init thread */
-    nullptr,           /* exit thread */
-    nullptr,           /* exit process */
-    nullptr,           /* exit master */
-    NGX_MODULE_V1_PADDING,
-};
+ngx_module_t ngx_http_webhook_verify_module = http_module(&module_ctx, commands);
 }
