@@ -3,7 +3,7 @@
 #   make          build build/ngx_http_webhook_module.so against Debian's nginx-dev
 #                 (or NGINX_SRC=/path/to/nginx-x.y.z)
 #   make run      build, then start nginx with the module on examples/nginx.conf
-#   make test     unit tests of the core (GoogleTest) + integration tests (prove t/)
+#   make test     unit tests of the core (GoogleTest) + integration tests (prove $(TEST_DIRS))
 #   make bench    throughput against plain NGINX and the njs / Lua equivalents
 #
 #   make test SANITIZE=1   the same suites with the module and the unit tests

@@ -228,10 +228,13 @@ void start_batch(Journal* j) {
     j->batch_waiters.swap(j->pending_waiters);
     uint64_t batch_max = j->pending_max_seq;
 
-    ngx_shmtx_lock(&j->zone->shpool->mutex);
-    ngx_uint_t gen = j->zone->sh->log->snapshot_gen;
-    uint64_t covered = j->zone->sh->log->snapshot_seq;
-    ngx_shmtx_unlock(&j->zone->shpool->mutex);
+    ngx_uint_t gen;
+    uint64_t covered;
+    {
+        Lock lock(j->zone->shpool);
+        gen = j->zone->sh->log->snapshot_gen;
+        covered = j->zone->sh->log->snapshot_seq;
+    }
 
     j->open_path.clear();
     j->rolled_back = false;
@@ -321,14 +324,15 @@ void compaction_thread(void* data, ngx_log_t*) {
 void compaction_done(ngx_event_t* ev) {
     auto* c = static_cast<Compaction*>(ev->data);
     LogShared* sh = c->zone->sh->log;
-    ngx_shmtx_lock(&c->zone->shpool->mutex);
-    if (c->error == 0) {
-        sh->snapshot_seq = c->seq;
-        sh->snapshot_bytes = c->data.size();
-        sh->journal_bytes -= std::min(sh->journal_bytes, c->journal_bytes_before);
+    {
+        Lock lock(c->zone->shpool);
+        if (c->error == 0) {
+            sh->snapshot_seq = c->seq;
+            sh->snapshot_bytes = c->data.size();
+            sh->journal_bytes -= std::min(sh->journal_bytes, c->journal_bytes_before);
+        }
+        sh->compacting = false;
     }
-    sh->compacting = false;
-    ngx_shmtx_unlock(&c->zone->shpool->mutex);
     if (c->error != 0) {
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, c->error, "webhook_zone \"%V\": writing the snapshot failed",
                       &c->zone->name());
@@ -344,17 +348,20 @@ void compaction_check(ngx_event_t* ev) {
     auto* c = static_cast<Compaction*>(ev->data);
     if (ngx_exiting || ngx_quit || ngx_terminate) return;
     LogShared* sh = c->zone->sh->log;
-    ngx_shmtx_lock(&c->zone->shpool->mutex);
-    // A worker 0 that died mid-compaction left the flag set: its pid says so.
-    if (sh->compacting && sh->compacting_pid != ngx_pid && kill(sh->compacting_pid, 0) != 0 && errno == ESRCH)
-        sh->compacting = false;
-    bool due = !sh->compacting && sh->journal_bytes > std::max<uint64_t>(kCompactMinBytes, kCompactRatio * sh->snapshot_bytes);
-    if (due) {
-        sh->compacting = true;
-        sh->compacting_pid = ngx_pid;
-        c->journal_bytes_before = sh->journal_bytes;
+    bool due;
+    {
+        Lock lock(c->zone->shpool);
+        // A worker 0 that died mid-compaction left the flag set: its pid says so.
+        if (sh->compacting && sh->compacting_pid != ngx_pid && kill(sh->compacting_pid, 0) != 0 && errno == ESRCH)
+            sh->compacting = false;
+        due = !sh->compacting &&
+              sh->journal_bytes > std::max<uint64_t>(kCompactMinBytes, kCompactRatio * sh->snapshot_bytes);
+        if (due) {
+            sh->compacting = true;
+            sh->compacting_pid = ngx_pid;
+            c->journal_bytes_before = sh->journal_bytes;
+        }
     }
-    ngx_shmtx_unlock(&c->zone->shpool->mutex);
     if (due) {
         // A compaction that cannot start (no memory for the copy) ends at
         // once: the flag is cleared and the next check tries again.
