@@ -34,7 +34,7 @@ Outcome apply_change(ApiRequest& q, const store::Mutation& m, std::optional<stor
     Outcome out;
     std::string body = doc != nullptr ? json_dump(doc) : std::string();   // encoded before the change
     Change change;
-    change.undo = std::move(undo);
+    if (undo) change.undo = std::make_shared<const store::Mutation>(std::move(*undo));
     StateResult rc = log_apply(q.zone, m, store::Mode::live, &change);
     if (rc != StateResult::ok) return Outcome::error(refusal(rc, q.zone, what));
     out.status = status;

@@ -30,6 +30,7 @@
 #include "core/deliver/signing.hpp"
 #include "core/deliver/url_policy.hpp"
 #include "core/util/text.hpp"
+#include "ngx/common/shm.hpp"
 #include "ngx/deliver/deliver_store.hpp"
 #include "ngx/store/mutation_log.hpp"
 
@@ -91,10 +92,13 @@ void noop_handler(ngx_event_t*) {}
 
 u_char* log_handler(ngx_log_t* log, u_char* buf, size_t len) {
     auto* ctx = static_cast<ngx_http_log_ctx_t*>(log->data);
-    auto* a = reinterpret_cast<Attempt*>(reinterpret_cast<u_char*>(ctx) - offsetof(Attempt, log_ctx));
+    auto* a = container_of<Attempt>(ctx, offsetof(Attempt, log_ctx));
     return ngx_snprintf(buf, len, ", webhook delivery %s to %s, attempt %s", a->claim.delivery_id.c_str(),
                         a->claim.endpoint_id.c_str(), a->attempt_text.c_str());
 }
+
+// A log line goes out without the attempt's context rather than not at all.
+u_char* log_handler_failed(ngx_log_t*, u_char* buf, size_t) noexcept { return buf; }
 
 Attempt* attempt_of(ngx_http_request_t* r) {
     return static_cast<Attempt*>(ngx_http_get_module_ctx(r->main, ngx_http_webhook_delivery_module));
@@ -427,7 +431,7 @@ void start(Dispatcher* d, Claim claim) {
         if (t.type == a->claim.type && t.timeout_ms > 0) a->timeout_ms = t.timeout_ms;
     a->log = *ngx_cycle->log;
     a->log.data = &a->log_ctx;
-    a->log.handler = log_handler;
+    a->log.handler = callback<log_handler, log_handler_failed>;
     a->log.action = nullptr;
     a->timer.handler = callback<timeout_handler>;
     a->timer.data = a;

@@ -43,7 +43,7 @@ std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishReque
     p.event_id = event.id;
     p.deliveries = event.deliveries.size();
     Change change;
-    change.undo = store::EventDel{event.id, event.idempotency};
+    change.undo = std::make_shared<const store::Mutation>(store::EventDel{event.id, event.idempotency});
     change.on_durable = release_when_durable(zone, event.id);
     StateResult rc = log_apply(zone, event, store::Mode::live, &change);
     switch (rc) {
@@ -67,8 +67,8 @@ std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishReque
 std::variant<Change, StateResult> replay_delivery(Zone* zone, const std::string& delivery_id,
                                                   const std::string& event_id, const std::string& status) {
     Change change;
-    change.undo = store::DeliveryUnreplay{delivery_id,
-                                          store::delivery_status_from_name(status).value_or(store::DeliveryStatus::failed)};
+    change.undo = std::make_shared<const store::Mutation>(store::DeliveryUnreplay{
+        delivery_id, store::delivery_status_from_name(status).value_or(store::DeliveryStatus::failed)});
     // Held until durable, as a new event's deliveries are.
     change.on_durable = release_when_durable(zone, event_id);
     StateResult rc = log_apply(zone, store::DeliveryReplay{delivery_id, now_ms()}, store::Mode::live, &change);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,7 +50,7 @@ bool zone_init_shared(Zone* zone);
 struct Change {
     uint64_t seq = 0;
     std::string record;                    // the encoded mutation
-    std::optional<store::Mutation> undo;   // restores what it replaced
+    std::shared_ptr<const store::Mutation> undo;   // restores what it replaced
     std::function<void()> on_durable;      // e.g. release an event's deliveries
 };
 
