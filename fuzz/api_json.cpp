@@ -4,7 +4,7 @@
 // Checks:
 //  - json_parse never crashes; what it accepts dumps (json_dump) to text that
 //    parses back to an equal value.
-//  - parse_key_request / parse_limits_request accept only what SPEC §4/§5 allow
+//  - parse_key_request / parse_limits_request accept only what README.md#api_key_auth/§5 allow
 //    (bounded, header-safe strings, known scopes, future expiry ≤ 9999-12-31,
 //    limits 0..100000).
 //  - reject_unknown_fields refuses exactly the objects with a field outside the list.

@@ -1,4 +1,4 @@
-# The subscriptions API (SPEC §5, §6): create, list, get, patch, delete of
+# The subscriptions API (README.md#rest-api, README.md#the-delivery-model): create, list, get, patch, delete of
 # /webhooks; the secret shown once; tenant isolation between webhooks:manage
 # keys; URL, timeout and events validation; the event-type catalog; plan
 # limits; /events input; the deliveries list's parameters.

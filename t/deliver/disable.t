@@ -1,4 +1,4 @@
-# disable_after (SPEC §6): an endpoint that fails every attempt for that long
+# disable_after (README.md#the-delivery-model): an endpoint that fails every attempt for that long
 # is disabled (enabled:false, disabled_reason) and gets no new deliveries; a
 # success in between starts the clock again; re-enabling clears the reason.
 use v5.36;

@@ -1,4 +1,4 @@
-# Fan-out (SPEC §6): filters (exact, room.*, *) and tenants decide who gets
+# Fan-out (README.md#the-delivery-model): filters (exact, room.*, *) and tenants decide who gets
 # what; disabled endpoints receive nothing; a deleted endpoint's pending
 # attempts are dropped. webhook_emit: a proxied 2xx with if= non-empty and not
 # 0 publishes; 4xx/5xx, if=0 or empty publish nothing; data= that is not JSON

@@ -1,4 +1,4 @@
-# Receivers that answer garbage (SPEC §6 outcomes, §8 limits on network
+# Receivers that answer garbage (README.md#the-delivery-model outcomes, §8 limits on network
 # input): every attempt ends (within the endpoint's timeout where the receiver
 # stalls: one deadline for the whole exchange, headers and body), is recorded
 # in GET /deliveries/{id} with a status or an error, is retried by retries=,

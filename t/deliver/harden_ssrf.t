@@ -1,4 +1,4 @@
-# Hardening of the SSRF guard (SPEC §6): address literals that reach
+# Hardening of the SSRF guard (README.md#the-delivery-model): address literals that reach
 # loopback or private space through IPv6 embeddings, deprecated site-local
 # space, local-use NAT64, 6to4, and "localhost." with its trailing dot are
 # refused at registration (422 url_not_allowed) without allow_private.

@@ -1,4 +1,4 @@
-# Outcomes of attempts (SPEC §6): 2xx succeeds; 5xx, timeouts, refused
+# Outcomes of attempts (README.md#the-delivery-model): 2xx succeeds; 5xx, timeouts, refused
 # connections and redirects fail and are retried by retries=; after the last
 # attempt the delivery is failed, logged, shown on the endpoint, and can be
 # replayed; 410 disables the endpoint; `webhook-delivery: abort-message`

@@ -1,4 +1,4 @@
-# Outbound signatures (SPEC §6): every delivery verifies with the receivers'
+# Outbound signatures (README.md#the-delivery-model): every delivery verifies with the receivers'
 # own libraries (standardwebhooks and svix, t/npm/verify.mjs); the request's
 # shape (POST, JSON body {type,timestamp,data}, webhook-id = the event id on
 # every retry); rotate-secret signs with the old and the new secret for 24 h;

@@ -1,4 +1,4 @@
-# SSRF guard (SPEC §6): without allow_private, loopback, private, link-local,
+# SSRF guard (README.md#the-delivery-model): without allow_private, loopback, private, link-local,
 # multicast and unspecified addresses are refused — at registration for IP
 # literals (422 url_not_allowed), at delivery for names that resolve there
 # (the attempt fails with error address_not_allowed and nothing reaches the

@@ -1,4 +1,4 @@
-# https endpoints (SPEC §6): the module resolves the name (test DNS server),
+# https endpoints (README.md#the-delivery-model): the module resolves the name (test DNS server),
 # connects to the checked address, and the operator's proxy_ssl_* settings in
 # the delivery location apply: with proxy_ssl_verify on and the test CA
 # trusted, the delivery succeeds and the receiver sees SNI and Host = the

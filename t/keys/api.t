@@ -251,6 +251,16 @@ while ($n < 25) {
 is($n, 20, 'default max_keys: 20 keys per resource');
 is(error_code($res), 'limit_reached', 'the 21st: limit_reached');
 
+# --- POST /events with no webhook_delivery ----------------------------------------
+
+# A body of any size the API accepts elsewhere (here 10 KiB) gets the route's
+# own answer, 404: there is nothing to publish through.
+{
+    my $res = api($ng, 'POST', '/events', { type => 'room.x', data => { pad => 'x' x 10240 } }, key => $ADMIN);
+    is($res->{status}, 404, 'POST /events of 10 KiB without webhook_delivery: 404') or diag($res->{content});
+    is(error_code($res), 'not_found', 'POST /events without webhook_delivery: not_found');
+}
+
 # --- logs -----------------------------------------------------------------------------------------
 
 $ng->log_is_clean;

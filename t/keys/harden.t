@@ -1,4 +1,4 @@
-# Hardening of api_key_auth and the management API (SPEC §4, §5):
+# Hardening of api_key_auth and the management API (README.md#api_key_auth, README.md#rest-api):
 #  - 11: a server-level `set $who $api_key_id;` evaluated before the location's
 #    own `api_key_auth ... zone=internal` must not make the location check the
 #    key against the server's zone (public);

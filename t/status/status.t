@@ -1,4 +1,4 @@
-# webhook_status (SPEC §7): Prometheus text with verifications by result, key
+# webhook_status (README.md#webhook_status): Prometheus text with verifications by result, key
 # checks by result, events published, attempts by outcome, queue gauges, the
 # attempt latency histogram and zone bytes — each moving with real traffic.
 use v5.36;

@@ -1,4 +1,4 @@
-# Compaction while running (SPEC §2): when the journals outgrow the live state
+# Compaction while running (README.md#webhook_zone): when the journals outgrow the live state
 # (4 x the snapshot, at least 32 MiB) worker 0 writes a new snapshot from the
 # thread pool and the workers drop the journal files it covers; DIR stays
 # bounded, and a restart from it has everything.

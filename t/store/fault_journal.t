@@ -1,4 +1,4 @@
-# The journal's disk fails (SPEC §2 state=DIR, §5, §6): with write or
+# The journal's disk fails (README.md#webhook_zone state=DIR, §5, §6): with write or
 # fdatasync of DIR/journal-*.log failing with ENOSPC or EIO (injected at run
 # time by t/fault/faultfs.c through LD_PRELOAD, nginx keeps running), every
 # API mutation made during the fault answers 503 store_unavailable and is not

@@ -1,4 +1,4 @@
-# Journal faults beyond a plain failing write (SPEC §2, §5): the journal file
+# Journal faults beyond a plain failing write (README.md#webhook_zone, README.md#rest-api): the journal file
 # cannot be created (open with O_CREAT) or its directory not fsynced; a single
 # failed batch (the journal must recover by itself, no operator action); a
 # short write that leaves a torn record before the next acknowledged one; an

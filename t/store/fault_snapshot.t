@@ -1,4 +1,4 @@
-# Compaction's disk fails (SPEC §2 state=DIR): writing DIR/snapshot (open of
+# Compaction's disk fails (README.md#webhook_zone state=DIR): writing DIR/snapshot (open of
 # snapshot.tmp, write, fsync, rename) fails with ENOSPC or EIO — at start,
 # when the master compacts DIR, and while running, when worker 0 compacts the
 # journals that outgrew the snapshot. A failed snapshot never deletes a

@@ -1,4 +1,4 @@
-# A state directory the worker processes cannot write (SPEC §2): reported at
+# A state directory the worker processes cannot write (README.md#webhook_zone): reported at
 # start with an [emerg] naming the worker user and the path — not at the first
 # API call — and never an acknowledged mutation that is not on disk. Needs
 # root (the master runs as root, the workers as nobody, NGINX's default).

@@ -1,4 +1,4 @@
-# A full zone while a delivery is retrying (SPEC §2 "a full zone ... never
+# A full zone while a delivery is retrying (README.md#webhook_zone "a full zone ... never
 # corrupts", §6 at-least-once): a small zone (128k, memory only) is filled with
 # API keys (POST /keys until 507 zone_full) while a delivery to a receiver
 # answering 500 (with a 1 KiB excerpt, so each recorded attempt needs more

@@ -1,4 +1,4 @@
-# Hardening of the zone's bounds (SPEC §2): no part of the zone starves
+# Hardening of the zone's bounds (README.md#webhook_zone): no part of the zone starves
 # another.
 #  - A flood of verified webhooks (replay=) in a 64k zone: the replay cache
 #    has its own bound (evicts its oldest ids); POST /keys and POST /webhooks

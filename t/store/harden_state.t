@@ -1,4 +1,4 @@
-# Hardening of durable state (SPEC §2, §5, §6): configuration never loses
+# Hardening of durable state (README.md#webhook_zone, README.md#rest-api, §6): configuration never loses
 # state, and nothing reaches shared state that cannot be journaled.
 #  - 8: a restart whose zone is too small for what DIR holds refuses to start
 #    (emerg naming the size needed) and leaves DIR byte-identical; the

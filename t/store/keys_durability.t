@@ -85,7 +85,7 @@ is(total(), 4, 'after reload: four keys');
 # A reload cannot resize a durable zone: the old workers still append to the
 # journals the new zone would be built from (their later changes would be
 # missing, sequence numbers would diverge, compaction could delete them).
-# The reload is refused, naming the way (SPEC §2: never lose state through
+# The reload is refused, naming the way (README.md#webhook_zone: never lose state through
 # configuration); the running configuration goes on.
 {
     my @workers = $ng->worker_pids;
@@ -276,6 +276,28 @@ is(hand_status($c_keys->[2]), 200, 'an empty journal file: start works, keys the
 ok(!journals($hstate), 'the empty journal was removed');
 is(scalar(dropped_lines($mark)), 0, 'an empty journal is not reported as dropped bytes');
 $hand->log_is_clean;
+
+# 4. a whole record (its checksum holds) this module cannot read: another
+#    version wrote it. The start is refused and DIR left as it is, rather than
+#    the record dropped with the next snapshot.
+ok($hand->stop, 'stop');
+{
+    my $snapshot_before = read_file("$hstate/snapshot");
+    my $base = snapshot_seq($hstate);
+    my $unreadable = journal_record($base + 1, '{"op":"key.put","id":"key_handu0000001","resource":"room:1"}');
+    write_file("$hstate/journal-0-99997.log", $unreadable);
+    $mark = $hand->log_mark;
+    my $started = eval { $hand->start; 1 };
+    ok(!$started, 'an unreadable record: nginx refuses to start');
+    my @emerg = grep { /\[emerg\]/ } split /\n/, $hand->log_since($mark);
+    like($emerg[0] // '', qr/cannot be read by this module.*key\.put: "hash"/,
+         'an unreadable record: the [emerg] names the op and the field') or diag($hand->log_since($mark));
+    is(read_file("$hstate/journal-0-99997.log"), $unreadable, 'an unreadable record: its journal is left as it is');
+    is(read_file("$hstate/snapshot"), $snapshot_before, 'an unreadable record: the snapshot is left as it is');
+    unlink "$hstate/journal-0-99997.log";
+    $hand->start;
+    is(hand_status($c_keys->[2]), 200, 'the unreadable journal moved away: start works, keys there');
+}
 
 # --- memory only ---------------------------------------------------------------------------------------------
 

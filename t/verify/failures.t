@@ -251,7 +251,7 @@ passes('/tight', sign_standard($STD, $body, timestamp => time), 'tolerance=10s: 
     my $hm = { %{ sign_hmac($GH, $body) }, 'X-Delivery-Id' => 'hm-1' };
     passes('/replay/hmac', $hm, 'replay hmac id_header: first');
     refused('/replay/hmac', $hm, 'replayed', 'replay hmac id_header: again');
-    # The id header is not signed: a new one does not make the message new (SPEC §3).
+    # The id header is not signed: a new one does not make the message new (README.md#webhook_verify).
     refused('/replay/hmac', { %$hm, 'X-Delivery-Id' => 'hm-2' }, 'replayed', 'replay hmac id_header: another unsigned id');
     refused('/replay/github', { %$g, 'X-GitHub-Delivery' => 'delivery-9999' }, 'replayed',
             'replay github: a new unsigned X-GitHub-Delivery');

@@ -1,4 +1,4 @@
-# Hardening of webhook_verify (SPEC §3), regression tests written against the
+# Hardening of webhook_verify (README.md#webhook_verify), regression tests written against the
 # contract:
 #  - replay ids are something the sender signed (the decoded MAC bytes, or
 #    webhook-id for standard): re-encoding a signature (upper-case hex,

@@ -136,6 +136,7 @@ void write(json_t* o, const EventPut& m) {
         append(list.get(), item.release());
     }
     set(o, "deliveries", list.release());
+    if (m.restore) set(o, "restore", checked(json_true()));
 }
 
 void write(json_t* o, const EventDel& m) {
@@ -358,7 +359,6 @@ bool read(const Fields& f, EventPut& m) {
         return false;
     if (!f.i64("created_at_ms", m.created_at_ms)) return false;
     if (!f.opt_str("idempotency", m.idempotency)) return false;
-    // "restore": true (older snapshots) is ignored: the mode says as much.
     const json_t* list = f.get("deliveries");
     if (!json_is_array(list)) return f.fail("deliveries", "must be an array");
     m.deliveries.clear();
@@ -372,6 +372,8 @@ bool read(const Fields& f, EventPut& m) {
         if (!d.id("id", t.id) || !d.id("endpoint", t.endpoint)) return false;
         m.deliveries.push_back(std::move(t));
     }
+    m.restore = false;
+    if (f.get("restore") != nullptr && !f.boolean("restore", m.restore)) return false;
     return true;
 }
 

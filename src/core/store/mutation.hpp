@@ -92,6 +92,9 @@ struct EventPut {
     int64_t created_at_ms = 0;
     std::string idempotency;   // idempotency_slot(tenant, key), empty: none
     std::vector<DeliveryTarget> deliveries;   // none in a snapshot: delivery.restore follows
+    // A snapshot's event. The mode of the apply says as much; the flag is
+    // written for readers that go by it (an older module, after a rollback).
+    bool restore = false;
 };
 
 // Takes back an event whose record could not be made durable.

@@ -319,7 +319,9 @@ char* merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
     conf->zone = zone_resolve(cf, conf->zone_ref, "webhook_api");
     if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     const DeliveryConf* dc = delivery_conf_of(cf, conf->zone);
-    conf->max_event_body = (dc != nullptr ? dc->max_payload : 0) + kEventEnvelope;
+    // Without a webhook_delivery, POST /events answers 404 no_delivery: its
+    // body is bounded as any other route's.
+    conf->max_event_body = dc != nullptr ? dc->max_payload + kEventEnvelope : kMaxApiBody;
     // Keep API bodies in memory (core is merged before us): 64 KiB, or an
     // event of max_payload, so no body is read back from a temp file.
     size_t want = std::max(kMaxApiBody, conf->max_event_body);

@@ -19,11 +19,14 @@ char* conf_error(ngx_conf_t* cf, const char* fmt, A... args) {
 }
 
 // One NAME=VALUE parameter: `set` stores the value and returns nullptr, or
-// returns why the value is refused (shown in parentheses after it).
+// returns why the value is refused (shown in parentheses after it). An
+// empty value (NAME=) is refused unless the parameter says it may be empty.
+constexpr bool kEmptyValueOk = true;
 template <class T>
 struct Param {
     const char* name;
     const char* (*set)(ngx_conf_t* cf, T* conf, ngx_str_t value);
+    bool empty_ok = false;
 };
 
 // The parameters of the directive being parsed, from argument `first` on.
@@ -45,6 +48,8 @@ char* parse_params(ngx_conf_t* cf, T* conf, const Param<T> (&params)[N], ngx_uin
         for (const Param<T>& p : params)
             if (name == p.name) param = &p;
         if (param == nullptr) return conf_error(cf, "%V: unknown parameter \"%V\"", directive, arg);
+        if (value.len == 0 && !param->empty_ok)
+            return conf_error(cf, "%V: parameter \"%V\" needs a value (NAME=VALUE)", directive, arg);
         if (const char* why = param->set(cf, conf, value))
             return conf_error(cf, "%V: invalid %s= in \"%V\" (%s)", directive, param->name, arg, why);
     }

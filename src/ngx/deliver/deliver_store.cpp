@@ -482,7 +482,7 @@ StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode)
     if (mode == store::Mode::restore) {
         ev->refs--;   // a snapshot: delivery.restore records follow and take references
     } else {
-        if (live) count(zone->sh->counters->events_published);
+        if (live) count_event_published(zone);
         event_release(zone, ev);   // drop the linking reference (frees an event with no delivery)
     }
     return StateResult::ok;
@@ -539,14 +539,11 @@ StateResult apply_locked(Zone* zone, const store::AttemptDone& m, store::Mode mo
     d->last_status = m.attempt.response_status;
     d->last_time_ms = static_cast<int32_t>(m.attempt.response_time_ms);
 
-    Counters* counters = zone->sh->counters;
-    if (live) observe_latency(counters, d->last_time_ms);
+    if (live) count_attempt(zone, m.outcome == store::AttemptOutcome::succeeded, d->last_time_ms);
     if (m.outcome == store::AttemptOutcome::succeeded) {
         set_status(sh, d, kSucceeded);
         unqueue(sh, d);
-        if (live) count(counters->attempts_succeeded);
     } else {
-        if (live) count(counters->attempts_failed);
         if (m.outcome == store::AttemptOutcome::retry) {
             set_status(sh, d, kPending);
             enqueue(sh, d, m.next_attempt_at);
@@ -735,6 +732,7 @@ void deliver_capture_locked(Zone* zone, std::vector<store::Mutation>& out) {
         m.type = std::string(sv(ev->type));
         m.payload = std::string(sv(ev->payload));
         m.created_at_ms = ev->created_at;
+        m.restore = true;
         out.emplace_back(std::move(m));
     });
     for_each_node(&sh->deliveries, [&](ngx_rbtree_node_t* n) {
@@ -870,19 +868,16 @@ std::optional<DeliveryInfo> delivery_by_id(Zone* zone, std::string_view id) {
 
 std::optional<IdempotentAnswer> idempotent_answer(Zone* zone, std::string_view tenant, std::string_view key,
                                                   int64_t now_ms) {
-    std::string k = std::string(tenant) + "\x1f" + std::string(key);
+    std::string slot = store::idempotency_slot(tenant, key);
     Lock lock(zone->shpool);
+    DeliverShared* sh = zone->sh->deliver;
     // Expired answers go first, oldest at the head.
-    ngx_queue_t* head = &zone->sh->deliver->idempotency_lru;
-    for (int i = 0; i < kExpireBatch && !ngx_queue_empty(head); i++) {
-        auto* rec = container_of<IdemRec>(ngx_queue_head(head), offsetof(IdemRec, lru));
+    for (int i = 0; i < kExpireBatch && !ngx_queue_empty(&sh->idempotency_lru); i++) {
+        auto* rec = container_of<IdemRec>(ngx_queue_head(&sh->idempotency_lru), offsetof(IdemRec, lru));
         if (rec->expires > now_ms) break;
-        ngx_queue_remove(&rec->lru);
-        ngx_rbtree_delete(&zone->sh->deliver->idempotency, &rec->node.node);
-        shm_free(zone->shpool, &rec->event_id);
-        ngx_slab_free_locked(zone->shpool, rec);
+        idempotency_free(zone, rec);
     }
-    IdemRec* rec = lookup<IdemRec>(&zone->sh->deliver->idempotency, k, offsetof(IdemRec, node));
+    IdemRec* rec = idempotency_locked(sh, slot);
     if (rec == nullptr || rec->expires <= now_ms) return std::nullopt;
     return IdempotentAnswer{std::string(sv(rec->event_id)), rec->deliveries};
 }

@@ -183,6 +183,8 @@ void complete(Attempt* a) {
         record(a);
     } catch (const std::exception& e) {
         log_callback_exception(e.what());
+    } catch (...) {
+        log_callback_exception("unknown exception");
     }
     if (a->timer.timer_set) ngx_del_timer(&a->timer);
     release_request(a);

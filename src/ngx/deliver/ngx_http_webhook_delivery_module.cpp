@@ -150,11 +150,13 @@ const Param<SignConf> kSignParams[] = {
     {"event_header", [](ngx_conf_t*, SignConf* s, ngx_str_t v) { return set_header_name(&s->event_header, v); }},
     {"id_header", [](ngx_conf_t*, SignConf* s, ngx_str_t v) { return set_header_name(&s->id_header, v); }},
     {"timestamp_header", [](ngx_conf_t*, SignConf* s, ngx_str_t v) { return set_header_name(&s->timestamp_header, v); }},
-    {"prefix", [](ngx_conf_t*, SignConf* s, ngx_str_t v) -> const char* {
+    {"prefix",
+     [](ngx_conf_t*, SignConf* s, ngx_str_t v) -> const char* {
          if (!header_safe(sv(v))) return "printable characters only";
          s->prefix = std::string(sv(v));
          return nullptr;
-     }},
+     },
+     kEmptyValueOk},
     {"encoding", [](ngx_conf_t*, SignConf* s, ngx_str_t v) -> const char* {
          if (sv(v) == "hex") s->encoding = Encoding::hex;
          else if (sv(v) == "base64") s->encoding = Encoding::base64;

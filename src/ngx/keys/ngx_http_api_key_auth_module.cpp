@@ -92,6 +92,11 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
     }
 }
 
+ngx_int_t key_variable_failed(ngx_http_request_t*, ngx_http_variable_value_t* v, uintptr_t) noexcept {
+    v->not_found = 1;
+    return NGX_OK;
+}
+
 // $api_key_id, $api_key_resource, $api_key_scopes, $api_key_label
 ngx_int_t key_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t offset) {
     AuthCtx* ctx = resolve(r);
@@ -109,10 +114,10 @@ ngx_int_t key_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
 }
 
 ngx_http_variable_t variables[] = {
-    {ngx_string("api_key_id"), nullptr, callback<key_variable>, offsetof(AuthCtx, key.id), NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("api_key_resource"), nullptr, callback<key_variable>, offsetof(AuthCtx, key.resource), NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("api_key_scopes"), nullptr, callback<key_variable>, offsetof(AuthCtx, scopes), NGX_HTTP_VAR_NOCACHEABLE, 0},
-    {ngx_string("api_key_label"), nullptr, callback<key_variable>, offsetof(AuthCtx, key.label), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_id"), nullptr, callback<key_variable, key_variable_failed>, offsetof(AuthCtx, key.id), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_resource"), nullptr, callback<key_variable, key_variable_failed>, offsetof(AuthCtx, key.resource), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_scopes"), nullptr, callback<key_variable, key_variable_failed>, offsetof(AuthCtx, scopes), NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("api_key_label"), nullptr, callback<key_variable, key_variable_failed>, offsetof(AuthCtx, key.label), NGX_HTTP_VAR_NOCACHEABLE, 0},
     ngx_http_null_variable,
 };
 

@@ -18,6 +18,16 @@ const char* const kKeyCheckNames[kKeyCheckResults] = {"ok", "refused"};
 
 uint64_t load(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 
+void count(uint64_t& counter) { __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED); }
+
+void observe_latency(Counters* c, int64_t ms) {
+    size_t i = 0;
+    while (i < kLatencyBuckets - 1 && ms > kLatencyBounds[i] * 1000) i++;
+    count(c->latency_buckets[i]);
+    __atomic_fetch_add(&c->latency_sum_ms, static_cast<uint64_t>(ms < 0 ? 0 : ms), __ATOMIC_RELAXED);
+    count(c->latency_count);
+}
+
 void metric(std::string& out, const char* name, const char* type, const char* help) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ")
         .append(type).append("\n");
@@ -33,23 +43,18 @@ void sample(std::string& out, const char* name, const std::string& labels, uint6
 
 size_t counters_shared_size() { return sizeof(Counters); }
 
-void counters_init_shared(Zone* zone, void* mem) {
-    auto* c = new (mem) Counters();
-    zone->sh->counters = c;
-}
-
-void count(uint64_t& counter) { __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED); }
+void counters_init_shared(Zone* zone, void* mem) { zone->sh->counters = new (mem) Counters(); }
 
 void count_verification(Zone* zone, Verdict v) { count(zone->sh->counters->verifications[static_cast<size_t>(v)]); }
 
 void count_key_check(Zone* zone, KeyCheckResult r) { count(zone->sh->counters->key_checks[static_cast<size_t>(r)]); }
 
-void observe_latency(Counters* sh, int64_t ms) {
-    size_t i = 0;
-    while (i < kLatencyBuckets - 1 && ms > kLatencyBounds[i] * 1000) i++;
-    count(sh->latency_buckets[i]);
-    __atomic_fetch_add(&sh->latency_sum_ms, static_cast<uint64_t>(ms < 0 ? 0 : ms), __ATOMIC_RELAXED);
-    count(sh->latency_count);
+void count_event_published(Zone* zone) { count(zone->sh->counters->events_published); }
+
+void count_attempt(Zone* zone, bool succeeded, int64_t ms) {
+    Counters* c = zone->sh->counters;
+    count(succeeded ? c->attempts_succeeded : c->attempts_failed);
+    observe_latency(c, ms);
 }
 
 std::string status_text(Zone* zone, const QueueStats& q) {

@@ -29,10 +29,11 @@ struct Counters {
 size_t counters_shared_size();
 void counters_init_shared(Zone* zone, void* mem);
 
-void count(uint64_t& counter);
 void count_verification(Zone* zone, Verdict v);
 void count_key_check(Zone* zone, KeyCheckResult r);
-void observe_latency(Counters* c, int64_t ms);
+void count_event_published(Zone* zone);
+// An attempt's outcome and how long it took.
+void count_attempt(Zone* zone, bool succeeded, int64_t ms);
 
 std::string status_text(Zone* zone, const QueueStats& queue);
 

@@ -104,7 +104,7 @@ long pid_of(const std::string& name) {
 
 struct Waiter {
     ngx_http_request_t* r;
-    Written done;
+    Committed done;
     ngx_pool_cleanup_t* cln;
 };
 
@@ -377,6 +377,8 @@ void compaction_check(ngx_event_t* ev) {
             posted = ngx_thread_task_post(c->zone->thread_pool, c->task) == NGX_OK;
         } catch (const std::exception& e) {
             log_callback_exception(e.what());
+        } catch (...) {
+            log_callback_exception("unknown exception");
         }
         if (!posted) {
             c->error = EAGAIN;
@@ -388,11 +390,7 @@ void compaction_check(ngx_event_t* ev) {
 
 }  // namespace
 
-void journal_write(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, Written done) {
-    if (zone->state_dir.len == 0) {
-        if (done) done(r, true);
-        return;
-    }
+void journal_write(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, Committed done) {
     Journal* j = journal_of(zone);
     if (done) {
         auto* w = new Waiter{r, std::move(done), nullptr};
@@ -413,7 +411,7 @@ void journal_write(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string 
 }
 
 ngx_int_t journal_init_process(ngx_cycle_t* cycle, Zone* zone) {
-    if (zone->state_dir.len == 0 || ngx_worker != 0) return NGX_OK;
+    if (ngx_worker != 0) return NGX_OK;
     auto* c = new Compaction();
     zone->compaction = c;
     c->zone = zone;
@@ -495,6 +493,32 @@ int write_test_as(const std::string& dir, ngx_uid_t uid, ngx_gid_t gid) {
 }  // namespace
 
 ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
+    // A reload that resized a durable zone would build it from DIR while the
+    // old workers still append to their journals: their later changes would
+    // be missing, sequence numbers would diverge and compaction could delete
+    // what only they hold. Refused; the running configuration goes on.
+    bool first_start = ngx_cycle->conf_ctx == nullptr;
+    if (!first_start) {
+        ngx_list_part_t* part = &const_cast<ngx_cycle_t*>(ngx_cycle)->shared_memory.part;
+        auto* shm = static_cast<ngx_shm_zone_t*>(part->elts);
+        for (ngx_uint_t i = 0;; i++) {
+            if (i >= part->nelts) {
+                if (part->next == nullptr) break;
+                part = part->next;
+                shm = static_cast<ngx_shm_zone_t*>(part->elts);
+                i = 0;
+            }
+            if (shm[i].tag != zone->shm->tag || shm[i].shm.name.len != zone->shm->shm.name.len ||
+                ngx_strncmp(shm[i].shm.name.data, zone->shm->shm.name.data, zone->shm->shm.name.len) != 0)
+                continue;
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "webhook_zone \"%V\" with state=: its size changes only with a restart (nginx -s stop, "
+                          "then start), not a reload (%uz now, %uz running)",
+                          &zone->shm->shm.name, zone->shm->shm.size, shm[i].shm.size);
+            return NGX_ERROR;
+        }
+    }
+
     std::string dir = dir_of(zone);
     if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
         ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: cannot create state directory \"%s\"", dir.c_str());
@@ -576,9 +600,15 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
         }
         max_seq = std::max(max_seq, rec->seq);
     }
-    if (invalid > 0)
-        ngx_log_error(NGX_LOG_WARN, log, 0, "webhook_zone \"%V\": %uz record(s) in \"%s\" could not be read, e.g. %s",
-                      &zone->name(), invalid, dir.c_str(), first_error.c_str());
+    if (invalid > 0) {
+        // Whole records (their checksums hold) that this module cannot read
+        // were written by another version: refuse to start rather than
+        // drop them with the next snapshot (README.md#webhook_zone: nothing acknowledged is lost).
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "webhook_zone \"%V\": %uz record(s) in \"%s\" cannot be read by this module (e.g. %s); the "
+                      "directory is left as it is", &zone->name(), invalid, dir.c_str(), first_error.c_str());
+        return NGX_ERROR;
+    }
     zone->sh->log->seq = max_seq;
     if (refused > 0) {
         // Never lose durable state through configuration (README.md#webhook_zone): refuse
@@ -613,5 +643,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     zone->sh->log->journal_bytes = 0;
     return NGX_OK;
 }
+
+const StoreOps kJournalStore = {"journal", journal_load, journal_write, journal_init_process, journal_exit_process};
 
 }  // namespace webhook::ngx

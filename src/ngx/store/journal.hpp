@@ -14,30 +14,10 @@
 // the snapshot covers them.
 #pragma once
 
-#include <functional>
-#include <string>
-
-#include "ngx/store/zone.hpp"
+#include "ngx/store/store.hpp"
 
 namespace webhook::ngx {
 
-// In the master, when a zone's shared memory is new: rebuilds the zone from
-// DIR and compacts DIR. A zone too small for DIR fails, DIR untouched.
-ngx_int_t journal_load(Zone* zone, ngx_log_t* log);
-
-// Called on the event loop when the record is durable (ok) or could not be
-// written, always: r is nullptr when the request was freed meanwhile (or
-// for work with no request behind it).
-using Written = std::function<void(ngx_http_request_t* r, bool ok)>;
-
-// Writes the record of a mutation applied with sequence `seq` (the mutation
-// log calls this). Memory-only zones call done at once. Without done, the
-// record goes out in the next batch and nobody waits.
-void journal_write(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string payload, Written done);
-
-// Worker start: the compaction timer (worker 0); worker exit: the writer
-// and the compaction freed.
-ngx_int_t journal_init_process(ngx_cycle_t* cycle, Zone* zone);
-void journal_exit_process(Zone* zone);
+extern const StoreOps kJournalStore;
 
 }  // namespace webhook::ngx

@@ -1,11 +1,13 @@
 #include "ngx/store/mutation_log.hpp"
 
+#include <cstring>
+
 #include "core/store/records.hpp"
 #include "ngx/common/shm.hpp"
 #include "ngx/deliver/deliver_store.hpp"
 #include "ngx/keys/key_store.hpp"
 #include "ngx/status/counters.hpp"
-#include "ngx/store/journal.hpp"
+#include "ngx/store/store.hpp"
 #include "ngx/store/tenants.hpp"
 #include "ngx/verify/replay_cache.hpp"
 
@@ -71,7 +73,9 @@ bool zone_init_shared(Zone* zone) {
 }
 
 StateResult log_apply(Zone* zone, const store::Mutation& m, store::Mode mode, Change* change) {
-    std::string record = store::encode(m);   // may throw: nothing has changed yet
+    // Encoded first when it is to be written (may throw: nothing has changed
+    // yet); the journal's own records at start are applied as read.
+    std::string record = change != nullptr ? store::encode(m) : std::string();
     StateResult rc;
     {
         Lock lock(zone->shpool);
@@ -86,12 +90,12 @@ StateResult log_apply(Zone* zone, const store::Mutation& m, store::Mode mode, Ch
 
 void log_commit(Zone* zone, ngx_http_request_t* r, Change change, Committed done) {
     if (!done && !change.on_durable && !change.undo) {
-        journal_write(zone, nullptr, change.seq, std::move(change.record), nullptr);
+        zone->store->write(zone, nullptr, change.seq, std::move(change.record), nullptr);
         return;
     }
     uint64_t seq = change.seq;
     std::string record = std::move(change.record);
-    journal_write(zone, r, seq, std::move(record),
+    zone->store->write(zone, r, seq, std::move(record),
                   [zone, change = std::move(change), done = std::move(done)](ngx_http_request_t* req, bool ok) {
                       if (ok && change.on_durable) change.on_durable();
                       // Not durable: taken back (an event's deliveries were
@@ -119,24 +123,25 @@ std::string log_encode(const StateRecords& state) {
 }
 
 ApiError refusal(StateResult rc, Zone* zone, const char* what) {
+    std::string a_what = std::string(std::strchr("aeiou", what[0]) != nullptr ? "an " : "a ") + what;
     switch (rc) {
     case StateResult::limit_reached:
         return {409, "limit_reached", std::string("the plan limit of this tenant for ") + what + "s is reached"};
     case StateResult::zone_full:
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: a %s was refused", &zone->name(), what);
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: %s was refused", &zone->name(),
+                      a_what.c_str());
         return {507, "zone_full", "the shared memory zone is full"};
     case StateResult::not_found:
         return {404, "not_found", std::string("no such ") + what};
     case StateResult::conflict:
         return {409, "conflict", std::string("the ") + what + " changed meanwhile; read it again and retry"};
     case StateResult::backlog_full:
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0, "webhook_zone \"%V\": a tenant has too many deliveries pending "
-                      "(max_pending): a %s was refused", &zone->name(), what);
         return {429, "backlog_full", "this tenant has too many deliveries pending (max_pending); retry once they are delivered"};
     case StateResult::duplicate:
-        return {409, "conflict", std::string("a ") + what + " with this Idempotency-Key is being published; retry"};
+        return {409, "conflict", a_what + " with this Idempotency-Key is being published; retry"};
     default:
-        return {500, "internal_error", std::string("the ") + what + " could not be stored"};
+        return {500, "internal_error", std::strcmp(what, "event") == 0 ? "the event could not be stored"
+                                                                        : "the change could not be applied"};
     }
 }
 

@@ -5,8 +5,8 @@
 // it, then applies it under the zone lock through the apply table
 // (mutation_log.cpp: one apply_locked per record type, in the file of the
 // capability that owns that state) and gives it the next sequence number.
-// log_commit then makes it durable in the zone's store (the journal files
-// of state=DIR; a memory-only zone is durable at once), and only then runs
+// log_commit then makes it durable in the zone's store (store.hpp: the
+// journal files of state=DIR, or memory only), and only then runs
 // what waits for it: the caller's answer, an event's deliveries. A change
 // the store cannot take is undone (its undo record applied and written).
 #pragma once
@@ -19,7 +19,7 @@
 
 #include "core/store/mutation.hpp"
 #include "core/util/api_error.hpp"
-#include "ngx/store/zone.hpp"
+#include "ngx/store/store.hpp"
 
 namespace webhook::ngx {
 
@@ -57,10 +57,6 @@ struct Change {
 // Encodes m, then applies it under the zone lock: refused (nothing changed)
 // or applied with the next sequence number, into *change when given.
 StateResult log_apply(Zone* zone, const store::Mutation& m, store::Mode mode, Change* change);
-
-// Called once the change is durable (ok) or could not be written; r is
-// nullptr when the request was freed meanwhile, or there was none.
-using Committed = std::function<void(ngx_http_request_t* r, bool ok)>;
 
 // Makes an applied change durable, then runs on_durable (ok) or applies and
 // writes its undo (not ok), then `done`. Without done, on_durable and undo,

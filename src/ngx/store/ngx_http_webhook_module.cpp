@@ -47,33 +47,8 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* data) {
     zone->shpool->log_nomem = 0;   // a full zone is reported by the module, once per refusal
     if (!zone_init_shared(zone)) return NGX_ERROR;
 
-    if (zone->state_dir.len == 0 || ngx_test_config) return NGX_OK;
-    // A reload that resized a durable zone would build it from DIR while the
-    // old workers still append to their journals: their later changes would
-    // be missing, sequence numbers would diverge and compaction could delete
-    // what only they hold. Refused; the running configuration goes on.
-    bool first_start = ngx_cycle->conf_ctx == nullptr;
-    if (!first_start) {
-        ngx_list_part_t* part = &const_cast<ngx_cycle_t*>(ngx_cycle)->shared_memory.part;
-        auto* shm = static_cast<ngx_shm_zone_t*>(part->elts);
-        for (ngx_uint_t i = 0;; i++) {
-            if (i >= part->nelts) {
-                if (part->next == nullptr) break;
-                part = part->next;
-                shm = static_cast<ngx_shm_zone_t*>(part->elts);
-                i = 0;
-            }
-            if (shm[i].tag != shm_zone->tag || shm[i].shm.name.len != shm_zone->shm.name.len ||
-                ngx_strncmp(shm[i].shm.name.data, shm_zone->shm.name.data, shm_zone->shm.name.len) != 0)
-                continue;
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "webhook_zone \"%V\" with state=: its size changes only with a restart (nginx -s stop, "
-                          "then start), not a reload (%uz now, %uz running)",
-                          &shm_zone->shm.name, shm_zone->shm.size, shm[i].shm.size);
-            return NGX_ERROR;
-        }
-    }
-    return journal_load(zone, shm_zone->shm.log);
+    if (ngx_test_config) return NGX_OK;
+    return zone->store->load(zone, shm_zone->shm.log);
 }
 
 // --- webhook_zone zone=NAME:SIZE [state=DIR] [max_keys=N] [max_webhooks=N]
@@ -146,6 +121,7 @@ char* webhook_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     zone->max_pending = kDefaultMaxPending;
     zone->log_size = kDefaultLogSize;
     zone->cycle = cf->cycle;
+    zone->store = &kMemoryStore;
 
     ZoneArgs args{zone, ngx_null_string, 0};
     if (char* rv = parse_params(cf, &args, kZoneParams); rv != NGX_CONF_OK) return rv;
@@ -178,6 +154,7 @@ char* webhook_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) {
         return NGX_CONF_OK;
     }
 #if (NGX_THREADS)
+    zone->store = &kJournalStore;
     zone->thread_pool = ngx_thread_pool_add(cf, nullptr);
     if (zone->thread_pool == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     return NGX_CONF_OK;
@@ -204,13 +181,13 @@ void for_each_zone(ngx_cycle_t* cycle, Fn&& fn) {
 ngx_int_t init_process(ngx_cycle_t* cycle) {
     ngx_int_t rc = NGX_OK;
     for_each_zone(cycle, [&](Zone* zone) {
-        if (rc == NGX_OK) rc = journal_init_process(cycle, zone);
+        if (rc == NGX_OK) rc = zone->store->init_process(cycle, zone);
     });
     return rc;
 }
 
 void exit_process(ngx_cycle_t* cycle) {
-    for_each_zone(cycle, [](Zone* zone) { journal_exit_process(zone); });
+    for_each_zone(cycle, [](Zone* zone) { zone->store->exit_process(zone); });
 }
 
 ngx_command_t commands[] = {

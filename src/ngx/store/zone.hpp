@@ -25,6 +25,7 @@ struct ZoneShared {
 };
 
 struct DeliveryConf;
+struct StoreOps;
 struct Journal;
 struct Compaction;
 
@@ -33,7 +34,8 @@ struct Zone {
     ngx_shm_zone_t* shm;
     ngx_slab_pool_t* shpool;
     ZoneShared* sh;
-    ngx_str_t state_dir;              // empty: memory only
+    const StoreOps* store;            // where changes are made durable
+    ngx_str_t state_dir;              // the journal store's directory
     ngx_uint_t max_webhooks;          // per tenant (plan limit defaults)
     ngx_uint_t max_keys;
     ngx_uint_t max_pending;           // deliveries not finished
@@ -41,8 +43,8 @@ struct Zone {
     ngx_cycle_t* cycle;               // the cycle this configuration belongs to
     ngx_thread_pool_t* thread_pool;   // fsync and compaction, with state=
     DeliveryConf* delivery;           // the webhook_delivery serving it, if any
-    Journal* journal;                 // this worker's journal writer (state=)
-    Compaction* compaction;           // worker 0's compaction (state=)
+    Journal* journal;                 // the journal store: this worker's writer
+    Compaction* compaction;           //   and worker 0's compaction
 
     const ngx_str_t& name() const { return shm->shm.name; }
 };
@@ -64,6 +66,7 @@ bool zone_ref_bind(ngx_conf_t* cf, ngx_str_t name, ZoneRef* ref);
 // The zone= parameter of a directive (a Param<T> setter, see common/conf.hpp).
 template <class T, ZoneRef T::*Member>
 const char* set_zone_param(ngx_conf_t* cf, T* conf, ngx_str_t value) {
+    if ((conf->*Member).shm != nullptr) return "given twice";
     return zone_ref_bind(cf, value, &(conf->*Member)) ? nullptr : "cannot bind the zone";
 }
 // After the http{} block is parsed (merge, init, postconfiguration): the

@@ -135,8 +135,14 @@ ngx_int_t hash_buf(RequestCtx* ctx, ngx_buf_t* b) {
 ngx_int_t request_body_filter(ngx_http_request_t* r, ngx_chain_t* in) {
     auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
     if (ctx != nullptr && ctx->hashing && !ctx->hash_failed) {
-        for (ngx_chain_t* cl = in; cl && !ctx->hash_failed; cl = cl->next) {
-            if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+        // A body that cannot be hashed is refused by the verdict (fail
+        // closed), and still passed on to the next filter.
+        try {
+            for (ngx_chain_t* cl = in; cl && !ctx->hash_failed; cl = cl->next) {
+                if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+            }
+        } catch (...) {
+            ctx->hash_failed = true;
         }
     }
     return next_request_body_filter(r, in);
@@ -273,8 +279,8 @@ void body_post_handler(ngx_http_request_t* r) {
     ctx->body_done = true;
     try {
         finish(r, ctx);
-    } catch (const std::exception& e) {   // fail closed, and go on to answer
-        log_callback_exception(e.what());
+    } catch (...) {   // fail closed, and go on to answer
+        log_callback_exception("while checking a signature");
         ctx->verdict = Verdict::bad_signature;
         ctx->parsed.detail = "internal error while checking";
     }
@@ -465,11 +471,13 @@ const Param<VerifyArgs> kVerifyParams[] = {
          a->custom_format = true;
          return nullptr;
      }},
-    {"prefix", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
-         a->vc->scheme.prefix = std::string(sv(v));   // may be empty
+    {"prefix",
+     [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
+         a->vc->scheme.prefix = std::string(sv(v));
          a->custom_format = true;
          return nullptr;
-     }},
+     },
+     kEmptyValueOk},
     {"alg", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
          std::optional<HashAlg> alg = hash_alg_from_name(sv(v));
          if (!alg) return "sha256, sha1 or sha512";
@@ -487,6 +495,7 @@ const Param<VerifyArgs> kVerifyParams[] = {
          if (v.len == 0) return "on, off or a zone name";
          a->vc->replay = sv(v) != "off";
          if (sv(v) == "on" || sv(v) == "off") return nullptr;
+         if (a->vc->replay_zone_ref.shm != nullptr) return "given twice";
          return zone_ref_bind(cf, v, &a->vc->replay_zone_ref) ? nullptr : "cannot bind the zone";
      }},
     {"mode", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {

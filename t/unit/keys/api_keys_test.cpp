@@ -1,5 +1,5 @@
 // Unit tests for src/core/keys/api_keys: scopes, key generation and the
-// validation of the /keys and /limits request bodies (SPEC §4, §5).
+// validation of the /keys and /limits request bodies (README.md#api_key_auth, README.md#rest-api).
 #include <gtest/gtest.h>
 
 #include <set>

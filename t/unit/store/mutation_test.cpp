@@ -39,7 +39,8 @@ std::vector<std::pair<std::string, std::string>> targets(const std::vector<Deliv
     return out;
 }
 auto fields(const EventPut& m) {
-    return std::make_tuple(m.id, m.tenant, m.type, m.payload, m.created_at_ms, m.idempotency, targets(m.deliveries));
+    return std::make_tuple(m.id, m.tenant, m.type, m.payload, m.created_at_ms, m.idempotency, targets(m.deliveries),
+                           m.restore);
 }
 auto fields(const EventDel& m) { return std::tie(m.id, m.idempotency); }
 auto fields(const AttemptRecord& a) {
@@ -409,8 +410,9 @@ TEST(Mutation, ReadsRecordsAsTheZoneWroteThem) {
     EXPECT_EQ(std::get<KeyPut>(*k).hash, hash_of_test());
 }
 
-TEST(Mutation, EventPutFromAnOlderSnapshot) {
-    // Snapshots used to mark their events "restore": read, and not written.
+TEST(Mutation, SnapshotEventsCarryRestore) {
+    // A snapshot's events say so on the wire, for a reader that goes by the
+    // flag rather than the mode (an older module after a rollback).
     const char* text =
         R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{}","created_at_ms":1731705121000,"deliveries":[],"restore":true})";
     std::string err;
@@ -424,8 +426,14 @@ TEST(Mutation, EventPutFromAnOlderSnapshot) {
     EXPECT_EQ(ev.created_at_ms, 1731705121000);
     EXPECT_TRUE(ev.idempotency.empty());
     EXPECT_TRUE(ev.deliveries.empty());
-    EXPECT_EQ(encode(*m),
-              R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{}","created_at_ms":1731705121000,"deliveries":[]})");
+    EXPECT_TRUE(ev.restore);
+    EXPECT_EQ(encode(*m), text);
+    // A live event does not carry it; a non-boolean is refused.
+    EventPut live = std::get<EventPut>(*m);
+    live.restore = false;
+    EXPECT_EQ(encode(live).find("restore"), std::string::npos);
+    EXPECT_EQ(decode_error(R"({"op":"event.put","id":"e","tenant":"t","type":"x","payload":"","created_at_ms":1,"deliveries":[],"restore":1})"),
+              R"(event.put: "restore" must be true or false)");
 }
 
 TEST(Mutation, EventPutNeedsItsTimeInMilliseconds) {

@@ -1,4 +1,4 @@
-// Unit tests for src/core/verify/signature: the SPEC §3 schemes end to end, header
+// Unit tests for src/core/verify/signature: the README.md#webhook_verify schemes end to end, header
 // parsing, tolerance, key derivation and replay ids.
 #include <gtest/gtest.h>
 

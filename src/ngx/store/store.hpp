@@ -1,0 +1,36 @@
+// Where a zone's changes are made durable: the seam between the mutation log
+// and a store. A zone has one store, chosen by webhook_zone: memory only, or
+// the journal files of state=DIR; a store shared by a fleet (PostgreSQL)
+// plugs in here beside them.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "ngx/store/zone.hpp"
+
+namespace webhook::ngx {
+
+// Called on the event loop once a record is durable (ok) or could not be
+// written, always: r is nullptr when the request was freed meanwhile, or
+// there was none.
+using Committed = std::function<void(ngx_http_request_t* r, bool ok)>;
+
+struct StoreOps {
+    const char* name;
+    // In the master, for a zone whose shared memory is new: rebuilds the zone
+    // from what the store holds (applying its records through the mutation
+    // log). A zone too small for it fails, the store untouched.
+    ngx_int_t (*load)(Zone* zone, ngx_log_t* log);
+    // Writes the record of a change applied with sequence `seq`. Without
+    // done, nobody waits for it.
+    void (*write)(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string record, Committed done);
+    ngx_int_t (*init_process)(ngx_cycle_t* cycle, Zone* zone);
+    void (*exit_process)(Zone* zone);
+};
+
+// No state=: a change is as durable as the zone (nothing outlives a restart).
+// (state=DIR: kJournalStore, journal.hpp.)
+extern const StoreOps kMemoryStore;
+
+}  // namespace webhook::ngx
