@@ -1,5 +1,7 @@
 #include "ngx/api/api.hpp"
 
+#include "core/util/rfc3339.hpp"
+
 namespace webhook::ngx {
 
 std::string ApiRequest::arg(std::string_view name) const {
@@ -62,6 +64,16 @@ std::variant<std::string, ApiError> listed_tenant(const ApiRequest& q, const cha
     if (!tenant.empty() && !q.caller.may_act_for(tenant))
         return ApiError{403, "forbidden_resource", std::string("the API key may not list ") + what};
     return tenant;
+}
+
+void json_time_ms(json_t* o, const char* key, int64_t ms) {
+    if (ms <= 0) json_object_set_new(o, key, json_null());
+    else json_set_str(o, key, format_rfc3339(ms / 1000));
+}
+
+void json_opt_str(json_t* o, const char* key, std::string_view s) {
+    if (s.empty()) json_object_set_new(o, key, json_null());
+    else json_set_str(o, key, s);
 }
 
 }  // namespace webhook::ngx

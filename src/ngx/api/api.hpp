@@ -75,4 +75,9 @@ std::variant<Page, ApiError> page_of(const ApiRequest& q, size_t dflt);
 // others'; empty: every tenant (admin, or a key for "*").
 std::variant<std::string, ApiError> listed_tenant(const ApiRequest& q, const char* name, const char* what);
 
+// Members the answers share: null when empty (or 0), else the string or
+// the RFC 3339 time.
+void json_opt_str(json_t* o, const char* key, std::string_view s);
+void json_time_ms(json_t* o, const char* key, int64_t ms);
+
 }  // namespace webhook::ngx

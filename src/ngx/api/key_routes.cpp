@@ -20,8 +20,7 @@ json_t* key_json(const KeyInfo& k) {
     json_set_str(o, "prefix", k.display);
     json_set_str(o, "resource", k.resource);
     json_object_set_new(o, "scopes", scopes_json(k.scopes));
-    if (k.label.empty()) json_object_set_new(o, "label", json_null());
-    else json_set_str(o, "label", k.label);
+    json_opt_str(o, "label", k.label);
     json_set_str(o, "created_at", format_rfc3339(k.created_at));
     if (k.expires_at) json_set_str(o, "expires_at", format_rfc3339(k.expires_at));
     else json_object_set_new(o, "expires_at", json_null());
@@ -98,17 +97,15 @@ Outcome put_limits(ApiRequest& q) {
     if (req.max_keys >= 0) m.max_keys = req.max_keys;
     if (req.max_webhooks >= 0) m.max_webhooks = req.max_webhooks;
     if (req.max_pending >= 0) m.max_pending = req.max_pending;
-    Outcome out = apply_change(q, m, limits_now(q.zone, tenant), "limits", 200, nullptr);
-    if (out.status != 200) return out;
-    // The answer shows the effective limits, defaults included.
-    TenantLimits l = tenant_limits(q.zone, tenant);
+    // The answer shows the effective limits, defaults included: built before
+    // the change, so nothing can fail once it is made.
+    TenantLimits now = tenant_limits(q.zone, tenant);
     json_t* doc = json_object();
     json_set_str(doc, "tenant", tenant);
-    json_object_set_new(doc, "max_webhooks", json_integer(l.max_webhooks));
-    json_object_set_new(doc, "max_keys", json_integer(l.max_keys));
-    json_object_set_new(doc, "max_pending", json_integer(l.max_pending));
-    out.body = Outcome::json(200, doc).body;
-    return out;
+    json_object_set_new(doc, "max_webhooks", json_integer(m.max_webhooks.value_or(now.max_webhooks)));
+    json_object_set_new(doc, "max_keys", json_integer(m.max_keys.value_or(now.max_keys)));
+    json_object_set_new(doc, "max_pending", json_integer(m.max_pending.value_or(now.max_pending)));
+    return apply_change(q, m, limits_now(q.zone, tenant), "limits", 200, doc);
 }
 
 }  // namespace webhook::ngx

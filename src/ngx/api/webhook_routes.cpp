@@ -19,16 +19,6 @@ namespace {
 
 // --- how the API shows endpoints and deliveries ---------------------------------------
 
-void json_time_ms(json_t* o, const char* key, int64_t ms) {
-    if (ms <= 0) json_object_set_new(o, key, json_null());
-    else json_set_str(o, key, format_rfc3339(ms / 1000));
-}
-
-void json_opt_str(json_t* o, const char* key, std::string_view s) {
-    if (s.empty()) json_object_set_new(o, key, json_null());
-    else json_set_str(o, key, s);
-}
-
 json_t* endpoint_json(const EndpointInfo& e) {
     json_t* o = json_object();
     json_set_str(o, "id", e.id);
@@ -265,13 +255,12 @@ Outcome rotate_webhook_secret(ApiRequest& q) {
     e->old_secret_until = ngx_time() + kRotationOverlap;
     e->secret = generate_endpoint_secret();
     e->updated_at = ngx_time();
-    Outcome out = save_endpoint(q, *e, &before, 200, nullptr);
-    if (out.status != 200) return out;
-    json_t* doc = json_object();
+    store::EndpointPut m = endpoint_record(*e);
+    m.expect_revision = before.revision;
+    json_t* doc = json_object();   // the new secret, shown once
     json_set_str(doc, "secret", e->secret);
     json_set_str(doc, "previous_secret_expires_at", format_rfc3339(e->old_secret_until));
-    out.body = Outcome::json(200, doc).body;
-    return out;
+    return apply_change(q, m, endpoint_record(before), "webhook", 200, doc);
 }
 
 namespace {

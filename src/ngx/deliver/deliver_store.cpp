@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/deliver/events.hpp"
+#include "core/util/text.hpp"
 #include "ngx/common/shm.hpp"
 #include "ngx/status/counters.hpp"
 #include "ngx/store/tenants.hpp"
@@ -245,13 +246,8 @@ std::string join_filters(const std::vector<std::string>& events) {
 
 std::vector<std::string> split_filters(std::string_view s) {
     std::vector<std::string> out;
-    size_t start = 0;
-    while (start < s.size()) {
-        size_t end = s.find('\n', start);
-        if (end == std::string_view::npos) end = s.size();
-        out.emplace_back(s.substr(start, end - start));
-        start = end + 1;
-    }
+    if (!s.empty())
+        for (std::string_view f : split(s, '\n')) out.emplace_back(f);
     return out;
 }
 
@@ -300,6 +296,7 @@ StateResult apply_locked(Zone* zone, const store::EndpointPut& m, store::Mode mo
         ngx_queue_init(&ep->log);
         ngx_rbtree_init(&ep->due, &ep->due_sentinel, ngx_rbtree_insert_value);
     } else if (sv(ep->tenant) != m.tenant) {
+        tenant_release(zone, t);
         return StateResult::invalid;
     }
 
@@ -425,6 +422,7 @@ StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode)
     }
     ngx_queue_init(&ev->deliveries);
     std::vector<DeliveryRec*> made;
+    made.reserve(m.deliveries.size());   // no allocation (and no throw) once the slab is being used
     bool full = !shm_dup(zone->shpool, m.tenant, &ev->tenant) || !shm_dup(zone->shpool, m.type, &ev->type) ||
                 !shm_dup(zone->shpool, m.payload, &ev->payload);
     for (const store::DeliveryTarget& target : m.deliveries) {
@@ -822,16 +820,10 @@ std::vector<std::string> matching_endpoints(Zone* zone, std::string_view tenant,
     for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
         auto* ep = container_of<EndpointRec>(q, offsetof(EndpointRec, tenant_link));
         if (!ep->enabled) continue;
-        std::string_view filters = sv(ep->filters);
-        size_t start = 0;
-        while (start < filters.size()) {
-            size_t end = filters.find('\n', start);
-            if (end == std::string_view::npos) end = filters.size();
-            if (event_matches(filters.substr(start, end - start), type)) {
-                out.emplace_back(sv(ep->node.str));
-                break;
-            }
-            start = end + 1;
+        for (std::string_view filter : split(sv(ep->filters), '\n')) {
+            if (!event_matches(filter, type)) continue;
+            out.emplace_back(sv(ep->node.str));
+            break;
         }
     }
     return out;

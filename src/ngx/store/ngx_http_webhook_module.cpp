@@ -60,6 +60,14 @@ struct ZoneArgs {
     ssize_t size;
 };
 
+template <ngx_uint_t Zone::*Member>
+const char* set_zone_count(ngx_conf_t*, ZoneArgs* a, ngx_str_t v) {
+    auto n = parse_count(v);
+    if (!n) return "a positive number";
+    a->zone->*Member = *n;
+    return nullptr;
+}
+
 const Param<ZoneArgs> kZoneParams[] = {
     {"zone",
      [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
@@ -82,34 +90,10 @@ const Param<ZoneArgs> kZoneParams[] = {
              a->zone->state_dir.len--;
          return nullptr;
      }},
-    {"max_webhooks",
-     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
-         auto n = parse_count(v);
-         if (!n) return "a positive number";
-         a->zone->max_webhooks = *n;
-         return nullptr;
-     }},
-    {"max_keys",
-     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
-         auto n = parse_count(v);
-         if (!n) return "a positive number";
-         a->zone->max_keys = *n;
-         return nullptr;
-     }},
-    {"max_pending",
-     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
-         auto n = parse_count(v);
-         if (!n) return "a positive number";
-         a->zone->max_pending = *n;
-         return nullptr;
-     }},
-    {"log",
-     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
-         auto n = parse_count(v);
-         if (!n) return "a positive number";
-         a->zone->log_size = *n;
-         return nullptr;
-     }},
+    {"max_webhooks", set_zone_count<&Zone::max_webhooks>},
+    {"max_keys", set_zone_count<&Zone::max_keys>},
+    {"max_pending", set_zone_count<&Zone::max_pending>},
+    {"log", set_zone_count<&Zone::log_size>},
 };
 
 char* webhook_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) {
