@@ -26,6 +26,16 @@ bool event_matches(std::string_view f, std::string_view type) {
     return f == type;
 }
 
+bool any_filter_matches(std::string_view filters, std::string_view type) {
+    while (!filters.empty()) {
+        size_t end = filters.find('\n');
+        if (event_matches(filters.substr(0, end), type)) return true;
+        if (end == std::string_view::npos) break;
+        filters.remove_prefix(end + 1);
+    }
+    return false;
+}
+
 std::string build_payload(std::string_view type, int64_t ts, std::string_view data_json) {
     std::string out = "{\"type\":\"";
     out.append(type);   // validated: no characters that need escaping

@@ -17,6 +17,10 @@ bool valid_event_type(std::string_view type);
 // "*", an exact type, or a prefix glob "room.*".
 bool valid_event_filter(std::string_view filter);
 bool event_matches(std::string_view filter, std::string_view type);
+// Any of the filters, one per line (as an endpoint keeps them), matches the
+// type. No allocation: it runs under the zone lock for every endpoint of a
+// tenant on each publish.
+bool any_filter_matches(std::string_view filters, std::string_view type);
 
 // {"type":…,"timestamp":"<RFC 3339>","data":…}; data_json must be JSON text.
 std::string build_payload(std::string_view type, int64_t unix_seconds, std::string_view data_json);

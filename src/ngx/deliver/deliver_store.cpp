@@ -820,11 +820,7 @@ std::vector<std::string> matching_endpoints(Zone* zone, std::string_view tenant,
     for (ngx_queue_t* q = ngx_queue_head(head); q != ngx_queue_sentinel(head); q = ngx_queue_next(q)) {
         auto* ep = container_of<EndpointRec>(q, offsetof(EndpointRec, tenant_link));
         if (!ep->enabled) continue;
-        for (std::string_view filter : split(sv(ep->filters), '\n')) {
-            if (!event_matches(filter, type)) continue;
-            out.emplace_back(sv(ep->node.str));
-            break;
-        }
+        if (any_filter_matches(sv(ep->filters), type)) out.emplace_back(sv(ep->node.str));
     }
     return out;
 }

@@ -109,3 +109,15 @@ TEST(BuildPayload, ParsesBack) {
     EXPECT_EQ(json_str_field(data, "currency"), "eur");
     EXPECT_EQ(json_object_size(j.get()), 3u);
 }
+
+TEST(AnyFilterMatches, OneFilterPerLine) {
+    EXPECT_TRUE(any_filter_matches("room.*\norder.created", "order.created"));
+    EXPECT_TRUE(any_filter_matches("room.*\norder.created", "room.on_air"));
+    EXPECT_TRUE(any_filter_matches("*", "anything"));
+    EXPECT_FALSE(any_filter_matches("room.*\norder.created", "order.paid"));
+    EXPECT_FALSE(any_filter_matches("", "room.on_air"));
+    // A filter is a whole line: no match across the separator or on a part.
+    EXPECT_FALSE(any_filter_matches("order.cre\nated", "order.created"));
+    EXPECT_FALSE(any_filter_matches("order.created\n", "order"));
+    EXPECT_TRUE(any_filter_matches("order.created\n", "order.created"));
+}
