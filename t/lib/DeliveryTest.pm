@@ -714,7 +714,7 @@ use Carp qw(croak);
 use IO::Socket::INET;
 
 sub start($class, %o) {
-    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'udp')
+    my $sock = WebhookTest::loopback_socket(Proto => 'udp')
         or croak "dns: bind: $!";
     my $self = bless { dir => WebhookTest::Server::temp_dir('dns'), port => $sock->sockport }, $class;
     $self->set_names($o{names} // {});

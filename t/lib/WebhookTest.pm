@@ -80,9 +80,25 @@ sub module_path() {
 # t/npm, found from this file (t/lib/WebhookTest.pm).
 sub npm_dir() { return abs_path(File::Spec->catdir(dirname(abs_path(__FILE__)), '..', 'npm')) }
 
-# A free loopback TCP port: bind port 0, read it, close.
+# A socket bound on 127.0.0.1 to a free port: any ephemeral port, or one of
+# WEBHOOK_TEST_PORTS=LOW-HIGH (for machines where only a range may be used).
+sub loopback_socket(%o) {
+    my $range = $ENV{WEBHOOK_TEST_PORTS};
+    return IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, %o) unless $range;
+    my ($low, $high) = $range =~ /^(\d+)-(\d+)$/
+        or croak "WEBHOOK_TEST_PORTS=$range: expected LOW-HIGH, e.g. 20000-29999";
+    croak "WEBHOOK_TEST_PORTS=$range: LOW must be below HIGH, both in 1024-65535"
+        unless 1024 <= $low && $low < $high && $high <= 65535;
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $low + int(rand($high - $low + 1)), %o);
+        return $s if $s;
+    }
+    croak "no free port in WEBHOOK_TEST_PORTS=$range";
+}
+
+# A free loopback TCP port: bind one, read it, close.
 sub free_port() {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+    my $s = loopback_socket(Proto => 'tcp', Listen => 1, ReuseAddr => 1)
         or croak "cannot bind a loopback port: $!";
     my $port = $s->sockport;
     close $s;
@@ -852,8 +868,9 @@ use POSIX ();
 
 # A listening TCP socket on 127.0.0.1 (port => 0: a free one).
 sub tcp_listener(%o) {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0, Proto => 'tcp',
-                                  Listen => $o{backlog} // 128, ReuseAddr => 1)
+    my %listen = (Proto => 'tcp', Listen => $o{backlog} // 128, ReuseAddr => 1);
+    my $s = ($o{port} ? IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port}, %listen)
+                      : WebhookTest::loopback_socket(%listen))
         or croak(($o{what} // 'server') . " listen: $!");
     return $s;
 }
