@@ -2,9 +2,15 @@
 #
 #   make          build build/ngx_http_webhook_module.so against Debian's nginx-dev
 #                 (or NGINX_SRC=/path/to/nginx-x.y.z)
-#   make run      build, then start nginx with the module on examples/nginx.conf
+#   make run      build, then start the demo (examples/nginx.conf) in run/ on PORT
+#                 (default 8080; the demo app and receiver take PORT+1, PORT+2)
+#   make stop     stop the demo
 #   make test     unit tests of the core (GoogleTest) + integration tests (prove $(TEST_DIRS))
+#   make test T=t/verify/github.t   one test file (or folder) only, no unit tests
+#   make unit U='Retry*'            the unit tests, or those matching a GoogleTest filter
+#                 WEBHOOK_TEST_PORTS=20000-29999 makes the harness bind ports in that range
 #   make bench    throughput against plain NGINX and the njs / Lua equivalents
+#   make deb      the Debian package $(BUILD)/libnginx-mod-http-webhook_*.deb (docs/install.md)
 #
 #   make test SANITIZE=1   the same suites with the module and the unit tests
 #                 built with AddressSanitizer + UndefinedBehaviorSanitizer (in
@@ -40,12 +46,13 @@ SAN_TEST_ENV = WEBHOOK_SANITIZER_PRELOAD="$(SAN_PRELOAD)" WEBHOOK_SANITIZER_SUPP
 endif
 
 DEB_BUILD   = nginx-core nginx-dev libssl-dev libjansson-dev g++ make
-DEB_TEST    = libgtest-dev perl curl libio-socket-ssl-perl
+DEB_TEST    = libgtest-dev perl curl libio-socket-ssl-perl openssl python3 chromium
 DEB_BENCH   = wrk libnginx-mod-http-js libnginx-mod-http-lua util-linux
+DEB_PKG     = dpkg-dev binutils
 
-SRCS := config config.make $(wildcard src/core/*/*.cpp src/core/*/*.hpp src/ngx/*/*.cpp src/ngx/*/*.hpp)
+SRCS := config config.make $(wildcard src/core/*/*.cpp src/core/*/*.hpp src/ngx/*/*.cpp src/ngx/*/*.hpp src/ngx/*/assets/*)
 
-.PHONY: all deps deps-test deps-bench run test test-build unit integration bench clean
+.PHONY: all deps deps-test deps-bench run stop test test-build unit integration bench clean
 
 all: $(MODULE)
 
@@ -92,32 +99,61 @@ $(UNIT_BIN): $(wildcard src/core/*/*.cpp src/core/*/*.hpp t/unit/*.cpp t/unit/*/
 	  $(wildcard src/core/*/*.cpp) $(wildcard t/unit/*.cpp t/unit/*/*.cpp) -lgtest -lgtest_main -lcrypto -ljansson -lpthread
 
 unit: $(UNIT_BIN)
-	$(SAN_UNIT_ENV) $(UNIT_BIN)
+	$(SAN_UNIT_ENV) $(UNIT_BIN) $(if $(U),--gtest_filter='$(U)')
 
 t/npm/node_modules: t/npm/package.json t/npm/package-lock.json | deps-test
 	cd t/npm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # One folder per capability; listed so that prove -r never walks t/npm or t/unit.
-TEST_DIRS  = t/verify t/keys t/api t/deliver t/store t/status
+TEST_DIRS  = t/verify t/keys t/api t/deliver t/store t/status t/install t/console t/examples
+# t/install installs `make deb`'s package: built for Debian's nginx-dev only and
+# never from the SANITIZE=1 module; without WEBHOOK_DEB the test skips.
+ifneq ($(SANITIZE),1)
+ifeq ($(NGINX_SRC),/usr/share/nginx/src)
+DEB_TEST_ENV = WEBHOOK_DEB=$(CURDIR)/$(DEB_FILE)
+integration test-build: deb
+endif
+endif
+# t/console drives Debian's chromium: here it must run (never skip), and its
+# screenshots go to $(BUILD)/artifacts/console/.
+BROWSER_TEST_ENV = WEBHOOK_REQUIRE_BROWSER=1 WEBHOOK_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts
 integration: $(MODULE) t/npm/node_modules
-	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) prove -j$(PROVE_JOBS) -r -I t/lib $(TEST_DIRS)
+	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) $(DEB_TEST_ENV) $(BROWSER_TEST_ENV) prove -j$(PROVE_JOBS) -r -I t/lib $(or $(T),$(TEST_DIRS))
 
-test: deps-test unit integration
+# T= selects test files or folders: only those run (no unit tests).
+test: deps-test $(if $(T),,unit) integration
 
 # Everything `make test` builds, for `make -jN test-build` before `make test` (CI).
 test-build: deps-test $(MODULE) $(UNIT_BIN) t/npm/node_modules
 
+# ---- Debian package --------------------------------------------------------
+# The module for the distribution's nginx, laid out like Debian's libnginx-mod-*
+# packages (pkg/mkdeb, docs/install.md); the version is pkg/debian/changelog's.
+
+DEB_VERSION = $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' pkg/debian/changelog)
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE    = $(BUILD)/libnginx-mod-http-webhook_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+.PHONY: deb deps-deb
+deps-deb: deps
+	$(call apt_install,$(DEB_PKG))
+ifeq ($(SANITIZE),1)
+deb:
+	@echo "make deb: SANITIZE=1 builds an instrumented module, not a release one; run make deb without it" >&2; exit 1
+else
+deb: $(DEB_FILE)
+$(DEB_FILE): $(MODULE) pkg/mkdeb $(wildcard pkg/debian/*) | deps-deb
+	pkg/mkdeb $(MODULE) $(NGINX_SRC) $(BUILD)/deb $@
+endif
+
 # ---- run -------------------------------------------------------------------
 
 run: $(MODULE)
-	@mkdir -p run/conf run/logs run/temp run/modules run/state
-	@ln -sf $(CURDIR)/$(MODULE) run/modules/ngx_http_webhook_module.so
-	@sed "s/127.0.0.1:8080/127.0.0.1:$(PORT)/" examples/nginx.conf > run/conf/nginx.conf
-	@nginx -p $(CURDIR)/run -c conf/nginx.conf -t -q
-	@echo "ngx_webhook on http://127.0.0.1:$(PORT)/  (state and logs in run/; Ctrl-C stops)"
-	@sed -n 's/^#@ //p' examples/nginx.conf | sed "s/8080/$(PORT)/g"
-	nginx -p $(CURDIR)/run -c conf/nginx.conf -g 'daemon off;'
+	@examples/demo/demo.sh start $(MODULE) run $(PORT)
+
+stop:
+	@examples/demo/demo.sh stop run
 
 # ---- bench -----------------------------------------------------------------
 

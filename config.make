@@ -8,3 +8,11 @@ for ngx_src in $WEBHOOK_CORE_SRCS $WEBHOOK_NGX_SRCS; do
     ngx_obj="$NGX_OBJS/addon/`basename \`dirname $ngx_src\``/`basename $ngx_src .cpp`.o"
     echo "$ngx_obj: CFLAGS += -std=c++17 -fvisibility=hidden -fno-rtti -Wno-missing-field-initializers -Wno-maybe-uninitialized" >> $NGX_MAKEFILE
 done
+
+# The console's files are compiled into console/assets.o by the assembler's
+# .incbin (src/ngx/console/assets.cpp): tell it where they are, and rebuild
+# that object when one of them changes.
+ngx_console_assets="$ngx_addon_dir/src/ngx/console/assets"
+ngx_obj="$NGX_OBJS/addon/console/assets.o"
+echo "$ngx_obj: CFLAGS += -DWEBHOOK_CONSOLE_ASSETS='\"$ngx_console_assets\"'" >> $NGX_MAKEFILE
+echo "$ngx_obj: \$(wildcard $ngx_console_assets/*)" >> $NGX_MAKEFILE

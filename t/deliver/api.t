@@ -266,6 +266,60 @@ is($res->{status}, 201, 'a public IP literal with a port: 201');
 push @secrets, $res->{json}{secret};
 is(total($strict, $ADMIN), 2, 'strict instance: only the two accepted webhooks exist');
 
+# A refused URL names the webhook_delivery parameter that would allow it.
+sub url_message($n, $url) {
+    my $r = api($n, 'POST', '/webhooks', { url => $url, events => ['*'] }, key => $ADMIN);
+    return "$r->{status} " . (error_code($r) // '') . ': ' . ($r->{json}{error}{message} // '');
+}
+is(url_message($strict, 'http://example.com/hook'),
+   '422 url_not_allowed: url must use https://: http:// URLs need webhook_delivery allow_http=on', 'http:// names allow_http=on');
+is(url_message($strict, 'ftp://example.com/'), '400 invalid_request: url must be an absolute https:// URL',
+   'ftp:// without allow_http: https:// only');
+is(url_message($ng, 'ftp://example.com/'), '400 invalid_request: url must be an absolute https:// or http:// URL',
+   'ftp:// with allow_http=on: https:// or http://');
+is(url_message($strict, 'https://127.0.0.1/x'),
+   '422 url_not_allowed: url points to 127.0.0.1, a loopback address: list it with webhook_delivery allow=127.0.0.1/32 '
+   . 'or set allow_private=on', '127.0.0.1 names allow=127.0.0.1/32 and allow_private=on');
+is(url_message($strict, 'https://[fe80::1]/x'),
+   '422 url_not_allowed: url points to fe80::1, a link-local address: list it with webhook_delivery allow=fe80::1/128 '
+   . 'or set allow_private=on', 'fe80::1 names allow=fe80::1/128');
+is(url_message($strict, 'https://10.0.0.1/x') =~ s/:.*//r, '422 url_not_allowed', '10.0.0.1: url_not_allowed');
+like(url_message($strict, 'https://10.0.0.1/x'), qr/10\.0\.0\.1, a private address: list it with webhook_delivery allow=10\.0\.0\.1\/32 /,
+     '10.0.0.1: a private address');
+like(url_message($strict, 'https://localhost/x'), qr/localhost, a loopback address: list it with webhook_delivery allow=127\.0\.0\.1\/32 /,
+     'localhost: a loopback name, opened as 127.0.0.1');
+
+# --- status lines and bodies -------------------------------------------------------------------
+
+# NGINX has no reason phrase for 422: the module sends RFC 9110's. Every JSON
+# body ends with exactly one newline.
+sub raw_api($n, $method, $path, $body = undef) {
+    my %h = (Authorization => "Bearer $ADMIN");
+    $h{'Content-Type'} = 'application/json' if defined $body;
+    return WebhookTest::raw_request($n->port, WebhookTest::raw_http($method, "/v1$path", \%h, $body));
+}
+{
+    my $r = raw_api($strict, 'POST', '/webhooks', '{"url":"https://127.0.0.1/x","events":["*"]}');
+    like($r->{raw}, qr{\AHTTP/1\.1 422 Unprocessable Content\r\n}, 'a 422 has its reason phrase');
+    like($r->{content}, qr/\}\n\z/, '422: the body ends with a newline');
+    $r = raw_api($strict, 'GET', '/nope');
+    like($r->{raw}, qr{\AHTTP/1\.1 404 Not Found\r\n}, 'a 404 keeps NGINX\'s');
+    for my $case (['GET', '/webhooks', undef, 200], ['GET', '/nope', undef, 404], ['PATCH', '/webhooks', '{}', 405],
+                  ['POST', '/webhooks', '{"url":"https://hooks.example.com/b","events":["*"]}', 201],
+                  ['POST', '/webhooks', '{', 400]) {
+        my ($method, $path, $body, $status) = @$case;
+        $r = raw_api($strict, $method, $path, $body);
+        is($r->{status}, $status, "$method $path: $status");
+        like($r->{content}, qr/[\]\}]\n\z/, "$method $path: the JSON body ends with a newline");
+        unlike($r->{content}, qr/\n\n\z/, "$method $path: with one newline");
+        push @secrets, json_decode($r->{content})->{secret} if $status == 201;
+    }
+    my $id = api($strict, 'GET', '/webhooks', undef, key => $ADMIN)->{json}{webhooks}[-1]{id};
+    $r = raw_api($strict, 'DELETE', "/webhooks/$id");
+    is($r->{status}, 204, 'DELETE: 204');
+    is($r->{content}, '', '204: no body at all');
+}
+
 # --- timeout, events, fields -------------------------------------------------------------------
 
 for my $case ([0, 400], [31, 400], [-1, 400], ['5', 400], [1.5, 400], [1, 201], [30, 201]) {

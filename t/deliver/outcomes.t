@@ -64,6 +64,7 @@ is($d->{attempts}, 3, 'flaky: on the 3rd attempt (attempts=3)');
 is($d->{response_status}, 200, 'flaky: response_status of the last attempt is 200');
 ok(!defined $d->{error}, 'flaky: no error on the delivery');
 is_deeply([map { $_->{response_status} } @{ $d->{attempt_log} }], [500, 500, 200], 'flaky: attempt_log 500, 500, 200');
+is_deeply([map { $_->{attempt} } @{ $d->{attempt_log} }], [1, 2, 3], 'flaky: each entry has its attempt number');
 ok(defined $d->{attempt_log}[0]{error} && !defined $d->{attempt_log}[2]{error}, 'flaky: the failures carry an error, the success none');
 like($_->{time}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'flaky: attempt time is RFC 3339') for @{ $d->{attempt_log} };
 ok(!grep({ !defined $_->{response_time_ms} || $_->{response_time_ms} !~ /^\d+$/ } @{ $d->{attempt_log} }), 'flaky: response_time_ms of each attempt');
@@ -106,6 +107,7 @@ my $after = wait_delivery($ng, $ADMIN, $wh{failing}{id}, $ev{failing}{id}, statu
 is($after->{status}, 'succeeded', 'replay: the delivery is now succeeded');
 is($after->{attempts}, 4, 'replay: attempts counts the replayed attempt (4)');
 is(scalar @{ $after->{attempt_log} }, 4, 'replay: attempt_log has 4 entries');
+is_deeply([map { $_->{attempt} } @{ $after->{attempt_log} }], [1, 2, 3, 4], 'replay: the replayed attempt is number 4');
 my $kf = create_key($ng, $ADMIN, resource => 'someone-else', scopes => ['webhooks:manage']);
 is(api($ng, 'POST', "/deliveries/$d->{id}/replay", undef, key => $kf->{key})->{status}, 404, 'replay by another tenant\'s key: 404');
 is(api($ng, 'GET', "/deliveries/$d->{id}", undef, key => $kf->{key})->{status}, 404, 'GET delivery by another tenant\'s key: 404');

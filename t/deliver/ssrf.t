@@ -130,6 +130,17 @@ is($inside->{error}, 'address_not_allowed', 'a name resolving to 10.20.30.40 is 
     my $r3 = post_webhook($ng, 'http://[::1]/x');
     is(error_code($r3), 'url_not_allowed', 'allow=127.0.0.0/8 (IPv4): [::1] is still refused');
 }
+# localhost is loopback by definition (RFC 6761): allow= that opens 127.0.0.1
+# opens it, at registration and at delivery, and it is never asked of DNS.
+{
+    my $res = post_webhook($ng, "http://localhost:$P/lh", ['lh.*']);
+    is($res->{status}, 201, 'allow=127.0.0.0/8: http://localhost registers') or diag($res->{content});
+    my $e = publish($ng, $ADMIN, type => 'lh.one', data => {})->{id};
+    ok(wait_for(sub { !$rx->missing([$e]) }, 10), 'and is delivered to 127.0.0.1');
+    my ($got) = grep { ($_->{id} // '') eq $e } $rx->requests;
+    is($got && $got->{host}, "localhost:$P", 'with Host: localhost');
+    ok(!grep({ /^localhost/i } $dns->queries), 'localhost was not asked of the resolver');
+}
 
 # DNS rebinding: the name now points elsewhere (10.x); the next attempt checks again.
 $dns->set_names({ 'evil.test' => '10.9.9.9' });
@@ -153,6 +164,13 @@ $nr->start;
     my $d = settled_delivery($nr, $ADMIN, $res->{json}{id});
     is($d->{status}, 'failed', 'without a resolver: the delivery fails');
     is($d->{error}, 'no_resolver', 'with error no_resolver');
+    # Every attempt to a name fails until the configuration changes: the
+    # operator is told at warn, once per worker (not only at info per attempt).
+    publish($nr, $ADMIN, type => 'any.thing', data => {});
+    settled_delivery($nr, $ADMIN, $res->{json}{id});
+    my @said = grep { /\[warn\].*webhook delivery: no "resolver" applies to location "\/_webhook"/ } split /\n/, $nr->error_log;
+    ok(@said >= 1 && @said <= scalar($nr->worker_pids), 'no_resolver: a [warn] naming the location, once per worker')
+        or diag(scalar(@said) . " lines:\n" . join "\n", @said);
 }
 $nr->log_is_clean;
 $nr->stop;

@@ -75,6 +75,9 @@ sub start_receiver($cmd, $port, $secret, $dir) {
 subtest 'deliver: events reach the node and python receivers, verified' => sub {
     my $ng = quickstart('deliver');
     $ng->start;
+    my $console = http_get($ng->url('/console/'));
+    is $console->{status}, 200, 'the console is served';
+    like $console->{content}, qr{<meta name="webhook-api" content="/v1/">}, 'over /v1/';
     my %receivers;
     # ES modules resolve packages from the file's folder: run a copy from inside t/npm's node_modules.
     my $mjs = npm_dir() . "/node_modules/.receiver-$$.mjs";
@@ -96,9 +99,14 @@ subtest 'deliver: events reach the node and python receivers, verified' => sub {
         my $r = $receivers{$name};
         ok wait_for(sub { (read_file($r->{out}) // '') =~ /received order\.paid evt_\w+: \{.*"order": ?1042/ }, 20),
            "$name receiver verified and printed the event" or diag read_file($r->{out});
-        my $d = api($ng, 'GET', "/webhooks/$r->{id}/deliveries", undef, key => $admin);
-        is $d->{json}{deliveries}[0]{status}, 'succeeded', "$name: the delivery log says succeeded";
-        is $d->{json}{deliveries}[0]{response_status}, 204, "$name: answered 204";
+        # The receiver prints before it answers: the attempt is recorded a moment later.
+        my $d;
+        wait_for(sub {
+            $d = api($ng, 'GET', "/webhooks/$r->{id}/deliveries", undef, key => $admin)->{json}{deliveries}[0];
+            $d && $d->{status} ne 'pending';
+        }, 20);
+        is $d->{status}, 'succeeded', "$name: the delivery log says succeeded";
+        is $d->{response_status}, 204, "$name: answered 204";
     }
     # A receiver holding another secret refuses: the delivery fails, the log says why.
     my $wrong = api($ng, 'POST', '/webhooks', { url => "http://127.0.0.1:$receivers{python}{port}/webhooks", events => ['order.refunded'],

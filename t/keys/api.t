@@ -114,8 +114,17 @@ is(error_code(api($ng, 'GET', '/keys/key_doesnotexist00', undef, key => $ADMIN))
 
 # --- callers ---------------------------------------------------------------------------------
 
+my $mark = $ng->log_mark;
 $res = api($ng, 'GET', '/keys', undef);
 is_deeply([$res->{status}, error_code($res)], [401, 'missing_api_key'], 'no key: 401 missing_api_key');
+like($res->{json}{error}{message}, qr/Authorization: Bearer <key> or X-API-Key: <key>/, 'no key: the message names the headers');
+# One log line per refusal, as api_key_auth's and webhook_verify's: the code and a short reason, no JSON.
+{
+    my @l = $ng->wait_log($mark, qr/webhook_api/);
+    is(scalar @l, 1, 'no key: one log line');
+    like($l[0] // '', qr/\[info\].*webhook_api refused: 401 missing_api_key: an API key is required: /, 'no key: the log line');
+    unlike($l[0] // '', qr/\{"error"/, 'no key: the log line is not the JSON body');
+}
 $res = api($ng, 'GET', '/keys', undef, key => "$ADMIN-wrong");
 is_deeply([$res->{status}, error_code($res)], [401, 'invalid_api_key'], 'wrong admin key: 401 invalid_api_key');
 $res = api($ng, 'GET', '/keys', undef, key => substr($ADMIN, 0, -1));
@@ -128,6 +137,8 @@ is($res->{status}, 200, 'admin key in X-API-Key: 200');
 # a key without webhooks:manage
 $res = api($ng, 'GET', '/keys', undef, key => $k1->{key});
 is_deeply([$res->{status}, error_code($res)], [403, 'insufficient_scope'], 'read key on GET /keys: 403 insufficient_scope');
+is($res->{json}{error}{message}, 'this route needs the admin key or an API key with the webhooks:manage scope',
+   'insufficient_scope: the message names the scope');
 $res = api($ng, 'POST', '/keys', { resource => 'room:1', scopes => ['read'] }, key => $k1->{key});
 is_deeply([$res->{status}, error_code($res)], [403, 'insufficient_scope'], 'read key on POST /keys: 403 insufficient_scope');
 $res = api($ng, 'DELETE', "/keys/$k1->{id}", undef, key => $k1->{key});
@@ -175,6 +186,7 @@ is(api($ng, 'GET', '/keys?resource=room:2', undef, key => $star->{key})->{json}{
 # /limits is admin only
 $res = api($ng, 'PUT', '/limits/room:1', { max_keys => 50 }, key => $star->{key});
 is_deeply([$res->{status}, error_code($res)], [403, 'insufficient_scope'], 'PUT /limits with an API key: 403 insufficient_scope');
+is($res->{json}{error}{message}, 'this route needs the admin key (webhook_api admin_key=)', 'PUT /limits: the admin key');
 $res = api($ng, 'PUT', '/limits/room:1', { max_keys => 50 }, key => $m1->{key});
 is($res->{status}, 403, 'PUT /limits with the tenant\'s own manage key: 403');
 
@@ -209,9 +221,13 @@ for my $i (1 .. 3) {
     push @team, $res->{json};
     push @secrets, $res->{json}{key};
 }
+$mark = $ng->log_mark;
 $res = api($ng, 'POST', '/keys', { resource => 'team:a', scopes => ['read'] }, key => $ADMIN);
 is_deeply([$res->{status}, error_code($res)], [409, 'limit_reached'], 'fourth key over max_keys=3: 409 limit_reached');
-like($res->{json}{error}{message}, qr/limit/, '409 message speaks of the limit');
+like($res->{json}{error}{message}, qr/limit .*\(max_keys; the admin raises it with PUT \/limits\/\{tenant\}\)/,
+     '409 message names max_keys and PUT /limits');
+like(join("\n", $ng->wait_log($mark, qr/webhook_api/)), qr/\[info\].*webhook_api refused: 409 limit_reached: the plan limit /,
+     '409: one line, code and reason (the same format from the routes)');
 is(api($ng, 'GET', '/keys?resource=team:a', undef, key => $ADMIN)->{json}{total}, 3, 'the refused key was not stored');
 is(api($ng, 'DELETE', "/keys/$team[0]{id}", undef, key => $ADMIN)->{status}, 204, 'revoke one team:a key');
 is(api($ng, 'POST', '/keys', { resource => 'team:a', scopes => ['read'] }, key => $ADMIN)->{status}, 201,

@@ -114,6 +114,38 @@ check('/read', undef, 401, 'missing_api_key', 'no key');
     is($res->{status}, 200, 'the Bearer scheme is case-insensitive');
 }
 
+# --- what the caller is told and what the log says ---------------------------------------------
+
+# One [info] line per refusal, "api_key_auth refused: <status> <code>: <reason>",
+# never the key; the answer names what would admit the request.
+sub refusal_line($path, $key, $name) {
+    my $mark = $ng->log_mark;
+    my $res = auth_get($ng, $path, $key);
+    like($res->{content}, qr/\}\n\z/, "$name: the JSON body ends with one newline");
+    unlike($res->{content}, qr/\n\n\z/, "$name: only one");
+    my @lines = $ng->wait_log($mark, qr/api_key_auth/);
+    is(scalar @lines, 1, "$name: one log line") or diag(join "\n", @lines);
+    return (json_decode($res->{content}) // {})->{error}{message} // '', $lines[0] // '';
+}
+{
+    my ($msg, $line) = refusal_line('/read', undef, 'no key');
+    like($msg, qr/Authorization: Bearer <key> or X-API-Key: <key>/, 'no key: the message names the headers');
+    like($line, qr/\[info\].*api_key_auth refused: 401 missing_api_key: no key in Authorization: Bearer or X-API-Key,/,
+         'no key: the log line');
+    ($msg, $line) = refusal_line('/read', 'sk_' . ('x' x 40), 'unknown key');
+    like($msg, qr/not valid \(unknown, revoked or expired\)/, 'unknown key: the message');
+    like($line, qr/\[info\].*api_key_auth refused: 401 invalid_api_key: an unknown, revoked or expired key,/,
+         'unknown key: the log line');
+    ($msg, $line) = refusal_line('/readwrite', $read->{key}, 'read key on readwrite');
+    is($msg, 'this needs an API key with the readwrite scope', 'insufficient_scope: the message names the scope');
+    like($line, qr/\[info\].*api_key_auth refused: 403 insufficient_scope: key \Q$read->{id}\E has scopes "read", not readwrite,/,
+         'insufficient_scope: the log line names the key id and both scopes');
+    ($msg, $line) = refusal_line('/acme', $read->{key}, 'room:1 key on org:acme');
+    like($line, qr/api_key_auth refused: 403 forbidden_resource: key \Q$read->{id}\E is for resource "room:1", not "org:acme",/,
+         'forbidden_resource: the log line names both resources');
+    unlike($line, qr/\Q$read->{key}\E/, 'the log line has the key id, never the key');
+}
+
 # --- scopes ---------------------------------------------------------------------------
 
 check('/read', $read->{key}, 200, undef, 'read key on read');
@@ -240,6 +272,6 @@ $ng->log_is_clean;
 $ng->log_lacks($ADMIN, 'admin key not in the logs');
 my $errlog = $ng->error_log;
 ok(!grep({ index($errlog, $_) >= 0 } @secrets), 'no key string in the error log');
-like($errlog, qr/api_key_auth: invalid_api_key/, 'refusals are logged with their code');
+like($errlog, qr/api_key_auth refused: 401 invalid_api_key: /, 'refusals are logged with their code');
 
 done_testing;

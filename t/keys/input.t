@@ -112,12 +112,13 @@ refused(post_keys(\%ok, content_type => 'application/x-www-form-urlencoded'), 41
     my $pad = 65537 - length(json_encode({ %ok, label => '' }));
     my $big = json_encode({ %ok, label => 'b' x $pad });
     is(length $big, 65537, 'the big body is 64 KiB + 1');
-    refused(post_keys($big), 413, 'payload_too_large', undef, 'a 64 KiB + 1 body (Content-Length)');
+    refused(post_keys($big), 413, 'payload_too_large', qr/larger than the 65536 bytes this route accepts/,
+            'a 64 KiB + 1 body (Content-Length)');
     my $res = raw_request($ng->port, raw_http('POST', '/v1/keys',
         { Authorization => "Bearer $ADMIN", 'Content-Type' => 'application/json', 'Transfer-Encoding' => 'chunked' },
         chunked_body($big, 8000)));
     $res->{json} = json_decode($res->{content});
-    refused($res, 413, 'payload_too_large', undef, 'a 64 KiB + 1 body (chunked)');
+    refused($res, 413, 'payload_too_large', qr/larger than the 65536 bytes/, 'a 64 KiB + 1 body (chunked)');
     refused(post_keys('x' x 300_000), 413, 'payload_too_large', undef, 'a 300 KB body');
     # exactly 64 KiB is read, and refused for what it says (the label is too long), not for its size
     my $edge = json_encode({ %ok, label => 'b' x ($pad - 1) });
@@ -133,7 +134,7 @@ for my $case (['PUT', '/keys', 'GET, HEAD, POST'], ['PATCH', '/keys', 'GET, HEAD
               ['PUT', '/keys/key_x', 'GET, HEAD, DELETE'], ['GET', '/limits/t', 'PUT'], ['DELETE', '/limits/t', 'PUT']) {
     my ($m, $p, $allow) = @$case;
     my $res = api($ng, $m, $p, $m =~ /^P/ ? \%ok : undef, key => $ADMIN);
-    refused($res, 405, 'method_not_allowed', undef, "$m $p");
+    refused($res, 405, 'method_not_allowed', qr/^this route takes \Q$allow\E, not $m$/, "$m $p");
     is($res->{headers}{allow}, $allow, "$m $p: Allow: $allow");
 }
 

@@ -703,6 +703,16 @@ sub nginx_t($class, $template, %o) {
     return $ng->test_config;
 }
 
+# "FILE:LINE" of the first line of a configuration file (default: the main
+# one) that contains $needle, as NGINX names a directive in its messages.
+sub conf_line($self, $needle, $file = $self->conf_path) {
+    my @lines = split /\n/, WebhookTest::read_file($file) // croak "cannot read $file";
+    for my $i (0 .. $#lines) {
+        return "$file:" . ($i + 1) if index($lines[$i], $needle) >= 0;
+    }
+    croak "\"$needle\" is not in $file";
+}
+
 sub master_pid($self) {
     my $pid = WebhookTest::read_file($self->pid_path);
     return undef unless defined $pid && $pid =~ /(\d+)/;

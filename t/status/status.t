@@ -15,6 +15,8 @@ my $ng = delivery_nginx(admin => $ADMIN, vars => { BACKEND => $backend->port }, 
         location = /metrics { webhook_status; }
         location /hook { webhook_verify github secret=$SECRET; proxy_pass http://127.0.0.1:%%BACKEND%%; }
         location /read { api_key_auth read; proxy_pass http://127.0.0.1:%%BACKEND%%; }
+        location /rw { api_key_auth readwrite; proxy_pass http://127.0.0.1:%%BACKEND%%; }
+        location /acme { api_key_auth read resource=org:acme; proxy_pass http://127.0.0.1:%%BACKEND%%; }
         location /sink { return 204; }
 LOC
 $ng->start;
@@ -38,6 +40,9 @@ http_post($ng->url('/hook'), $body, {});
 my $key = create_key($ng, $ADMIN, resource => 'r', scopes => ['read']);
 http_request('GET', $ng->url('/read'), { Authorization => "Bearer $key->{key}" }) for 1 .. 4;
 http_request('GET', $ng->url('/read'), { Authorization => 'Bearer sk_not_a_real_key_at_all' });
+http_request('GET', $ng->url('/read')) for 1 .. 2;
+http_request('GET', $ng->url('/rw'), { Authorization => "Bearer $key->{key}" }) for 1 .. 3;
+http_request('GET', $ng->url('/acme'), { Authorization => "Bearer $key->{key}" });
 
 my $wh = create_webhook($ng, $ADMIN, url => $ng->url('/sink'), events => ['*'], tenant => 't');
 my @ev = map { publish($ng, $ADMIN, type => 'room.on_air', tenant => 't', data => { n => $_ }) } 1 .. 5;
@@ -48,7 +53,12 @@ is($m->{'webhook_verifications_total{zone="wh",result="ok"}'}, 3, 'verifications
 is($m->{'webhook_verifications_total{zone="wh",result="bad_signature"}'}, 2, 'verifications bad_signature: 2');
 is($m->{'webhook_verifications_total{zone="wh",result="missing_signature"}'}, 1, 'verifications missing_signature: 1');
 is($m->{'webhook_key_checks_total{zone="wh",result="ok"}'}, 4, 'key checks ok: 4');
-is($m->{'webhook_key_checks_total{zone="wh",result="refused"}'}, 1, 'key checks refused: 1');
+# Key checks by result code, as verifications are.
+is($m->{'webhook_key_checks_total{zone="wh",result="invalid_api_key"}'}, 1, 'key checks invalid_api_key: 1');
+is($m->{'webhook_key_checks_total{zone="wh",result="missing_api_key"}'}, 2, 'key checks missing_api_key: 2');
+is($m->{'webhook_key_checks_total{zone="wh",result="insufficient_scope"}'}, 3, 'key checks insufficient_scope: 3');
+is($m->{'webhook_key_checks_total{zone="wh",result="forbidden_resource"}'}, 1, 'key checks forbidden_resource: 1');
+ok(!exists $m->{'webhook_key_checks_total{zone="wh",result="refused"}'}, 'no lump "refused" result');
 is($m->{'webhook_events_published_total{zone="wh"}'}, 5, 'events published: 5');
 is($m->{'webhook_attempts_total{zone="wh",outcome="succeeded"}'}, 5, 'attempts succeeded: 5');
 is($m->{'webhook_attempts_total{zone="wh",outcome="failed"}'}, 0, 'attempts failed: 0');

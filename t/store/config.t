@@ -26,14 +26,14 @@ my @bad = (
     ['webhook_api zone=wz zone=wz;', undef, qr/webhook_api: invalid zone= in "zone=wz" \(given twice\)/,
      'webhook_api zone= given twice'],
     ['webhook_api zone=nope;', undef, qr/webhook_api: unknown webhook_zone "nope"/, 'webhook_api naming an unknown zone'],
-    ['api_key_auth read resource=; return 200;', undef, qr/api_key_auth: parameter "resource=" needs a value/,
+    ['api_key_auth read resource=; proxy_pass http://127.0.0.1:%%PORT%%;', undef, qr/api_key_auth: parameter "resource=" needs a value/,
      'api_key_auth resource= (empty)'],
-    ['api_key_auth read zone=wz zone=b; return 200;', "webhook_zone zone=wz:1m;\n    webhook_zone zone=b:1m;",
+    ['api_key_auth read zone=wz zone=b; proxy_pass http://127.0.0.1:%%PORT%%;', "webhook_zone zone=wz:1m;\n    webhook_zone zone=b:1m;",
      qr/api_key_auth: invalid zone= in "zone=b" \(given twice\)/, 'api_key_auth zone= given twice'],
     ['webhook_status zone=nope;', undef, qr/webhook_status: unknown webhook_zone "nope"/, 'webhook_status naming an unknown zone'],
-    ['webhook_verify github secret=x replay=wz replay=b; return 200;', "webhook_zone zone=wz:1m;\n    webhook_zone zone=b:1m;",
+    ['webhook_verify github secret=x replay=wz replay=b; proxy_pass http://127.0.0.1:%%PORT%%;', "webhook_zone zone=wz:1m;\n    webhook_zone zone=b:1m;",
      qr/webhook_verify: invalid replay= in "replay=b" \(given twice\)/, 'webhook_verify replay= given twice'],
-    ['webhook_verify github secret=x header=; return 200;', undef, qr/webhook_verify: parameter "header=" needs a value/,
+    ['webhook_verify github secret=x header=; proxy_pass http://127.0.0.1:%%PORT%%;', undef, qr/webhook_verify: parameter "header=" needs a value/,
      'webhook_verify header= (empty)'],
 );
 
@@ -48,7 +48,7 @@ for my $case (@bad) {
 
 # Empty values stay allowed where they mean something: prefix= (no prefix).
 {
-    my ($exit, $out) = WebhookTest::Nginx->nginx_t(conf_with('webhook_verify hmac secret=x header=X-Sig prefix=; return 200;'));
+    my ($exit, $out) = WebhookTest::Nginx->nginx_t(conf_with('webhook_verify hmac secret=x header=X-Sig prefix=; proxy_pass http://127.0.0.1:%%PORT%%;'));
     is($exit, 0, 'webhook_verify prefix= (empty) passes nginx -t') or diag($out);
     ($exit, $out) = WebhookTest::Nginx->nginx_t(conf_with('webhook_api zone=wz admin_key=k;'));
     is($exit, 0, 'control: webhook_api zone=wz admin_key=k passes nginx -t') or diag($out);

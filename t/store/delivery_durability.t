@@ -197,8 +197,15 @@ ok(($before->{webhooks}{webhooks}[0]{last_error} // '') ne '' || grep({ $_->{las
    'an endpoint shows its last error');
 
 ok($s->stop, 'graceful stop');
+my $start_mark = $s->log_mark;
 $s->start;
 is_deeply(state_of($s), $before, 'after stop/start: endpoints, deliveries and attempt logs are the same');
+{
+    my $deliveries = grep { /^delivery / } keys %$before;
+    like($s->log_since($start_mark),
+         qr/\[notice\].*restored 0 keys, 3 endpoints, 3 events, $deliveries deliveries \(\d+ pending\), 0 idempotency keys, limits for 0 tenants from ".+" \(\d+ records read\)/,
+         'the start says what it restored') or diag($s->log_tail(20));
+}
 $s->kill9;
 $s->restart;
 is_deeply(state_of($s), $before, 'after kill -9: endpoints, deliveries and attempt logs are the same');

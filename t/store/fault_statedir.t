@@ -1,4 +1,4 @@
-# A state directory the worker processes cannot write (README.md#webhook_zone): reported at
+# A state directory the worker processes cannot write (docs/directives.md#webhook_zone): reported at
 # start with an [emerg] naming the worker user and the path — not at the first
 # API call — and never an acknowledged mutation that is not on disk. Needs
 # root (the master runs as root, the workers as nobody, NGINX's default).
@@ -42,7 +42,9 @@ sub try_start($ng) {
     }
 }
 
-# --- 2. DIR exists, owned by root, mode 0700: the module hands it to the workers ---------
+# --- 2. DIR exists, owned by root, mode 0700: not the module's to give away --------------
+# (state=/tmp or a home directory by mistake must keep its owner): nginx does
+# not start and says what to run; after that chown it starts.
 {
     my $ng = api_nginx(%conf, vars => { STATE => 'PLACEHOLDER' });
     my $state = $ng->prefix . '/state';
@@ -50,16 +52,27 @@ sub try_start($ng) {
     chmod 0700, $state;
     $ng->write_conf(vars => { STATE => $state });
     my ($exit, $out, $up) = try_start($ng);
-    ok($up, 'root-owned DIR: nginx starts') or diag($out);
+    my $all = $out . "\n" . $ng->error_log;
+    ok(!$up, 'root-owned DIR: nginx does not start');
+    ok((grep { /\[emerg\]/ && /\(chown \Q$user $state\E\)/ } split /\n/, $all),
+       'root-owned DIR: the [emerg] says which chown to run') or diag($all);
+    my @st = stat $state;
+    is(sprintf('%d %04o', $st[4], $st[2] & 07777), '0 0700', 'root-owned DIR: keeps its owner and mode');
+    $ng->stop if $up;
+
+    chown scalar(getpwnam($user)), -1, $state or die "chown: $!";
+    my $mark = $ng->log_mark;
+    ($exit, $out, $up) = try_start($ng);
+    ok($up, "DIR given to $user: nginx starts") or diag($out);
     SKIP: {
         skip 'nginx did not start', 3 unless $up;
         my $res = api($ng, 'POST', '/keys', { resource => 'r:1', scopes => ['read'] }, key => $ADMIN);
-        is($res->{status}, 201, 'root-owned DIR: POST /keys acknowledged');
+        is($res->{status}, 201, "DIR given to $user: POST /keys acknowledged");
         $ng->kill9;
         $ng->start;
-        is(api($ng, 'GET', '/keys?resource=r:1', undef, key => $ADMIN)->{json}{total}, 1, 'root-owned DIR: the key survives kill -9');
-        my @bad = grep { /\[(?:alert|emerg|crit)\]/ } split /\n/, $ng->error_log;
-        ok(!@bad, 'root-owned DIR: no [alert]/[emerg]/[crit]') or diag(join "\n", @bad);
+        is(api($ng, 'GET', '/keys?resource=r:1', undef, key => $ADMIN)->{json}{total}, 1, "DIR given to $user: the key survives kill -9");
+        my @bad = grep { /\[(?:alert|emerg|crit)\]/ } split /\n/, $ng->log_since($mark);
+        ok(!@bad, "DIR given to $user: no [alert]/[emerg]/[crit] after it was given") or diag(join "\n", @bad);
         $ng->stop;
     }
 }

@@ -41,6 +41,10 @@ my $ng = WebhookTest::Nginx->new(
         location /slack     { webhook_verify slack secret=%%SLACK%%; proxy_pass http://127.0.0.1:%%BACKEND%%; }
         location /shopify   { webhook_verify shopify secret=%%SHOPIFY%%; proxy_pass http://127.0.0.1:%%BACKEND%%; }
         location /hmac      { webhook_verify hmac secret=%%GH%%; proxy_pass http://127.0.0.1:%%BACKEND%%; }
+        location /custom    {
+            webhook_verify hmac secret=%%GH%% header=X-Stairoids-Signature prefix=sha256=;
+            proxy_pass http://127.0.0.1:%%BACKEND%%;
+        }
         location /tight     { webhook_verify standard secret=%%STD%% tolerance=10s; proxy_pass http://127.0.0.1:%%BACKEND%%; }
 
         location /replay/standard {
@@ -116,9 +120,10 @@ sub refused($path, $headers, $code, $name, $b = $body, $port = 'PORT') {
     is($j && $j->{error}{code}, $code, "$name: code $code");
     ok($j && length($j->{error}{message} // ''), "$name: a message");
     is($backend->count, $n, "$name: not passed on");
+    like($res->{content}, qr/\}\n\z/, "$name: the body ends with a newline");
     my @lines = grep { /webhook_verify/ } split /\n/, $ng->log_since($mark);
     is(scalar @lines, 1, "$name: one log line") or diag(join "\n", @lines);
-    like($lines[0] // '', qr/\[info\].*\b\Q$code\E\b/, "$name: the line is [info] and names $code");
+    like($lines[0] // '', qr/\[info\].*webhook_verify refused: 401 \Q$code\E: /, "$name: the line is [info] and names $code");
     return $res;
 }
 
@@ -187,6 +192,64 @@ refused('/stripe', { 'Stripe-Signature' => 'v1=' . ('ab' x 32) }, 'malformed_sig
     refused('/slack', $h, 'malformed_signature', 'slack without v0=');
 }
 refused('/shopify', { 'X-Shopify-Hmac-Sha256' => '!!not base64!!' }, 'malformed_signature', 'shopify not base64');
+
+# --- what the sender is told -------------------------------------------------------------
+# The message names the header that is missing or wrong (never its value);
+# the log line says the same, with the scheme.
+
+sub told($path, $headers, $code, $message, $name) {
+    my $mark = $ng->log_mark;
+    my $res = refused($path, $headers, $code, $name);
+    my $j = json_decode($res->{content});
+    is($j && $j->{error}{message}, $message, "$name: the message");
+    my ($line) = grep { /webhook_verify/ } split /\n/, $ng->log_since($mark);
+    like($line // '', qr/webhook_verify refused: 401 \Q$code: $message\E/, "$name: the log line says the same");
+    for my $v (values %$headers) {
+        next if length $v < 12 || $v =~ /^\d+$/;
+        ok(index($res->{content}, $v) < 0 && index($line // '', $v) < 0, "$name: no header value is echoed");
+    }
+}
+{
+    my $h = sign_standard($STD, $body);
+    delete $h->{'webhook-id'};
+    told('/standard', $h, 'malformed_signature', 'missing webhook-id header', 'standard: no webhook-id');
+    $h = sign_standard($STD, $body);
+    delete $h->{'webhook-timestamp'};
+    told('/standard', $h, 'malformed_signature', 'missing webhook-timestamp header', 'standard: no webhook-timestamp');
+    $h = sign_standard($STD, $body);
+    my %svix = map { (s/^webhook-/svix-/r) => $h->{$_} } keys %$h;
+    delete $svix{'svix-id'};
+    told('/standard', \%svix, 'malformed_signature', 'missing svix-id header', 'svix: no svix-id');
+    told('/standard', {}, 'missing_signature', 'missing webhook-signature or svix-signature header', 'standard: nothing');
+    $h = sign_standard($STD, $body);
+    $h->{'webhook-timestamp'} = 'yesterday';
+    told('/standard', $h, 'malformed_signature', 'webhook-timestamp header must be Unix seconds', 'standard: a word for a time');
+    told('/standard', sign_standard($STD, $body, timestamp => time - 3600), 'timestamp_out_of_tolerance',
+         'webhook-timestamp header is more than 300 seconds from the server\'s clock', 'standard: an hour old');
+    told('/standard', sign_standard('whsec_' . MIME::Base64::encode_base64('other-key', ''), $body), 'bad_signature',
+         'no signature in webhook-signature matches webhook-id, webhook-timestamp and the body (signed with another '
+         . 'secret, or the body was changed)', 'standard: another secret');
+}
+told('/github', {}, 'missing_signature', 'missing X-Hub-Signature-256 header', 'github: nothing');
+told('/github', { 'X-Hub-Signature-256' => 'sha1=' . Digest::SHA::hmac_sha1_hex($body, $GH) }, 'malformed_signature',
+     'X-Hub-Signature-256 must start with sha256=', 'github: sha1=');
+told('/github', sign_github('not-the-secret', $body), 'bad_signature',
+     'X-Hub-Signature-256 does not match the body (signed with another secret, or the body was changed)',
+     'github: another secret');
+told('/stripe', { 'Stripe-Signature' => 'v1=' . ('ab' x 32) }, 'malformed_signature', 'Stripe-Signature has no t= timestamp',
+     'stripe: no t=');
+told('/stripe', { 'Stripe-Signature' => 't=' . time . ',v0=' . ('ab' x 32) }, 'malformed_signature',
+     'Stripe-Signature has no v1= signature of 64 hex digits', 'stripe: no v1=');
+{
+    my $h = sign_slack($SLACK, $body);
+    delete $h->{'X-Slack-Request-Timestamp'};
+    told('/slack', $h, 'malformed_signature', 'missing X-Slack-Request-Timestamp header', 'slack: no timestamp');
+}
+told('/shopify', { 'X-Shopify-Hmac-Sha256' => '!!not base64!!' }, 'malformed_signature',
+     'X-Shopify-Hmac-Sha256 must be the base64 of a 32-byte HMAC', 'shopify: not base64');
+told('/custom', {}, 'missing_signature', 'missing X-Stairoids-Signature header', 'hmac header=: nothing');
+told('/custom', { 'X-Stairoids-Signature' => Digest::SHA::hmac_sha256_hex($body, $GH) }, 'malformed_signature',
+     'X-Stairoids-Signature must start with "sha256="', 'hmac header= prefix=: no prefix');
 
 # Several signatures in one header: any one matching passes (Standard Webhooks
 # space-separated list, Stripe several v1=).
@@ -281,7 +344,9 @@ refused('/tenant', sign_github('', $body), 'bad_signature', 'no tenant header (e
     is($got && $got->{headers}{'x-verify'}, 'missing_signature', 'report: $webhook_verify_status = missing_signature');
     my @lines = grep { /webhook_verify/ } split /\n/, $ng->log_since($mark);
     is(scalar @lines, 1, 'report: the refusal is still logged once');
-    like($lines[0] // '', qr/\[info\].*missing_signature/, 'report: log line names the code');
+    like($lines[0] // '', qr/\[info\].*webhook_verify report: would refuse 401 missing_signature: .*\(github\), client:/,
+         'report: log line names the code and says the request was only reported');
+    unlike($lines[0] // '', qr/refused/, 'report: the line does not say "refused"');
     $got = passes('/report', sign_github($GH, $body), 'report: good signature');
     is($got && $got->{headers}{'x-verify'}, 'ok', 'report: $webhook_verify_status = ok');
     $got = passes('/report', sign_github($GH, $body), 'report: tampered body passes on', $last);

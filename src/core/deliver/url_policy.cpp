@@ -53,12 +53,14 @@ std::variant<Url, ApiError> parse_webhook_url(std::string_view text, bool allow_
     if (ascii_iequals(text.substr(0, 8), "https://")) {
         rest = text.substr(8);
     } else if (ascii_iequals(text.substr(0, 7), "http://")) {
-        if (!allow_http) return unprocessable("url_not_allowed", "url must use https://");
+        if (!allow_http)
+            return unprocessable("url_not_allowed",
+                                 "url must use https://: http:// URLs need webhook_delivery allow_http=on");
         u.https = false;
         u.port = 80;
         rest = text.substr(7);
     } else {
-        return bad("must be an absolute https:// URL");
+        return bad(allow_http ? "must be an absolute https:// or http:// URL" : "must be an absolute https:// URL");
     }
     if (text.find('#') != std::string_view::npos) return bad("must not contain a fragment");
 
@@ -102,7 +104,8 @@ std::variant<Url, ApiError> parse_webhook_url(std::string_view text, bool allow_
         if (!name.empty() && name.back() == '.') name.remove_suffix(1);   // the root: 2130706433. is numeric too
         std::string_view last = name.substr(name.rfind('.') == std::string_view::npos ? 0 : name.rfind('.') + 1);
         if (!u.host_is_ip && !last.empty() && last[0] >= '0' && last[0] <= '9')
-            return unprocessable("url_not_allowed", "url has a numeric host that is not a dotted IPv4 address");
+            return unprocessable("url_not_allowed",
+                                 "url has a numeric host that is not a dotted IPv4 address: write it as a.b.c.d");
     }
     if (!port.empty() || authority.back() == ':') {
         if (port.empty() || port.size() > 5) return bad("has an invalid port");
@@ -165,41 +168,85 @@ bool cidr_contains(const Cidr& c, const unsigned char* addr, bool ipv6) {
     return (c.addr[full] & mask) == (addr[full] & mask);
 }
 
-bool address_is_internal(const unsigned char* a, bool ipv6) {
-    static const char* const v4[] = {
-        "0.0.0.0/8",     "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",     "169.254.0.0/16",
-        "172.16.0.0/12", "192.0.0.0/24",   "192.168.0.0/16", "198.18.0.0/15",  "224.0.0.0/4",
-        "240.0.0.0/4",
+std::string_view address_kind(const unsigned char* a, bool ipv6) {
+    struct Range {
+        const char* cidr;
+        const char* kind;
+    };
+    static const Range v4[] = {
+        {"0.0.0.0/8", "unspecified"},   {"10.0.0.0/8", "private"},      {"100.64.0.0/10", "shared"},
+        {"127.0.0.0/8", "loopback"},    {"169.254.0.0/16", "link-local"}, {"172.16.0.0/12", "private"},
+        {"192.0.0.0/24", "reserved"},   {"192.168.0.0/16", "private"},  {"198.18.0.0/15", "reserved"},
+        {"224.0.0.0/4", "multicast"},   {"240.0.0.0/4", "reserved"},
     };
     // Besides the ranges that are internal by definition: ::/96 (IPv4-
     // compatible, deprecated), fec0::/10 (site-local, deprecated), NAT64
     // (64:ff9b::/96 and the local-use 64:ff9b:1::/48), Teredo (2001::/32)
     // and the documentation prefix all reach, or pretend to reach, an IPv4
     // or local network.
-    static const char* const v6[] = {
-        "::/96",          "fc00::/7",      "fe80::/10",   "fec0::/10", "ff00::/8",
-        "64:ff9b::/96",   "64:ff9b:1::/48", "100::/64",   "2001::/32", "2001:db8::/32",
+    static const Range v6[] = {
+        {"::/128", "unspecified"},  {"::1/128", "loopback"},      {"::/96", "reserved"},   {"fc00::/7", "private"},
+        {"fe80::/10", "link-local"}, {"fec0::/10", "reserved"},   {"ff00::/8", "multicast"},
+        {"64:ff9b::/96", "reserved"}, {"64:ff9b:1::/48", "reserved"}, {"100::/64", "reserved"},
+        {"2001::/32", "reserved"},  {"2001:db8::/32", "reserved"},
     };
     if (ipv6) {
         // IPv4-mapped (::ffff:a.b.c.d): judge the IPv4 address.
         static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (std::memcmp(a, mapped, 12) == 0) return address_is_internal(a + 12, false);
+        if (std::memcmp(a, mapped, 12) == 0) return address_kind(a + 12, false);
         // 6to4 (2002:a.b.c.d::/48): judge the IPv4 address it carries.
-        if (a[0] == 0x20 && a[1] == 0x02) return address_is_internal(a + 2, false);
-        for (const char* c : v6)
-            if (cidr_contains(*parse_cidr(c), a, true)) return true;
-        return false;
+        if (a[0] == 0x20 && a[1] == 0x02) return address_kind(a + 2, false);
+        for (const Range& r : v6)
+            if (cidr_contains(*parse_cidr(r.cidr), a, true)) return r.kind;
+        return {};
     }
-    for (const char* c : v4)
-        if (cidr_contains(*parse_cidr(c), a, false)) return true;
-    return false;
+    for (const Range& r : v4)
+        if (cidr_contains(*parse_cidr(r.cidr), a, false)) return r.kind;
+    return {};
 }
+
+bool address_is_internal(const unsigned char* a, bool ipv6) { return !address_kind(a, ipv6).empty(); }
 
 bool AddressPolicy::permits(const unsigned char* addr, bool ipv6) const {
     if (allow_private || !address_is_internal(addr, ipv6)) return true;
     for (const Cidr& c : allow)
         if (cidr_contains(c, addr, ipv6)) return true;
     return false;
+}
+
+bool is_localhost_name(std::string_view host) {
+    if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+    auto is = [](std::string_view label) { return ascii_iequals(label, "localhost"); };
+    return is(host) || (host.size() > 10 && host[host.size() - 10] == '.' && is(host.substr(host.size() - 9)));
+}
+
+std::optional<std::string> fixed_address(std::string_view host, const AddressPolicy& policy) {
+    unsigned char addr[16];
+    bool v6;
+    if (parse_ip(host, addr, &v6)) return std::string(host);
+    if (!is_localhost_name(host)) return std::nullopt;
+    for (const char* loopback : {"127.0.0.1", "::1"}) {
+        parse_ip(loopback, addr, &v6);
+        if (policy.permits(addr, v6)) return std::string(loopback);
+    }
+    return std::string("127.0.0.1");
+}
+
+std::optional<ApiError> check_webhook_url(std::string_view text, bool allow_http, const AddressPolicy& policy) {
+    auto parsed = parse_webhook_url(text, allow_http);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+    const Url& url = std::get<Url>(parsed);
+    std::optional<std::string> fixed = fixed_address(url.host, policy);
+    if (!fixed) return std::nullopt;
+    unsigned char addr[16];
+    bool v6 = false;
+    parse_ip(*fixed, addr, &v6);
+    if (policy.permits(addr, v6)) return std::nullopt;
+    std::string_view kind = address_kind(addr, v6);
+    bool vowel = !kind.empty() && std::strchr("aeiou", kind[0]) != nullptr;
+    return unprocessable("url_not_allowed", "url points to " + url.host + (vowel ? ", an " : ", a ") +
+                                                std::string(kind) + " address: list it with webhook_delivery allow=" +
+                                                *fixed + (v6 ? "/128" : "/32") + " or set allow_private=on");
 }
 
 }  // namespace webhook

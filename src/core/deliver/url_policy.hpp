@@ -48,6 +48,9 @@ bool cidr_contains(const Cidr& c, const unsigned char* addr, bool ipv6);
 // Loopback, private (RFC 1918, fc00::/7), link-local, multicast, unspecified,
 // and the like: never a public receiver.
 bool address_is_internal(const unsigned char* addr, bool ipv6);
+// What kind of internal address it is ("loopback", "private", "link-local",
+// "multicast", "unspecified", "shared", "reserved"); empty for a public one.
+std::string_view address_kind(const unsigned char* addr, bool ipv6);
 // Parses an IP literal into 4 or 16 bytes.
 bool parse_ip(std::string_view text, unsigned char* out, bool* ipv6);
 
@@ -56,5 +59,20 @@ struct AddressPolicy {
     std::vector<Cidr> allow;
     bool permits(const unsigned char* addr, bool ipv6) const;
 };
+
+// localhost and its subdomains, with or without the root dot (RFC 6761:
+// always loopback, never sent to DNS).
+bool is_localhost_name(std::string_view host);
+
+// The address a host stands for without DNS: an IP literal itself, and for
+// a localhost name the loopback address the policy permits (127.0.0.1, else
+// ::1; 127.0.0.1 when it permits neither). nullopt: a name to resolve.
+std::optional<std::string> fixed_address(std::string_view host, const AddressPolicy& policy);
+
+// The registration check of an endpoint URL: its form and scheme, and the
+// policy for hosts that need no DNS (fixed_address). Other names are judged
+// at delivery, by the addresses they resolve to. A refusal names what
+// would allow it (allow_http=on, allow=CIDR, allow_private=on).
+std::optional<ApiError> check_webhook_url(std::string_view text, bool allow_http, const AddressPolicy& policy);
 
 }  // namespace webhook

@@ -1,4 +1,4 @@
-// API keys (README.md#api_key_auth): scopes, generation, and validation of the /keys and
+// API keys (docs/directives.md#api_key_auth): scopes, generation, and validation of the /keys and
 // /limits request bodies. Keys are shown once; only SHA-256 is kept.
 #pragma once
 

@@ -1,5 +1,6 @@
 #include "core/store/mutation.hpp"
 
+#include <cstring>
 #include <limits>
 #include <new>
 #include <type_traits>
@@ -508,6 +509,31 @@ std::optional<Mutation> decode(std::string_view text, std::string* error) {
     return m;
 }
 
+std::string describe_state(const std::vector<Mutation>& records) {
+    size_t keys = 0, endpoints = 0, events = 0, deliveries = 0, pending = 0, idempotency = 0, limits = 0;
+    for (const Mutation& m : records) {
+        if (std::holds_alternative<KeyPut>(m)) keys++;
+        else if (std::holds_alternative<EndpointPut>(m)) endpoints++;
+        else if (std::holds_alternative<IdempotencyRestore>(m)) idempotency++;
+        else if (std::holds_alternative<LimitsPut>(m)) limits++;
+        else if (auto* e = std::get_if<EventPut>(&m)) {
+            events++;
+            deliveries += e->deliveries.size();   // a snapshot's come as delivery.restore
+            pending += e->deliveries.size();
+        } else if (auto* d = std::get_if<DeliveryRestore>(&m)) {
+            deliveries++;
+            pending += d->status == DeliveryStatus::pending;
+        }
+    }
+    auto count = [](size_t n, const char* one, const char* many) {
+        return std::to_string(n) + " " + (n == 1 ? one : many);
+    };
+    return count(keys, "key", "keys") + ", " + count(endpoints, "endpoint", "endpoints") + ", " +
+           count(events, "event", "events") + ", " + count(deliveries, "delivery", "deliveries") + " (" +
+           std::to_string(pending) + " pending), " + count(idempotency, "idempotency key", "idempotency keys") +
+           ", limits for " + count(limits, "tenant", "tenants");
+}
+
 std::string idempotency_slot(std::string_view tenant, std::string_view key) {
     std::string slot;
     slot.reserve(tenant.size() + 1 + key.size());
@@ -515,13 +541,49 @@ std::string idempotency_slot(std::string_view tenant, std::string_view key) {
     return slot;
 }
 
-std::string attempt_log_append(std::string_view log, const AttemptRecord& attempt, size_t keep) {
+namespace {
+
+// {"attempt":number, …entry}: the number first, for people reading the log.
+json_t* numbered_entry(uint32_t number, const json_t* entry) {
+    Json o(checked(json_object()));
+    set_int(o.get(), "attempt", number);
+    const char* key;
+    json_t* value;
+    json_object_foreach(const_cast<json_t*>(entry), key, value) {
+        if (std::strcmp(key, "attempt") != 0 && json_object_set(o.get(), key, value) != 0) throw std::bad_alloc();
+    }
+    return o.release();
+}
+
+}  // namespace
+
+std::string attempt_log_append(std::string_view log, uint32_t number, const AttemptRecord& attempt, size_t keep) {
     // A log that cannot be read is not worth failing a report for: it starts
     // again (as the zone has always done).
     Json arr = log.empty() ? Json() : json_parse(log, nullptr);
     if (!arr || !json_is_array(arr.get())) arr = Json(checked(json_array()));
-    append(arr.get(), attempt_json(attempt).release());
+    append(arr.get(), numbered_entry(number, attempt_json(attempt).get()));
     while (json_array_size(arr.get()) > keep) json_array_remove(arr.get(), 0);
+    return json_dump(arr.get());
+}
+
+std::string attempt_log_numbered(std::string_view log, uint32_t attempts) {
+    Json arr = log.empty() ? Json() : json_parse(log, nullptr);
+    if (!arr || !json_is_array(arr.get())) return "[]";
+    int64_t next = static_cast<int64_t>(attempts) + 1;   // the number of the entry after
+    for (size_t i = json_array_size(arr.get()); i-- > 0;) {
+        json_t* entry = json_array_get(arr.get(), i);
+        if (!json_is_object(entry)) continue;
+        json_t* n = json_object_get(entry, "attempt");
+        if (json_is_integer(n)) {
+            next = json_integer_value(n);
+            continue;
+        }
+        next--;
+        if (next < 1) continue;
+        if (json_array_set_new(arr.get(), i, numbered_entry(static_cast<uint32_t>(next), entry)) != 0)
+            throw std::bad_alloc();
+    }
     return json_dump(arr.get());
 }
 

@@ -178,11 +178,23 @@ std::string encode(const Mutation& m);
 // it is not valid JSON, names no known op, or lacks a field of its op.
 std::optional<Mutation> decode(std::string_view text, std::string* error);
 
+// What a zone's state holds, for the start's log line: "2 keys, 1
+// endpoint, 3 events, 3 deliveries (1 pending), 1 idempotency key, limits
+// for 0 tenants" (counted from the records a snapshot would have).
+std::string describe_state(const std::vector<Mutation>& records);
+
 // The idempotency slot of a tenant's Idempotency-Key.
 std::string idempotency_slot(std::string_view tenant, std::string_view key);
 
-// The attempt log with `attempt` appended, the oldest dropped past `keep`
+// The attempt log with `attempt` appended as entry number `number` (its
+// "attempt" member, 1 for the first), the oldest dropped past `keep`
 // entries (a log that is not a JSON array starts again).
-std::string attempt_log_append(std::string_view log, const AttemptRecord& attempt, size_t keep);
+std::string attempt_log_append(std::string_view log, uint32_t number, const AttemptRecord& attempt, size_t keep);
+
+// The attempt log as the API shows it: every entry with its "attempt"
+// number. Entries written before numbers were kept (an older module's log)
+// get theirs from their place: one less than the entry after them, the last
+// one `attempts` (the delivery's count); none when that leaves less than 1.
+std::string attempt_log_numbered(std::string_view log, uint32_t attempts);
 
 }  // namespace webhook::store

@@ -1,4 +1,4 @@
-// The error model of the management API (README.md#rest-api): a status, a stable code
+// The error model of the management API (docs/api.md): a status, a stable code
 // and a message that names the field at fault.
 #pragma once
 

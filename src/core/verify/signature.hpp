@@ -1,4 +1,4 @@
-// Incoming webhook signature schemes (README.md#webhook_verify): which headers carry what, what
+// Incoming webhook signature schemes (docs/directives.md#webhook_verify): which headers carry what, what
 // bytes are signed, how secrets become keys, and the verdict codes. No I/O: the
 // NGINX glue feeds header values and body bytes, this decides.
 #pragma once
@@ -64,23 +64,30 @@ bool scheme_has_timestamp(Scheme scheme);
 // "whsec_<base64>"; every other scheme uses the bytes as they are.
 std::optional<std::string> derive_key(Scheme scheme, std::string_view secret);
 
-// Header values found for one request (absent = nullopt).
+// Header values found for one request (absent = nullopt), and the names
+// they were read under (empty: the scheme's first family).
 struct HeaderValues {
     std::optional<std::string_view> signature;
     std::optional<std::string_view> timestamp;
     std::optional<std::string_view> id;
+    HeaderFamily names;
 };
 
 // What is known before the body is read.
 struct Parsed {
     Verdict verdict = Verdict::ok;   // not ok: refuse now, no body needed
-    std::string detail;              // human text naming what was wrong
+    std::string detail;              // for the sender: what was wrong, naming the header (never its value)
+    HeaderFamily names;              // the header names read
     std::vector<std::string> signatures;  // decoded candidate MACs
     std::string signed_prefix;       // bytes hashed before the body
     std::string replay_id;           // standard: the signed webhook-id; else empty (the matched MAC is the id)
 };
 
 Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& headers, int64_t now);
+
+// The sender's message for a verdict reached once the body is hashed
+// (bad_signature, replayed): which headers did not match, never a value.
+std::string verdict_detail(const SchemeConfig& cfg, const Parsed& parsed, Verdict v);
 
 // True when digest equals any candidate; every candidate is compared in full.
 bool signature_matches(const std::vector<std::string>& candidates, std::string_view digest);

@@ -19,6 +19,7 @@ Outcome Outcome::error(const ApiError& e) {
     Outcome out;
     out.status = e.status;
     out.body = error_json(e.code, e.message);
+    out.refused = e;
     return out;
 }
 

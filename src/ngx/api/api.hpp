@@ -1,4 +1,4 @@
-// What the routes of the management API (README.md#rest-api) share: the
+// What the routes of the management API (docs/api.md) share: the
 // request as a route sees it, its answer, and the helpers every route uses.
 // The routing, authentication and body reading are the module's
 // (ngx_http_webhook_api_module.cpp); the routes are in key_routes.cpp and
@@ -51,6 +51,7 @@ struct Outcome {
     int status = 200;
     std::string body;      // JSON text; empty for 204
     std::optional<Change> change;
+    std::optional<ApiError> refused;   // an error answer: what the log line says
 
     static Outcome error(const ApiError& e);
     static Outcome json(int status, json_t* doc);   // takes ownership of doc
@@ -79,5 +80,9 @@ std::variant<std::string, ApiError> listed_tenant(const ApiRequest& q, const cha
 // the RFC 3339 time.
 void json_opt_str(json_t* o, const char* key, std::string_view s);
 void json_time_ms(json_t* o, const char* key, int64_t ms);
+
+// Whether a location (its loc_conf array) has a webhook_api of its own:
+// webhook_console's api= defaults to the one such location of its server.
+bool has_webhook_api(void** loc_conf);
 
 }  // namespace webhook::ngx

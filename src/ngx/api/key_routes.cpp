@@ -1,4 +1,4 @@
-// Routes of the management API for API keys and plan limits (README.md#api_key_auth, README.md#rest-api):
+// Routes of the management API for API keys and plan limits (docs/directives.md#api_key_auth, docs/api.md):
 // /keys…, /limits/{tenant}.
 
 #include "core/keys/api_keys.hpp"

@@ -30,6 +30,12 @@ struct ApiConf {
     Zone* zone;
     ngx_http_complex_value_t* admin_key;
     size_t max_event_body;   // POST /events: the zone's max_payload + kEventEnvelope
+    ConfSite site;           // the directive
+};
+
+// Every webhook_api of the configuration, checked together once merged.
+struct ApiMainConf {
+    std::vector<ApiConf*> apis;
 };
 
 // Who may call a route besides the admin key: a key with webhooks:manage
@@ -101,6 +107,24 @@ std::string allow_header(ngx_uint_t methods) {
     return out;
 }
 
+// What a route needs besides the admin key, as a 403 says it.
+std::string scope_needed(Access access) {
+    switch (access) {
+    case Access::admin: return "this route needs the admin key (webhook_api admin_key=)";
+    case Access::manage: return "this route needs the admin key or an API key with the webhooks:manage scope";
+    case Access::publish: return "this route needs the admin key or an API key with the events:publish scope";
+    case Access::any: break;
+    }
+    return "this route needs a valid API key";
+}
+
+// A body over a route's limit: the limit, and for events what sets it.
+ApiError too_large(const Route* route, size_t limit) {
+    std::string what = "the body is larger than the " + std::to_string(limit) + " bytes this route accepts";
+    if (route->max_body == kEvents) what += " (webhook_delivery max_payload= plus " + std::to_string(kEventEnvelope) + ")";
+    return {413, "payload_too_large", what};
+}
+
 struct ApiCtx {
     ApiRequest q;
     const Route* route;
@@ -108,13 +132,7 @@ struct ApiCtx {
 };
 
 void finish(ngx_http_request_t* r, const Outcome& out) {
-    if (out.status >= 500) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "webhook_api: %d %*s", out.status, out.body.size(),
-                      out.body.data());
-    } else if (out.status >= 400) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "webhook_api: %d %*s", out.status, out.body.size(),
-                      out.body.data());
-    }
+    if (out.refused) log_refusal(r, "webhook_api", out.status, out.refused->code, out.refused->message);
     ngx_http_finalize_request(r, send_json(r, out.status, out.body));
 }
 
@@ -166,7 +184,7 @@ void body_ready(ngx_http_request_t* r) {
     if (with_body(r, ctx->route)) {
         std::string text;
         if (!body_text(r, ctx->max_body, &text)) {
-            finish(r, Outcome::error({413, "payload_too_large", "the body is larger than this route accepts"}));
+            finish(r, Outcome::error(too_large(ctx->route, ctx->max_body)));
             return;
         }
         std::string err;
@@ -187,7 +205,7 @@ void body_failed(ngx_http_request_t* r) {
 // An answer from the content handler itself: the content phase finalizes
 // the request with what this returns.
 ngx_int_t reject(ngx_http_request_t* r, const ApiError& e) {
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "webhook_api: %d %s", e.status, e.code.c_str());
+    log_refusal(r, "webhook_api", e.status, e.code, e.message);
     if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     return send_json(r, e.status, Outcome::error(e).body);
 }
@@ -196,7 +214,7 @@ ngx_int_t reject(ngx_http_request_t* r, const ApiError& e) {
 // constant time, so neither its bytes nor its length leak.
 std::optional<ApiError> identify(ngx_http_request_t* r, ApiConf* conf, Caller* caller) {
     std::optional<std::string_view> presented = presented_key(r);
-    if (!presented || presented->empty()) return ApiError{401, "missing_api_key", "an API key is required"};
+    if (!presented || presented->empty()) return ApiError{401, "missing_api_key", std::string(kMissingKeyMessage)};
     if (conf->admin_key != nullptr) {
         ngx_str_t admin;
         if (ngx_http_complex_value(r, conf->admin_key, &admin) != NGX_OK) throw std::bad_alloc();
@@ -206,7 +224,7 @@ std::optional<ApiError> identify(ngx_http_request_t* r, ApiConf* conf, Caller* c
         }
     }
     if (check_key(conf->zone, r, *presented, &caller->key) != KeyCheck::ok)
-        return ApiError{401, "invalid_api_key", "the API key is not valid"};
+        return ApiError{401, "invalid_api_key", std::string(kInvalidKeyMessage)};
     return std::nullopt;
 }
 
@@ -249,7 +267,7 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
         h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, allow.size()));
         if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         ngx_memcpy(h->value.data, allow.data(), allow.size());
-        return reject(r, {405, "method_not_allowed", "this route does not take that method"});
+        return reject(r, {405, "method_not_allowed", "this route takes " + allow + ", not " + std::string(sv(r->method_name))});
     }
     params = std::move(route_params);
 
@@ -268,7 +286,7 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
         bool allowed = route->access == Access::any ||
                        (route->access == Access::manage && scopes_satisfy(scopes, kScopeWebhooksManage)) ||
                        (route->access == Access::publish && scopes_satisfy(scopes, kScopeEventsPublish));
-        if (!allowed) return reject(r, {403, "insufficient_scope", "the API key lacks the scope this route needs"});
+        if (!allowed) return reject(r, {403, "insufficient_scope", scope_needed(route->access)});
     }
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "webhook_api: route \"%s\", %s caller", route->pattern,
                    ctx->q.caller.admin ? "admin" : "key");
@@ -281,7 +299,7 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
         if (type.size() != 16 || ngx_strncasecmp((u_char*) type.data(), (u_char*) "application/json", 16) != 0)
             return reject(r, {415, "unsupported_media_type", "Content-Type must be application/json"});
         if (r->headers_in.content_length_n > static_cast<off_t>(ctx->max_body))
-            return reject(r, {413, "payload_too_large", "the body is larger than this route accepts"});
+            return reject(r, too_large(route, ctx->max_body));
     }
 
     ngx_int_t rc = ngx_http_read_client_request_body(r, callback<body_ready, body_failed>);
@@ -301,8 +319,11 @@ char* webhook_api(ngx_conf_t* cf, ngx_command_t*, void* c) {
     auto* conf = static_cast<ApiConf*>(c);
     if (conf->enabled != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
     conf->enabled = 1;
+    conf->site = conf_site(cf);
     if (char* rv = parse_params(cf, conf, kParams); rv != NGX_CONF_OK) return rv;
     set_content_handler(cf, callback<content_handler_impl, http_failed>);
+    auto* amcf = static_cast<ApiMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_api_module));
+    amcf->apis.push_back(conf);
     return NGX_CONF_OK;
 }
 
@@ -314,10 +335,13 @@ char* merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
     if (core->regex != nullptr || core->named) {
         // Routes are found relative to the location's prefix, which a regex
         // or named location does not have.
-        return conf_error(cf, "webhook_api: needs a prefix location (location /v1/ {...}), not \"%V\"", &core->name);
+        return site_error(cf, conf->site, "webhook_api: needs a prefix location (location /v1/ {...}), not \"%V\"",
+                          &core->name);
     }
-    conf->zone = zone_resolve(cf, conf->zone_ref, "webhook_api");
+    conf->zone = zone_resolve(cf, conf->zone_ref, "webhook_api", conf->site);
     if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    conf->zone->api_served = true;
+    if (conf->admin_key != nullptr) conf->zone->api_admin_key = true;
     const DeliveryConf* dc = delivery_conf_of(cf, conf->zone);
     // Without a webhook_delivery, POST /events answers 404 no_delivery: its
     // body is bounded as any other route's.
@@ -332,6 +356,30 @@ char* merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
     return NGX_CONF_OK;
 }
 
+void* create_main_conf(ngx_conf_t* cf) { return pool_new<ApiMainConf>(cf->pool); }
+
+// Keys are made by POST /keys, which needs the admin key or a key that
+// POST /keys made: a zone whose every webhook_api lacks admin_key= never gets
+// its first key, unless state= brings back keys an earlier configuration made.
+ngx_int_t postconfiguration(ngx_conf_t* cf) {
+    auto* amcf = static_cast<ApiMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_api_module));
+    for (ApiConf* conf : amcf->apis) {
+        Zone* zone = conf->zone;
+        if (conf->admin_key != nullptr || zone == nullptr || zone->api_admin_key) continue;
+        if (zone->state_dir.len == 0) {
+            site_error(cf, conf->site,
+                       "webhook_api: no webhook_api of zone \"%V\" has admin_key=, and the zone has no state=: no API "
+                       "key can ever be created; add admin_key=SECRET", &zone->name());
+            return NGX_ERROR;
+        }
+        site_log(NGX_LOG_WARN, cf->log, 0, conf->site,
+                 "webhook_api: no webhook_api of zone \"%V\" has admin_key=: only keys kept in state=\"%V\" can use "
+                 "it, none can be created without one; add admin_key=SECRET unless that is intended",
+                 &zone->name(), &zone->state_dir);
+    }
+    return NGX_OK;
+}
+
 ngx_command_t commands[] = {
     {ngx_string("webhook_api"), NGX_HTTP_LOC_CONF | NGX_CONF_ANY, callback<webhook_api, conf_failed>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
@@ -339,8 +387,8 @@ ngx_command_t commands[] = {
 
 ngx_http_module_t module_ctx = {
     nullptr,          /* preconfiguration */
-    nullptr,          /* postconfiguration */
-    nullptr,          /* create main configuration */
+    callback<postconfiguration>,  /* postconfiguration */
+    callback<create_main_conf>,   /* create main configuration */
     nullptr,          /* init main configuration */
     nullptr,          /* create server configuration */
     nullptr,          /* merge server configuration */
@@ -349,6 +397,11 @@ ngx_http_module_t module_ctx = {
 };
 
 }  // namespace
+
+bool webhook::ngx::has_webhook_api(void** loc_conf) {
+    auto* conf = static_cast<ApiConf*>(loc_conf[ngx_http_webhook_api_module.ctx_index]);
+    return conf != nullptr && conf->enabled == 1;
+}
 
 extern "C" {
 ngx_module_t ngx_http_webhook_api_module = http_module(&module_ctx, commands);

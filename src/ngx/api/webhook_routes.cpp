@@ -1,4 +1,4 @@
-// Routes of the management API for outbound webhooks (README.md#rest-api):
+// Routes of the management API for outbound webhooks (docs/api.md):
 // /webhooks…, /deliveries…, /events, /event-types.
 
 #include <algorithm>
@@ -55,7 +55,7 @@ json_t* delivery_json(const DeliveryInfo& d, bool detail) {
     if (detail) {
         Json payload = json_parse(d.payload, nullptr);
         json_object_set_new(o, "payload", payload ? payload.release() : json_stringn(d.payload.data(), d.payload.size()));
-        Json history = d.history.empty() ? Json(json_array()) : json_parse(d.history, nullptr);
+        Json history = json_parse(store::attempt_log_numbered(d.history, d.attempts), nullptr);
         json_object_set_new(o, "attempt_log", history ? history.release() : json_array());
     }
     return o;

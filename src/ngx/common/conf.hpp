@@ -18,6 +18,53 @@ char* conf_error(ngx_conf_t* cf, const char* fmt, A... args) {
     return static_cast<char*>(NGX_CONF_ERROR);
 }
 
+// Where a directive was written, remembered by its handler for the checks
+// that can only run once the whole configuration is known (merge,
+// postconfiguration, shared memory init): their messages point at the
+// directive, not at the end of the http block being merged.
+struct ConfSite {
+    ngx_str_t file;       // empty: unknown
+    ngx_uint_t line;
+    ngx_str_t location;   // the location's name; empty at http and server level
+};
+ConfSite conf_site(ngx_conf_t* cf);
+
+// Logs as ngx_conf_log_error does, for a directive parsed earlier:
+// "MESSAGE[ (ERRNO: TEXT)][ (location "NAME")] in FILE:LINE".
+template <class... A>
+void site_log(ngx_uint_t level, ngx_log_t* log, ngx_err_t err, const ConfSite& site, const char* fmt, A... args) {
+    u_char buf[NGX_MAX_CONF_ERRSTR];
+    u_char* last = buf + sizeof(buf);
+    u_char* p = ngx_snprintf(buf, last - buf, fmt, args...);
+    if (err) p = ngx_log_errno(p, last, err);
+    if (site.location.len != 0) p = ngx_snprintf(p, last - p, " (location \"%V\")", &site.location);
+    if (site.file.len != 0) p = ngx_snprintf(p, last - p, " in %V:%ui", &site.file, site.line);
+    ngx_log_error(level, log, 0, "%*s", static_cast<size_t>(p - buf), buf);
+}
+// An [emerg] at the site; returns what a merge handler returns on error.
+template <class... A>
+char* site_error(ngx_conf_t* cf, const ConfSite& site, const char* fmt, A... args) {
+    site_log(NGX_LOG_EMERG, cf->log, 0, site, fmt, args...);
+    return static_cast<char*>(NGX_CONF_ERROR);
+}
+
+// How the rewrite module's `return` (compiled script codes, run in the
+// rewrite phases) leaves the access phase of the location or server being
+// merged, for an access-phase directive written there (webhook_verify,
+// api_key_auth): `always` when a `return` of the block answers every request
+// first, `server` when the server's does (for a location; named locations
+// are entered past the server's rewrites), `sometimes` when one inside an
+// `if` (or after a `rewrite`/`break`) of the block may.
+enum class EarlyReturn { none, sometimes, always, server };
+EarlyReturn early_return(ngx_conf_t* cf);
+// The server's own codes, which run before the location being merged
+// (none, sometimes or always; none at server level and for a named location).
+EarlyReturn server_returns(ngx_conf_t* cf);
+// For such a directive written in the block being merged: [emerg] (and
+// NGX_CONF_ERROR) when a `return` always answers before it, [warn] when one
+// may. `done` says what the directive does to a request ("verified").
+char* check_early_return(ngx_conf_t* cf, const char* directive, const ConfSite& site, const char* done);
+
 // One NAME=VALUE parameter: `set` stores the value and returns nullptr, or
 // returns why the value is refused (shown in parentheses after it). An
 // empty value (NAME=) is refused unless the parameter says it may be empty.

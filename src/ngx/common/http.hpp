@@ -41,9 +41,27 @@ ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name);
 ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
 
 // Replies with a body (Cache-Control: no-store) and returns what
-// ngx_http_output_filter returned, for ngx_http_finalize_request.
+// ngx_http_output_filter returned, for ngx_http_finalize_request. Statuses
+// NGINX has no reason phrase for get theirs here (status_line).
 ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body);
-ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, const std::string& body);
+// A JSON body, ending with exactly one newline (as every JSON body the
+// module sends).
+ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, std::string_view body);
+
+// The status line NGINX lacks for a status the module sends ("422
+// Unprocessable Content"); empty when NGINX has its own.
+std::string_view status_line(ngx_uint_t status);
+
+// The one log line of a refusal, the same for every directive:
+// "<who> refused: <status> <code>: <reason>", at info (the client's doing),
+// or at error for a 5xx (the server's); for a refusal only reported (the
+// request goes on: webhook_verify mode=report)
+// "<who> report: would refuse <status> <code>: <reason>". The reason is cut
+// short and its control bytes escaped; callers never pass a secret, a key or
+// a signature.
+enum class Refusal { refused, reported };
+void log_refusal(ngx_http_request_t* r, const char* who, ngx_uint_t status, std::string_view code,
+                 std::string_view reason, Refusal how = Refusal::refused);
 
 // A directive value that may contain variables; nullptr on error (logged).
 ngx_http_complex_value_t* compile_complex(ngx_conf_t* cf, ngx_str_t text);

@@ -18,6 +18,7 @@ extern ngx_module_t ngx_http_api_key_auth_module;
 extern ngx_module_t ngx_http_webhook_api_module;
 extern ngx_module_t ngx_http_webhook_delivery_module;
 extern ngx_module_t ngx_http_webhook_status_module;
+extern ngx_module_t ngx_http_webhook_console_module;
 }
 
 namespace webhook::ngx {

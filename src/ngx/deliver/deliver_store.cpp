@@ -377,7 +377,7 @@ StateResult apply_locked(Zone* zone, const store::EndpointStatus& m, store::Mode
 // Live (a publish), the bounds: the Idempotency-Key checked and taken in the
 // same step (two publishes with one key make one event), the tenant's
 // max_pending and share of the zone, and the zone's reserve for keys and
-// subscriptions (README.md#webhook_zone: no part of the zone starves another). New
+// subscriptions (docs/directives.md#webhook_zone: no part of the zone starves another). New
 // deliveries are held until the record is durable (release_event).
 StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode) {
     DeliverShared* sh = zone->sh->deliver;
@@ -513,7 +513,7 @@ StateResult apply_locked(Zone* zone, const store::AttemptDone& m, store::Mode mo
     // Whatever can throw or needs memory comes before the first change: a
     // report must always move the delivery on (re-queued, done or failed),
     // so a full zone only costs the attempt log entry, never the delivery.
-    std::string history = store::attempt_log_append(sv(d->history), m.attempt, kMaxHistory);
+    std::string history = store::attempt_log_append(sv(d->history), m.number, m.attempt, kMaxHistory);
 
     // A report from an attempt whose lease expired while another attempt
     // holds the delivery now goes into the log only: the current attempt

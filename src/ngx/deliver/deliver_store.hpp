@@ -1,4 +1,4 @@
-// Subscriptions, events and deliveries in the zone (README.md#rest-api, README.md#the-delivery-model): the state
+// Subscriptions, events and deliveries in the zone (docs/api.md, docs/delivery.md): the state
 // the dispatcher works from, changed only through the mutation log
 // (endpoint.put/del, event.put/del, attempt.done, delivery.replay/unreplay,
 // and the snapshot's restore records), read by the API as copies.

@@ -13,7 +13,7 @@ const DeliveryConf* delivery_conf_of(ngx_conf_t* cf, Zone* zone) {
     // before or after this module's init_main_conf has run.
     auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
     for (DeliveryConf* dc : mcf->deliveries) {
-        if (zone_resolve(cf, dc->zone_ref, nullptr) == zone) return dc;
+        if (zone_resolve(cf, dc->zone_ref) == zone) return dc;
     }
     return nullptr;
 }
@@ -30,25 +30,7 @@ bool event_type_known(std::string_view f) {
 }
 
 std::optional<ApiError> check_endpoint_url(const DeliveryConf& conf, std::string_view text) {
-    auto parsed = parse_webhook_url(text, conf.allow_http);
-    if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
-    const Url& url = std::get<Url>(parsed);
-    if (url.host_is_ip) {
-        unsigned char addr[16];
-        bool v6;
-        parse_ip(url.host, addr, &v6);
-        if (!conf.policy.permits(addr, v6))
-            return unprocessable("url_not_allowed", "url points to a loopback, private or reserved address");
-    } else if (!conf.policy.allow_private) {
-        // localhost and its subdomains (RFC 6761), with or without the root dot.
-        std::string lower(url.host);
-        for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        std::string_view host = lower;
-        if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-        if (host == "localhost" || (host.size() > 10 && host.substr(host.size() - 10) == ".localhost"))
-            return unprocessable("url_not_allowed", "url points to localhost");
-    }
-    return std::nullopt;
+    return check_webhook_url(text, conf.allow_http, conf.policy);
 }
 
 }  // namespace webhook::ngx

@@ -44,6 +44,7 @@ struct DeliveryConf {
     int64_t disable_after_ms = 5LL * 86400 * 1000;
     size_t max_payload = 1 << 20;
     bool server_level = false;
+    ConfSite site{};                           // the directive
     Dispatcher* dispatcher = nullptr;          // this worker's
 };
 

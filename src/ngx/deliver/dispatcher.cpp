@@ -1,4 +1,4 @@
-// The dispatcher (README.md#the-delivery-model): each worker claims due deliveries from the zone
+// The dispatcher (docs/delivery.md): each worker claims due deliveries from the zone
 // and makes each attempt as a subrequest to the operator's location=, where
 // `proxy_pass $webhook_url` sends it on with all of NGINX's proxy settings.
 //
@@ -57,6 +57,7 @@ struct Dispatcher {
     ngx_uint_t running = 0;
     ngx_queue_t attempts;          // Attempt::link, the running ones
     int64_t renewed_ms = 0;
+    bool said_no_resolver = false; // the operator has been told (once per worker)
 };
 
 namespace {
@@ -455,22 +456,32 @@ void start(Dispatcher* d, Claim claim) {
         complete(a);
         return;
     }
-    if (a->url.host_is_ip) {
+    // An IP literal, or a localhost name (loopback by definition, never
+    // asked of DNS): judged as registration judged it.
+    if (std::optional<std::string> fixed = fixed_address(a->url.host, conf.policy)) {
         unsigned char addr[16];
         bool v6 = false;
-        parse_ip(a->url.host, addr, &v6);
+        parse_ip(*fixed, addr, &v6);
         if (!conf.policy.permits(addr, v6)) {
             a->error = "address_not_allowed";
             complete(a);
             return;
         }
-        a->target_url = a->url.with_address(a->url.host, v6);
+        a->target_url = a->url.with_address(*fixed, v6);
         launch(a);
         return;
     }
     ngx_http_core_loc_conf_t* clcf = conf.location_clcf;
     ngx_resolver_ctx_t* ctx = clcf->resolver ? ngx_resolve_start(clcf->resolver, nullptr) : nullptr;
     if (ctx == nullptr || ctx == NGX_NO_RESOLVER) {
+        // Every attempt to a host name fails until the configuration
+        // changes: worth more than each attempt's info line.
+        if (!a->d->said_no_resolver) {
+            a->d->said_no_resolver = true;
+            ngx_log_error(NGX_LOG_WARN, &a->log, 0,
+                          "webhook delivery: no \"resolver\" applies to location \"%V\": attempts to endpoints given "
+                          "by host name fail with no_resolver; add \"resolver ADDRESS;\"", &clcf->name);
+        }
         a->error = "no_resolver";
         complete(a);
         return;

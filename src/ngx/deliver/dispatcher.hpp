@@ -1,4 +1,4 @@
-// The dispatcher (README.md#the-delivery-model): in each worker, claims due deliveries from the
+// The dispatcher (docs/delivery.md): in each worker, claims due deliveries from the
 // zone and makes each attempt as a subrequest to webhook_delivery's
 // location=, then records the outcome through the mutation log.
 #pragma once

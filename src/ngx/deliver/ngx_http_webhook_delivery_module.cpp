@@ -1,4 +1,4 @@
-// ngx_http_webhook_delivery_module: outbound webhooks (README.md#the-delivery-model).
+// ngx_http_webhook_delivery_module: outbound webhooks (docs/delivery.md).
 //   webhook_delivery    where and how attempts are made (http, server)
 //   webhook_sign        how requests are signed (http)
 //   webhook_event_type  the event catalog (http)
@@ -34,6 +34,7 @@ struct Emit {
     ngx_http_complex_value_t* tenant;
     ngx_http_complex_value_t* data;
     ngx_http_complex_value_t* cond;
+    ConfSite site;   // the directive
 };
 
 struct LocConf {
@@ -118,6 +119,7 @@ char* webhook_delivery(ngx_conf_t* cf, ngx_command_t*, void*) {
     auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
     DeliveryConf* dc = pool_new<DeliveryConf>(cf->pool);
     if (dc == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    dc->site = conf_site(cf);
     if (char* rv = parse_params(cf, dc, kDeliveryParams); rv != NGX_CONF_OK) return rv;
     if (dc->location.len == 0) return conf_error(cf, "webhook_delivery: location=URI is required");
     if (cf->cmd_type == NGX_HTTP_SRV_CONF) {
@@ -221,7 +223,7 @@ char* webhook_emit(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     auto* value = static_cast<ngx_str_t*>(cf->args->elts);
     if (lcf->emits == nullptr && (lcf->emits = pool_new<std::vector<Emit>>(cf->pool)) == nullptr)
         return static_cast<char*>(NGX_CONF_ERROR);
-    Emit e{std::string(sv(value[1])), {}, nullptr, nullptr, nullptr, nullptr};
+    Emit e{std::string(sv(value[1])), {}, nullptr, nullptr, nullptr, nullptr, conf_site(cf)};
     if (!valid_event_type(e.type)) return conf_error(cf, "webhook_emit: invalid event type \"%V\"", &value[1]);
     if (char* rv = parse_params(cf, &e, kEmitParams, 2); rv != NGX_CONF_OK) return rv;
     lcf->emits->push_back(e);
@@ -265,7 +267,8 @@ void emit_one(ngx_http_request_t* r, const Emit& e) {
     std::string data = emit_data(r, e);
     auto result = publish(*dc, PublishRequest{tenant_sv, e.type, data, "", ""});
     if (auto* err = std::get_if<ApiError>(&result)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "webhook_emit \"%s\": %s", e.type.c_str(), err->code.c_str());
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "webhook_emit \"%s\": not published: %d %s: %s",
+                      e.type.c_str(), err->status, err->code.c_str(), err->message.c_str());
         return;
     }
     auto& p = std::get<Published>(result);
@@ -329,9 +332,17 @@ void* create_main_conf(ngx_conf_t* cf) { return pool_new<DeliveryMainConf>(cf->p
 char* init_main_conf(ngx_conf_t* cf, void* conf) {
     auto* mcf = static_cast<DeliveryMainConf*>(conf);
     for (DeliveryConf* dc : mcf->deliveries) {
-        dc->zone = zone_resolve(cf, dc->zone_ref, "webhook_delivery");
+        dc->zone = zone_resolve(cf, dc->zone_ref, "webhook_delivery", dc->site);
         if (dc->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-        if (dc->zone->delivery == nullptr) dc->zone->delivery = dc;
+        // Two would split the zone's queue between their locations and
+        // settings, while the API checks URLs against the first one's.
+        if (const DeliveryConf* first = dc->zone->delivery) {
+            return site_error(cf, dc->site,
+                              "webhook_delivery: zone \"%V\" already has the webhook_delivery in %V:%ui: one per "
+                              "zone; give this one another zone= (or remove it)", &dc->zone->name(), &first->site.file,
+                              first->site.line);
+        }
+        dc->zone->delivery = dc;
     }
     return NGX_CONF_OK;
 }
@@ -345,10 +356,17 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     if (conf->emits != nullptr) {
         for (Emit& e : *conf->emits) {
-            if (e.zone == nullptr && (e.zone = zone_resolve(cf, e.zone_ref, "webhook_emit")) == nullptr)
+            if (e.zone == nullptr && (e.zone = zone_resolve(cf, e.zone_ref, "webhook_emit", e.site)) == nullptr)
                 return static_cast<char*>(NGX_CONF_ERROR);
             // Keep bodies up to max_payload in memory, where $request_body sees them.
             const DeliveryConf* dc = delivery_conf_of(cf, e.zone);
+            // Published events are only ever stored for a webhook_delivery
+            // to send (emit_one): without one, nothing would happen.
+            if (dc == nullptr)
+                return site_error(cf, e.site,
+                                  "webhook_emit: zone \"%V\" has no webhook_delivery, so events would never be "
+                                  "published; add \"webhook_delivery zone=%V location=URI;\" (and that location, "
+                                  "with \"proxy_pass $webhook_url;\")", &e.zone->name(), &e.zone->name());
             if (dc != nullptr && clcf->client_body_buffer_size < dc->max_payload)
                 clcf->client_body_buffer_size = dc->max_payload;
         }
@@ -364,18 +382,78 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
         if (!match) continue;
         dc->location_clcf = clcf;
         dc->server_ctx = cscf->ctx;
+        // Attempts are subrequests: the server's rewrites and the location's
+        // run before proxy_pass.
+        EarlyReturn early = early_return(cf);
+        if (early == EarlyReturn::always || early == EarlyReturn::server)
+            return site_error(cf, dc->site,
+                              "webhook_delivery: %s \"return\" answers every attempt to location=%V before proxy_pass "
+                              "can send it: no delivery would reach an endpoint; remove that \"return\"",
+                              early == EarlyReturn::server ? "the server's" : "the location's", &dc->location);
+        // A server-level guard such as if ($host !~ ...) { return 444; } is
+        // about clients, but attempts pass through it too, with no client
+        // Host: it may answer them all. A guard in the location itself is
+        // the operator's own choice for attempts (accepted silently).
+        if (server_returns(cf) == EarlyReturn::sometimes)
+            site_log(NGX_LOG_WARN, cf->log, 0, dc->site,
+                     "webhook_delivery: a \"return\" inside \"if\" (or after \"rewrite\" or \"break\") of the "
+                     "server holding location=%V also runs for every attempt (which has no client Host) and may "
+                     "answer it before proxy_pass sends it; move that \"return\" into the server's locations for "
+                     "clients, or location=%V into a server of its own", &dc->location, &dc->location);
     }
     return NGX_CONF_OK;
+}
+
+// Whether any directive of the configuration uses $NAME (NGINX keeps the
+// variables directives compile to in the core module's main configuration).
+bool variable_used(ngx_conf_t* cf, std::string_view name) {
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* v = static_cast<ngx_http_variable_t*>(cmcf->variables.elts);
+    for (ngx_uint_t i = 0; i < cmcf->variables.nelts; i++)
+        if (sv(v[i].name) == name) return true;
+    return false;
+}
+
+// The location= of each webhook_delivery, once all are merged: it must send
+// attempts on (proxy_pass $webhook_url); it should be internal and have a
+// resolver. Which content handler it has is NGINX's private matter, so
+// proxy_pass is recognised by a handler being set and $webhook_url being used.
+ngx_int_t check_delivery_location(ngx_conf_t* cf, const DeliveryConf* dc, bool url_used) {
+    const ngx_http_core_loc_conf_t* clcf = dc->location_clcf;
+    if (clcf->handler == nullptr) {
+        site_error(cf, dc->site,
+                   "webhook_delivery: location \"%V\", which serves location=%V, has no proxy_pass, so no attempt can "
+                   "be sent; write \"proxy_pass $webhook_url;\" in it", &clcf->name, &dc->location);
+        return NGX_ERROR;
+    }
+    if (!url_used) {
+        site_error(cf, dc->site,
+                   "webhook_delivery: no directive uses $webhook_url, so attempts would not go to the endpoints; write "
+                   "\"proxy_pass $webhook_url;\" in location \"%V\"", &clcf->name);
+        return NGX_ERROR;
+    }
+    if (!clcf->internal)
+        site_log(NGX_LOG_WARN, cf->log, 0, dc->site,
+                 "webhook_delivery: location \"%V\", which serves location=%V, is not internal: clients can request "
+                 "it (they get an error, nothing is sent); add \"internal;\" to it", &clcf->name, &dc->location);
+    if (clcf->resolver == nullptr || clcf->resolver->connections.nelts == 0)
+        site_log(NGX_LOG_WARN, cf->log, 0, dc->site,
+                 "webhook_delivery: no \"resolver\" applies to location \"%V\": attempts to endpoints given by host "
+                 "name will fail with no_resolver; add \"resolver ADDRESS;\" (e.g. to the http block)", &clcf->name);
+    return NGX_OK;
 }
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) {
     auto* mcf = static_cast<DeliveryMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_delivery_module));
     for (DeliveryConf* dc : mcf->deliveries) {
         if (dc->location_clcf == nullptr) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_delivery: no server has a location for location=%V",
-                               &dc->location);
+            site_error(cf, dc->site,
+                       "webhook_delivery: %s location for location=%V: add \"location %V { internal; proxy_pass "
+                       "$webhook_url; }\"", dc->server_level ? "this server has no" : "no server has a", &dc->location,
+                       &dc->location);
             return NGX_ERROR;
         }
+        if (check_delivery_location(cf, dc, variable_used(cf, "webhook_url")) != NGX_OK) return NGX_ERROR;
     }
     auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
     auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));

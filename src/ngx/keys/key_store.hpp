@@ -1,4 +1,4 @@
-// API keys in the zone (README.md#api_key_auth): stored by the SHA-256 of the secret and by
+// API keys in the zone (docs/directives.md#api_key_auth): stored by the SHA-256 of the secret and by
 // id, listed per resource. Changed only through the mutation log (key.put,
 // key.del); read by api_key_auth and the API as copies.
 #pragma once

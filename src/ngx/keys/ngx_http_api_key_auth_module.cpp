@@ -3,6 +3,7 @@
 // and exposes the key through $api_key_* variables (e.g. for limit_req).
 
 #include <new>
+#include <vector>
 
 #include "core/keys/api_keys.hpp"
 #include "ngx/common/conf.hpp"
@@ -20,6 +21,13 @@ struct AuthConf {
     ZoneRef zone_ref;
     Zone* zone;
     ngx_http_complex_value_t* resource;  // nullptr: any resource
+    ConfSite site;                       // the directive
+};
+
+// Every api_key_auth written in the configuration (not "off"), checked
+// together once merged.
+struct AuthMainConf {
+    std::vector<AuthConf*> auths;
 };
 
 enum class KeyState { missing, invalid, ok };
@@ -61,35 +69,47 @@ AuthCtx* resolve(ngx_http_request_t* r) {
     return ctx;
 }
 
-ngx_int_t refuse(ngx_http_request_t* r, Zone* zone, ngx_uint_t status, const char* code, const char* message) {
-    count_key_check(zone, KeyCheckResult::refused);
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "api_key_auth: %s", code);
-    return send_error(r, status, code, message);
+// Counted by its code, logged once (why, for the operator: never the key)
+// and answered with what the caller can act on.
+ngx_int_t refuse(ngx_http_request_t* r, Zone* zone, ngx_uint_t status, KeyCheckResult result, std::string_view message,
+                 std::string_view reason) {
+    count_key_check(zone, result);
+    log_refusal(r, "api_key_auth", status, key_check_code(result), reason);
+    return send_error(r, status, key_check_code(result), message);
 }
 
 ngx_int_t access_handler(ngx_http_request_t* r) {
     auto* conf = static_cast<AuthConf*>(ngx_http_get_module_loc_conf(r, ngx_http_api_key_auth_module));
     if (conf->enabled != 1 || r != r->main) return NGX_DECLINED;
 
-    {
-        AuthCtx* ctx = resolve(r);
-        if (ctx->state == KeyState::missing)
-            return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, "missing_api_key", "an API key is required");
-        if (ctx->state == KeyState::invalid)
-            return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
+    AuthCtx* ctx = resolve(r);
+    if (ctx->state == KeyState::missing)
+        return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, KeyCheckResult::missing_api_key, kMissingKeyMessage,
+                      "no key in Authorization: Bearer or X-API-Key");
+    if (ctx->state == KeyState::invalid)
+        return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, KeyCheckResult::invalid_api_key, kInvalidKeyMessage,
+                      "an unknown, revoked or expired key");
 
-        if (!scopes_satisfy(ctx->key.scopes, conf->scope))
-            return refuse(r, conf->zone, NGX_HTTP_FORBIDDEN, "insufficient_scope", "the API key lacks the scope this needs");
-        if (conf->resource != nullptr) {
-            ngx_str_t want;
-            if (ngx_http_complex_value(r, conf->resource, &want) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            if (!resource_allows(sv(ctx->key.resource), sv(want)))
-                return refuse(r, conf->zone, NGX_HTTP_FORBIDDEN, "forbidden_resource", "the API key is not valid for this resource");
-        }
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "api_key_auth: key %V admitted", &ctx->key.id);
-        count_key_check(conf->zone, KeyCheckResult::ok);
-        return NGX_OK;
+    // The refusals' reasons are built only when refusing.
+    auto key = [ctx] { return "key " + std::string(sv(ctx->key.id)); };
+    if (!scopes_satisfy(ctx->key.scopes, conf->scope)) {
+        std::string need = scopes_text(conf->scope);
+        return refuse(r, conf->zone, NGX_HTTP_FORBIDDEN, KeyCheckResult::insufficient_scope,
+                      "this needs an API key with the " + need + " scope",
+                      key() + " has scopes \"" + scopes_text(ctx->key.scopes) + "\", not " + need);
     }
+    if (conf->resource != nullptr) {
+        ngx_str_t want;
+        if (ngx_http_complex_value(r, conf->resource, &want) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (!resource_allows(sv(ctx->key.resource), sv(want)))
+            return refuse(r, conf->zone, NGX_HTTP_FORBIDDEN, KeyCheckResult::forbidden_resource,
+                          "the API key is not valid for this resource",
+                          key() + " is for resource \"" + std::string(sv(ctx->key.resource)) + "\", not \"" +
+                              std::string(sv(want)) + "\"");
+    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "api_key_auth: key %V admitted", &ctx->key.id);
+    count_key_check(conf->zone, KeyCheckResult::ok);
+    return NGX_OK;
 }
 
 ngx_int_t key_variable_failed(ngx_http_request_t*, ngx_http_variable_value_t* v, uintptr_t) noexcept {
@@ -145,13 +165,19 @@ char* api_key_auth(ngx_conf_t* cf, ngx_command_t*, void* c) {
     }
     conf->enabled = 1;
     conf->scope = *scope;
+    conf->site = conf_site(cf);
     if (char* rv = parse_params(cf, conf, kParams, 2); rv != NGX_CONF_OK) return rv;
+    auto* amcf = static_cast<AuthMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_api_key_auth_module));
+    amcf->auths.push_back(conf);
     return NGX_CONF_OK;
 }
 
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     auto* prev = static_cast<AuthConf*>(parent);
     auto* conf = static_cast<AuthConf*>(child);
+    // Written in this block (not inherited): a `return` here must not answer first.
+    if (conf->enabled == 1 && check_early_return(cf, "api_key_auth", conf->site, "checked for an API key") != NGX_CONF_OK)
+        return static_cast<char*>(NGX_CONF_ERROR);
     // The directive is inherited whole (scope, zone and resource together).
     if (conf->enabled == NGX_CONF_UNSET) {
         ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
@@ -159,15 +185,38 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
         conf->zone_ref = prev->zone_ref;
         conf->zone = prev->zone;
         conf->resource = prev->resource;
+        conf->site = prev->site;
     }
     if (conf->enabled == 1 && conf->zone == nullptr) {
-        conf->zone = zone_resolve(cf, conf->zone_ref, "api_key_auth");
+        conf->zone = zone_resolve(cf, conf->zone_ref, "api_key_auth", conf->site);
         if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     }
     return NGX_CONF_OK;
 }
 
+void* create_main_conf(ngx_conf_t* cf) { return pool_new<AuthMainConf>(cf->pool); }
+
 ngx_int_t postconfiguration(ngx_conf_t* cf) {
+    // Keys are made and revoked by a webhook_api of the zone (its merge
+    // marks the zone): with none, a zone holds no key, unless state= brings
+    // back keys an earlier configuration made.
+    auto* amcf = static_cast<AuthMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_api_key_auth_module));
+    for (AuthConf* conf : amcf->auths) {
+        Zone* zone = zone_resolve(cf, conf->zone_ref, "api_key_auth", conf->site);
+        if (zone == nullptr) return NGX_ERROR;
+        if (zone->api_served) continue;
+        if (zone->state_dir.len == 0) {
+            site_error(cf, conf->site,
+                       "api_key_auth: no webhook_api serves zone \"%V\", which has no state=: it never holds an API key "
+                       "and every request would be refused; add a location with \"webhook_api zone=%V "
+                       "admin_key=SECRET;\"", &zone->name(), &zone->name());
+            return NGX_ERROR;
+        }
+        site_log(NGX_LOG_WARN, cf->log, 0, conf->site,
+                 "api_key_auth: no webhook_api serves zone \"%V\": only keys kept in state=\"%V\" are accepted, and "
+                 "none can be created or revoked; add a location with \"webhook_api zone=%V admin_key=SECRET;\" unless "
+                 "that is intended", &zone->name(), &zone->state_dir, &zone->name());
+    }
     auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
     auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (h == nullptr) return NGX_ERROR;
@@ -185,7 +234,7 @@ ngx_command_t commands[] = {
 ngx_http_module_t module_ctx = {
     callback<preconfiguration>,   /* preconfiguration */
     callback<postconfiguration>,  /* postconfiguration */
-    nullptr,            /* create main configuration */
+    callback<create_main_conf>,   /* create main configuration */
     nullptr,            /* init main configuration */
     nullptr,            /* create server configuration */
     nullptr,            /* merge server configuration */

@@ -1,4 +1,4 @@
-// Who is calling: the API key presented with a request (README.md#api_key_auth), shared by
+// Who is calling: the API key presented with a request (docs/directives.md#api_key_auth), shared by
 // api_key_auth and the management API.
 #pragma once
 
@@ -12,6 +12,12 @@ namespace webhook::ngx {
 // From `Authorization: Bearer <key>` or `X-API-Key: <key>`; nullopt when the
 // request presents neither.
 std::optional<std::string_view> presented_key(ngx_http_request_t* r);
+
+// What a caller is told when its key is absent or not valid (api_key_auth
+// and webhook_api answer alike; unknown, revoked and expired look the same).
+constexpr std::string_view kMissingKeyMessage =
+    "an API key is required: send it as Authorization: Bearer <key> or X-API-Key: <key>";
+constexpr std::string_view kInvalidKeyMessage = "the API key is not valid (unknown, revoked or expired)";
 
 enum class KeyCheck { ok, invalid };
 

@@ -1,5 +1,5 @@
 // webhook_status: the zone's counters and gauges in Prometheus text format
-// (README.md#webhook_status).
+// (docs/directives.md#webhook_status).
 
 #include <string>
 
@@ -14,7 +14,6 @@ namespace {
 constexpr double kLatencyBounds[kLatencyBuckets - 1] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 const char* const kLatencyLabels[kLatencyBuckets] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
                                                      "0.5",   "1",    "2.5",   "5",    "10",  "+Inf"};
-const char* const kKeyCheckNames[kKeyCheckResults] = {"ok", "refused"};
 
 uint64_t load(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 
@@ -40,6 +39,17 @@ void sample(std::string& out, const char* name, const std::string& labels, uint6
 }
 
 }  // namespace
+
+std::string_view key_check_code(KeyCheckResult r) {
+    switch (r) {
+    case KeyCheckResult::ok: return "ok";
+    case KeyCheckResult::missing_api_key: return "missing_api_key";
+    case KeyCheckResult::invalid_api_key: return "invalid_api_key";
+    case KeyCheckResult::insufficient_scope: return "insufficient_scope";
+    case KeyCheckResult::forbidden_resource: break;
+    }
+    return "forbidden_resource";
+}
 
 size_t counters_shared_size() { return sizeof(Counters); }
 
@@ -68,7 +78,9 @@ std::string status_text(Zone* zone, const QueueStats& q) {
                load(sh->verifications[i]));
     metric(out, "webhook_key_checks_total", "counter", "API key checks by result.");
     for (size_t i = 0; i < kKeyCheckResults; i++)
-        sample(out, "webhook_key_checks_total", zl + ",result=\"" + kKeyCheckNames[i] + "\"", load(sh->key_checks[i]));
+        sample(out, "webhook_key_checks_total",
+               zl + ",result=\"" + std::string(key_check_code(static_cast<KeyCheckResult>(i))) + "\"",
+               load(sh->key_checks[i]));
     metric(out, "webhook_events_published_total", "counter", "Events published.");
     sample(out, "webhook_events_published_total", zl, load(sh->events_published));
     metric(out, "webhook_attempts_total", "counter", "Delivery attempts by outcome.");

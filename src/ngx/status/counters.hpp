@@ -1,5 +1,5 @@
 // The zone's counters (lock-free increments from any worker) and their
-// Prometheus rendering for webhook_status (README.md#webhook_status).
+// Prometheus rendering for webhook_status (docs/directives.md#webhook_status).
 #pragma once
 
 #include <string>
@@ -12,8 +12,12 @@ namespace webhook::ngx {
 
 constexpr size_t kLatencyBuckets = 12;
 
-enum class KeyCheckResult { ok, refused };
-constexpr size_t kKeyCheckResults = 2;
+// An api_key_auth check's result: ok or the refusal's code (docs/directives.md#api_key_auth).
+// key_check_code names each (a switch: a new one without a name does not
+// build); the last one sizes the counters, as Verdict's does.
+enum class KeyCheckResult { ok, missing_api_key, invalid_api_key, insufficient_scope, forbidden_resource };
+constexpr size_t kKeyCheckResults = static_cast<size_t>(KeyCheckResult::forbidden_resource) + 1;
+std::string_view key_check_code(KeyCheckResult r);
 
 struct Counters {
     uint64_t verifications[kVerdictCount];   // by Verdict

@@ -1,5 +1,5 @@
 // ngx_http_webhook_status_module: `webhook_status [zone=NAME]` answers with
-// the zone's counters and gauges in Prometheus text format (README.md#webhook_status).
+// the zone's counters and gauges in Prometheus text format (docs/directives.md#webhook_status).
 
 #include "ngx/common/conf.hpp"
 #include "ngx/deliver/deliver_store.hpp"
@@ -13,6 +13,7 @@ struct StatusConf {
     ngx_flag_t enabled;
     ZoneRef zone_ref;
     Zone* zone;
+    ConfSite site;   // the directive
 };
 
 ngx_int_t status_handler(ngx_http_request_t* r) {
@@ -32,6 +33,7 @@ char* webhook_status(ngx_conf_t* cf, ngx_command_t*, void* c) {
     auto* conf = static_cast<StatusConf*>(c);
     if (conf->enabled != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
     conf->enabled = 1;
+    conf->site = conf_site(cf);
     if (char* rv = parse_params(cf, conf, kParams); rv != NGX_CONF_OK) return rv;
     set_content_handler(cf, callback<status_handler, http_failed>);
     return NGX_CONF_OK;
@@ -41,7 +43,7 @@ char* webhook_status(ngx_conf_t* cf, ngx_command_t*, void* c) {
 char* merge_loc_conf(ngx_conf_t* cf, void*, void* child) {
     auto* conf = static_cast<StatusConf*>(child);
     if (conf->enabled == 1 && conf->zone == nullptr) {
-        conf->zone = zone_resolve(cf, conf->zone_ref, "webhook_status");
+        conf->zone = zone_resolve(cf, conf->zone_ref, "webhook_status", conf->site);
         if (conf->zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     }
     return NGX_CONF_OK;

@@ -6,8 +6,11 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <map>
 #include <memory>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +19,6 @@
 #include "core/store/mutation.hpp"
 #include "core/store/records.hpp"
 #include "ngx/common/shm.hpp"
-#include "ngx/keys/key_store.hpp"
 #include "ngx/store/mutation_log.hpp"
 
 namespace webhook::ngx {
@@ -470,27 +472,145 @@ bool lock_dir(const std::string& dir, ngx_log_t* log) {
     return true;
 }
 
-// Creates and removes a file in dir as uid/gid (in a child process, at
-// start): 0, or the errno that kept it out.
-int write_test_as(const std::string& dir, ngx_uid_t uid, ngx_gid_t gid) {
+// Creates and removes a file in dir: 0, or the errno that kept it out.
+int write_test(const std::string& dir) {
+    std::string path = dir + "/.write-test";
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return errno != 0 ? errno : EACCES;
+    close(fd);
+    unlink(path.c_str());
+    return 0;
+}
+
+// What keeps the worker user out of DIR: err (0: nothing), and whether a
+// directory above DIR does (DIR cannot even be looked up) or DIR itself.
+struct WorkerAccess {
+    int err;
+    bool above;
+};
+
+// The same as the worker processes will be (a child process, at start and
+// in nginx -t): their user, their group and the user's supplementary
+// groups, set as ngx_worker_process_init sets them.
+WorkerAccess write_test_as(const std::string& dir, const ngx_core_conf_t* ccf) {
+    // The exit status: the errno (1..127), + 128 when DIR cannot be looked up.
+    constexpr int kAbove = 128;
     pid_t pid = fork();
-    if (pid < 0) return 0;   // cannot tell: the first write will say
+    if (pid < 0) return {0, false};   // cannot tell: the first write will say
     if (pid == 0) {
-        if (setgid(gid) != 0 || setuid(uid) != 0) _exit(EPERM);
-        std::string path = dir + "/.write-test";
-        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) _exit(errno & 0xff ? errno & 0xff : EACCES);
-        close(fd);
-        unlink(path.c_str());
-        _exit(0);
+        if (setgid(ccf->group) != 0) _exit(EPERM);
+        int groups = ccf->username != nullptr ? initgroups(ccf->username, ccf->group) : setgroups(0, nullptr);
+        if (groups != 0 || setuid(ccf->user) != 0) _exit(EPERM);
+        struct stat st;
+        bool above = stat(dir.c_str(), &st) != 0;
+        int err = above ? errno : write_test(dir);
+        if (err <= 0 || err >= kAbove) err = err != 0 ? EACCES : 0;
+        _exit(err != 0 && above ? err + kAbove : err);
     }
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+    if (!WIFEXITED(status)) return {EIO, false};
+    int code = WEXITSTATUS(status);
+    return {code % kAbove, code >= kAbove};
+}
+
+// Whether dir holds what this module writes there (an earlier start's lock
+// file, snapshot or journals): only then is an existing DIR handed to the
+// worker user. Any other directory (state=/tmp, a home directory) keeps its
+// owner and mode.
+bool holds_state(const std::string& dir) {
+    struct stat st;
+    for (const char* name : {"lock", kSnapshot}) {
+        if (lstat((dir + "/" + name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) return true;
+    }
+    return !journal_files(dir).empty();
 }
 
 }  // namespace
+
+ngx_int_t journal_check_dir(Zone* zone, ngx_log_t* log) {
+    std::string dir = dir_of(zone);
+    const ConfSite& site = zone->site;
+    struct stat st;
+    bool created = false;
+    if (stat(dir.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            site_log(NGX_LOG_EMERG, log, 0, site,
+                     "webhook_zone \"%V\": state=\"%s\" is not a directory: give state= a directory (created when "
+                     "missing)", &zone->name(), dir.c_str());
+            return NGX_ERROR;
+        }
+    } else if (mkdir(dir.c_str(), 0700) == 0) {
+        created = true;
+    } else if (errno != EEXIST) {
+        int err = errno;
+        // As for NGINX's temp paths, only the last directory is created.
+        // DIR has no trailing slash (state= parsing drops them); the
+        // parent of a/b//c is a/b.
+        size_t end = dir.rfind('/');
+        while (end > 1 && dir[end - 1] == '/') end--;
+        std::string parent = dir.substr(0, std::max<size_t>(end, 1));
+        if (err == ENOENT) {
+            site_log(NGX_LOG_EMERG, log, 0, site,
+                     "webhook_zone \"%V\": the directory \"%s\" that would hold state=\"%s\" does not exist: create "
+                     "it (mkdir -p %s) or choose another state=", &zone->name(), parent.c_str(), dir.c_str(),
+                     parent.c_str());
+        } else if (err == ENOTDIR) {
+            site_log(NGX_LOG_EMERG, log, 0, site,
+                     "webhook_zone \"%V\": \"%s\" (or a path above it) is not a directory, so state=\"%s\" cannot be "
+                     "created: choose another state=", &zone->name(), parent.c_str(), dir.c_str());
+        } else {
+            site_log(NGX_LOG_EMERG, log, err, site, "webhook_zone \"%V\": cannot create the state directory \"%s\"",
+                     &zone->name(), dir.c_str());
+        }
+        return NGX_ERROR;
+    }
+    auto* ccf = reinterpret_cast<ngx_core_conf_t*>(ngx_get_conf(zone->cycle->conf_ctx, ngx_core_module));
+    if (geteuid() != 0 || ccf->user == static_cast<ngx_uid_t>(NGX_CONF_UNSET_UINT)) {
+        // The workers will run as this process does.
+        if (int err = write_test(dir)) {
+            struct passwd* pw = getpwuid(geteuid());
+            site_log(NGX_LOG_EMERG, log, err, site,
+                     "webhook_zone \"%V\": the user \"%s\" nginx runs as cannot write to the state directory \"%s\": "
+                     "give it write access or choose another state=",
+                     &zone->name(), pw != nullptr ? pw->pw_name : "?", dir.c_str());
+            return NGX_ERROR;
+        }
+        return NGX_OK;
+    }
+    // The workers write here: hand DIR to their user, as NGINX does with its
+    // temp paths, when this call created it or it holds this module's
+    // files. Another existing directory is only tested.
+    const char* user = ccf->username != nullptr ? ccf->username : "?";
+    if ((created || holds_state(dir)) &&
+        (chown(dir.c_str(), ccf->user, static_cast<gid_t>(-1)) != 0 ||
+         (stat(dir.c_str(), &st) == 0 && (st.st_mode & S_IRWXU) != S_IRWXU &&
+          chmod(dir.c_str(), st.st_mode | S_IRWXU) != 0))) {
+        site_log(NGX_LOG_EMERG, log, errno, site,
+                 "webhook_zone \"%V\": cannot hand the state directory \"%s\" to the worker user (chown, chmod u+rwx)",
+                 &zone->name(), dir.c_str());
+        return NGX_ERROR;
+    }
+    // A directory above DIR, or DIR itself when not handed over, may still
+    // keep the workers out: say so now, not at the first API call
+    // (docs/directives.md#webhook_zone).
+    WorkerAccess access = write_test_as(dir, ccf);
+    if (access.err != 0 && access.above) {
+        site_log(NGX_LOG_EMERG, log, access.err, site,
+                 "webhook_zone \"%V\": the worker user \"%s\" cannot write to the state directory \"%s\": let it "
+                 "search (x) every directory above it, or choose another state=", &zone->name(), user, dir.c_str());
+        return NGX_ERROR;
+    }
+    if (access.err != 0) {
+        site_log(NGX_LOG_EMERG, log, access.err, site,
+                 "webhook_zone \"%V\": the worker user \"%s\" cannot write to the state directory \"%s\": give "
+                 "it to that user (chown %s %s) or choose another state=", &zone->name(), user, dir.c_str(), user,
+                 dir.c_str());
+        return NGX_ERROR;
+    }
+    return NGX_OK;
+}
 
 ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     // A reload that resized a durable zone would build it from DIR while the
@@ -520,29 +640,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     }
 
     std::string dir = dir_of(zone);
-    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-        ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: cannot create state directory \"%s\"", dir.c_str());
-        return NGX_ERROR;
-    }
-    if (!lock_dir(dir, log)) return NGX_ERROR;
-    // The workers write here: hand DIR to their user, as NGINX does with its
-    // temp paths.
-    auto* ccf = reinterpret_cast<ngx_core_conf_t*>(ngx_get_conf(zone->cycle->conf_ctx, ngx_core_module));
-    if (geteuid() == 0 && ccf->user != static_cast<ngx_uid_t>(NGX_CONF_UNSET_UINT)) {
-        if (chown(dir.c_str(), ccf->user, static_cast<gid_t>(-1)) != 0) {
-            ngx_log_error(NGX_LOG_EMERG, log, errno, "webhook_zone: chown of \"%s\" failed", dir.c_str());
-            return NGX_ERROR;
-        }
-        // A directory above DIR may still keep the workers out: say so now,
-        // not at the first API call (README.md#webhook_zone).
-        int err = write_test_as(dir, ccf->user, ccf->group);
-        if (err != 0) {
-            ngx_log_error(NGX_LOG_EMERG, log, err,
-                          "webhook_zone \"%V\": the worker user \"%s\" cannot write to the state directory \"%s\"",
-                          &zone->name(), ccf->username ? ccf->username : "?", dir.c_str());
-            return NGX_ERROR;
-        }
-    }
+    if (journal_check_dir(zone, log) != NGX_OK || !lock_dir(dir, log)) return NGX_ERROR;
 
     struct Source {
         std::string name;
@@ -603,7 +701,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     if (invalid > 0) {
         // Whole records (their checksums hold) that this module cannot read
         // were written by another version: refuse to start rather than
-        // drop them with the next snapshot (README.md#webhook_zone: nothing acknowledged is lost).
+        // drop them with the next snapshot (docs/directives.md#webhook_zone: nothing acknowledged is lost).
         ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "webhook_zone \"%V\": %uz record(s) in \"%s\" cannot be read by this module (e.g. %s); the "
                       "directory is left as it is", &zone->name(), invalid, dir.c_str(), first_error.c_str());
@@ -611,7 +709,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     }
     zone->sh->log->seq = max_seq;
     if (refused > 0) {
-        // Never lose durable state through configuration (README.md#webhook_zone): refuse
+        // Never lose durable state through configuration (docs/directives.md#webhook_zone): refuse
         // to start and leave DIR as it is. The size needed is estimated from
         // the share of the records that fit.
         size_t size = zone->shm->shm.size;
@@ -625,10 +723,11 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
                       &zone->name(), needed >> 20);
         return NGX_ERROR;
     }
-    ngx_log_error(NGX_LOG_NOTICE, log, 0, "webhook_zone \"%V\": restored %ui keys from \"%s\" (%uz records)",
-                  &zone->name(), key_count(zone), dir.c_str(), applied);
-
     StateRecords state = log_capture(zone);
+    std::string restored = store::describe_state(state.records);
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "webhook_zone \"%V\": restored %s from \"%s\" (%uz records read)",
+                  &zone->name(), restored.c_str(), dir.c_str(), order.size());
+
     uint64_t seq = state.seq;
     std::string snapshot = log_encode(state);
     int err = write_snapshot(dir, snapshot);

@@ -1,4 +1,4 @@
-// Durability of the zone (README.md#webhook_zone state=DIR).
+// Durability of the zone (docs/directives.md#webhook_zone state=DIR).
 //
 // DIR holds `snapshot` (all live state at one sequence number) and journal
 // files `journal-<gen>-<serial>-<pid>.log`, one per worker process: a worker appends
@@ -19,5 +19,12 @@
 namespace webhook::ngx {
 
 extern const StoreOps kJournalStore;
+
+// nginx -t and start, in the master: DIR is ready for the worker processes.
+// As NGINX's temp paths (ngx_create_paths), DIR is created when missing (not
+// its parents) and handed to the worker user; then a file is written in it
+// as that user. What is wrong is logged at [emerg], naming the user and the
+// path, at the webhook_zone directive.
+ngx_int_t journal_check_dir(Zone* zone, ngx_log_t* log);
 
 }  // namespace webhook::ngx

@@ -126,11 +126,13 @@ ApiError refusal(StateResult rc, Zone* zone, const char* what) {
     std::string a_what = std::string(std::strchr("aeiou", what[0]) != nullptr ? "an " : "a ") + what;
     switch (rc) {
     case StateResult::limit_reached:
-        return {409, "limit_reached", std::string("the plan limit of this tenant for ") + what + "s is reached"};
+        // Keys and webhooks have plan limits (max_keys, max_webhooks).
+        return {409, "limit_reached", std::string("the plan limit of this tenant for ") + what + "s is reached (max_" +
+                                          what + "s; the admin raises it with PUT /limits/{tenant})"};
     case StateResult::zone_full:
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: %s was refused", &zone->name(),
                       a_what.c_str());
-        return {507, "zone_full", "the shared memory zone is full"};
+        return {507, "zone_full", "the shared memory zone is full (its size is set by webhook_zone zone=NAME:SIZE)"};
     case StateResult::not_found:
         return {404, "not_found", std::string("no such ") + what};
     case StateResult::conflict:

@@ -11,7 +11,7 @@ using namespace webhook::ngx;
 
 namespace {
 
-// Deliveries one tenant may have unfinished (README.md#webhook_zone max_pending).
+// Deliveries one tenant may have unfinished (docs/directives.md#webhook_zone max_pending).
 constexpr ngx_uint_t kDefaultMaxPending = 10000;
 constexpr ngx_uint_t kDefaultMaxWebhooks = 20;
 constexpr ngx_uint_t kDefaultMaxKeys = 20;
@@ -47,7 +47,8 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* data) {
     zone->shpool->log_nomem = 0;   // a full zone is reported by the module, once per refusal
     if (!zone_init_shared(zone)) return NGX_ERROR;
 
-    if (ngx_test_config) return NGX_OK;
+    // nginx -t: what start would find wrong with DIR, without loading it.
+    if (ngx_test_config) return zone->store == &kJournalStore ? journal_check_dir(zone, shm_zone->shm.log) : NGX_OK;
     return zone->store->load(zone, shm_zone->shm.log);
 }
 
@@ -106,6 +107,7 @@ char* webhook_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     zone->log_size = kDefaultLogSize;
     zone->cycle = cf->cycle;
     zone->store = &kMemoryStore;
+    zone->site = conf_site(cf);
 
     ZoneArgs args{zone, ngx_null_string, 0};
     if (char* rv = parse_params(cf, &args, kZoneParams); rv != NGX_CONF_OK) return rv;

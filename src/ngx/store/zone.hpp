@@ -4,7 +4,7 @@
 // file that owns it; ZoneShared only points at them.
 #pragma once
 
-#include "ngx/common/http.hpp"
+#include "ngx/common/conf.hpp"
 
 namespace webhook::ngx {
 
@@ -45,6 +45,9 @@ struct Zone {
     DeliveryConf* delivery;           // the webhook_delivery serving it, if any
     Journal* journal;                 // the journal store: this worker's writer
     Compaction* compaction;           //   and worker 0's compaction
+    ConfSite site;                    // the webhook_zone directive
+    bool api_served;                  // a webhook_api location serves it (their merge sets these)
+    bool api_admin_key;               //   one of them with admin_key=
 
     const ngx_str_t& name() const { return shm->shm.name; }
 };
@@ -70,8 +73,10 @@ const char* set_zone_param(ngx_conf_t* cf, T* conf, ngx_str_t value) {
     return zone_ref_bind(cf, value, &(conf->*Member)) ? nullptr : "cannot bind the zone";
 }
 // After the http{} block is parsed (merge, init, postconfiguration): the
-// zone, or nullptr after logging what is wrong, naming the directive (with
-// a null directive nothing is logged).
-Zone* zone_resolve(ngx_conf_t* cf, const ZoneRef& ref, const char* directive);
+// zone, or nullptr after logging what is wrong, naming the directive and
+// pointing at where it was written.
+Zone* zone_resolve(ngx_conf_t* cf, const ZoneRef& ref, const char* directive, const ConfSite& site);
+// The same, logging nothing.
+Zone* zone_resolve(ngx_conf_t* cf, const ZoneRef& ref);
 
 }  // namespace webhook::ngx

@@ -50,6 +50,7 @@ struct VerifyConf {
     Zone* replay_zone = nullptr;
     Zone* stats_zone = nullptr;   // where verifications are counted
     time_t replay_window = 0;
+    ConfSite site;                // the directive
 };
 
 struct LocConf {
@@ -60,7 +61,8 @@ struct RequestCtx {
     const VerifyConf* conf = nullptr;   // the configuration deciding (changes on a redirect)
     std::vector<Hmac> macs;
     std::vector<std::string> keys;      // with replay=: each mac's key
-    Parsed parsed;
+    Parsed parsed;           // parsed.detail: the sender's message
+    std::string note;        // for the log only: what the sender cannot act on (secrets, internal errors)
     Verdict verdict = Verdict::bad_signature;   // fail closed until finish() says ok
     bool hashing = false;     // the body filter feeds macs
     bool hash_failed = false;
@@ -167,6 +169,7 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
         if (!values.signature) continue;
         values.timestamp = header_value(r, f.timestamp);
         values.id = header_value(r, f.id);
+        values.names = f;
         break;
     }
 
@@ -198,19 +201,22 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
     }
     if (ctx->macs.empty()) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = "no usable secret: every secret= evaluated to an empty or undecodable value";
+        ctx->parsed.detail = verdict_detail(conf.scheme, ctx->parsed, ctx->verdict);
+        ctx->note = "no usable secret: every secret= evaluated to an empty or undecodable value";
         return false;
     }
-    if (skipped > 0) ctx->parsed.detail = "a secret= evaluated to an empty or undecodable value";
+    if (skipped > 0) ctx->note = "a secret= evaluated to an empty or undecodable value";
     for (auto& mac : ctx->macs) mac.update(ctx->parsed.signed_prefix);
     return true;
 }
 
 void finish(ngx_http_request_t* r, RequestCtx* ctx) {
     ctx->hashing = false;
+    const VerifyConf& conf = *ctx->conf;
     if (ctx->hash_failed) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = "the body could not be hashed";
+        ctx->parsed.detail = verdict_detail(conf.scheme, ctx->parsed, ctx->verdict);
+        ctx->note = "the body could not be hashed";
         return;
     }
     // Every secret is tried (no early exit); the first that matches names the
@@ -229,11 +235,9 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
     ctx->macs.clear();
     if (!match) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = ctx->parsed.detail.empty() ? std::string("no secret produces this signature")
-                                                         : "no secret produces this signature; " + ctx->parsed.detail;
+        ctx->parsed.detail = verdict_detail(conf.scheme, ctx->parsed, ctx->verdict);
         return;
     }
-    const VerifyConf& conf = *ctx->conf;
     if (conf.replay_zone != nullptr) {
         time_t now = ngx_time();
         // The id is what the sender signed: webhook-id, else the MAC itself.
@@ -243,7 +247,8 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
         time_t pending = now + std::min<time_t>(kReplayPendingSecs, conf.replay_window);
         if (replay_reserve(conf.replay_zone, key, now, pending, &token) == ReplayResult::replayed) {
             ctx->verdict = Verdict::replayed;
-            ctx->parsed.detail = "message id seen within the replay window, or in flight";
+            ctx->parsed.detail = verdict_detail(conf.scheme, ctx->parsed, ctx->verdict);
+            ctx->note = "seen within the replay window, or in flight";
             return;
         }
         ctx->replay_zone = conf.replay_zone;
@@ -262,15 +267,16 @@ ngx_int_t respond(ngx_http_request_t* r, RequestCtx* ctx) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "webhook_verify: verdict %d",
                        static_cast<int>(ctx->verdict));
         if (ctx->verdict != Verdict::ok) {
-            std::string_view code = verdict_code(ctx->verdict);
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "webhook_verify: %*s%s: %s (%*s)", code.size(),
-                          code.data(), ctx->conf->report ? " (report mode, passed on)" : "",
-                          ctx->parsed.detail.c_str(), scheme_name(ctx->conf->scheme.scheme).size(),
-                          scheme_name(ctx->conf->scheme.scheme).data());
+            std::string reason = ctx->parsed.detail.empty() ? std::string(verdict_message(ctx->verdict)) : ctx->parsed.detail;
+            if (!ctx->note.empty()) reason += "; " + ctx->note;
+            reason += " (" + std::string(scheme_name(ctx->conf->scheme.scheme)) + ")";
+            log_refusal(r, "webhook_verify", NGX_HTTP_UNAUTHORIZED, verdict_code(ctx->verdict), reason,
+                        ctx->conf->report ? Refusal::reported : Refusal::refused);
         }
     }
     if (ctx->verdict == Verdict::ok || ctx->conf->report) return NGX_DECLINED;
-    return send_error(r, NGX_HTTP_UNAUTHORIZED, verdict_code(ctx->verdict), verdict_message(ctx->verdict));
+    return send_error(r, NGX_HTTP_UNAUTHORIZED, verdict_code(ctx->verdict),
+                      ctx->parsed.detail.empty() ? verdict_message(ctx->verdict) : std::string_view(ctx->parsed.detail));
 }
 
 void body_post_handler(ngx_http_request_t* r) {
@@ -282,7 +288,8 @@ void body_post_handler(ngx_http_request_t* r) {
     } catch (...) {   // fail closed, and go on to answer
         log_callback_exception("while checking a signature");
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = "internal error while checking";
+        ctx->parsed.detail.clear();
+        ctx->note = "internal error while checking";
     }
     if (ctx->reading) {
         ctx->reading = false;
@@ -296,7 +303,7 @@ void body_post_handler(ngx_http_request_t* r) {
 ngx_int_t verify_kept_body(ngx_http_request_t* r, RequestCtx* ctx) {
     if (r->request_body->bufs == nullptr && r->request_body->rest > 0) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = "the body was not kept by an earlier reader";
+        ctx->note = "the body was not kept by an earlier reader";
         return respond(r, ctx);
     }
     for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
@@ -335,7 +342,7 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
         ctx->hashing = false;
         ctx->decided = true;
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = "the body could not be read";
+        ctx->note = "the body could not be read";
         return NGX_DECLINED;
     }
     if (vc == nullptr) return NGX_DECLINED;
@@ -348,7 +355,7 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
         if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         ctx->conf = vc;
         ctx->decided = true;
-        ctx->parsed.detail = "the body was refused by NGINX";
+        ctx->note = "the body was refused by NGINX";
         return NGX_DECLINED;
     }
 
@@ -511,6 +518,7 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
     auto* vc = pool_new<VerifyConf>(cf->pool);
     if (vc == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     lcf->verify = vc;
+    vc->site = conf_site(cf);
 
     if (cf->args->nelts == 2 && sv(value[1]) == "off") return NGX_CONF_OK;
 
@@ -574,15 +582,19 @@ void* create_loc_conf(ngx_conf_t* cf) {
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     auto* prev = static_cast<LocConf*>(parent);
     auto* conf = static_cast<LocConf*>(child);
+    // Written in this block (not inherited): a `return` here must not answer first.
+    bool own = conf->verify != NGX_CONF_UNSET_PTR && conf->verify->enabled;
     ngx_conf_merge_ptr_value(conf->verify, prev->verify, nullptr);
     VerifyConf* vc = conf->verify;
+    if (own && check_early_return(cf, "webhook_verify", vc->site, "verified") != NGX_CONF_OK)
+        return static_cast<char*>(NGX_CONF_ERROR);
     if (vc != nullptr && vc->replay && vc->replay_zone == nullptr) {
-        vc->replay_zone = zone_resolve(cf, vc->replay_zone_ref, "webhook_verify replay=");
+        vc->replay_zone = zone_resolve(cf, vc->replay_zone_ref, "webhook_verify replay=", vc->site);
         if (vc->replay_zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     }
     // Verifications are counted in the replay zone, else in the only zone.
     if (vc != nullptr && vc->stats_zone == nullptr)
-        vc->stats_zone = vc->replay_zone ? vc->replay_zone : zone_resolve(cf, ZoneRef{}, nullptr);
+        vc->stats_zone = vc->replay_zone ? vc->replay_zone : zone_resolve(cf, ZoneRef{});
     return NGX_CONF_OK;
 }
 

@@ -105,7 +105,7 @@ void replay_init_shared(Zone* zone, void* mem) {
 ngx_uint_t replay_capacity(const Zone* zone) {
     // A quarter of the zone, at the slab's 128-byte class for a node: a flood
     // of verified webhooks evicts old ids instead of starving keys and
-    // subscriptions (README.md#webhook_zone).
+    // subscriptions (docs/directives.md#webhook_zone).
     size_t entries = zone->shm->shm.size / kReplayShare / kNodeClass;
     return std::max<ngx_uint_t>(entries, kMinReplayEntries);
 }

@@ -1,4 +1,4 @@
-// The replay cache of webhook_verify replay= (README.md#webhook_verify): message ids seen,
+// The replay cache of webhook_verify replay= (docs/directives.md#webhook_verify): message ids seen,
 // each reserved while its request is in flight and remembered for the
 // replay window once the application accepted it.
 #pragma once
@@ -19,7 +19,7 @@ void replay_init_shared(Zone* zone, void* mem);
 enum class ReplayResult { fresh, replayed };
 
 // The replay cache holds at most 1/kReplayShare of the zone; past that the
-// oldest ids are evicted (README.md#webhook_zone allows it for this cache only).
+// oldest ids are evicted (docs/directives.md#webhook_zone allows it for this cache only).
 constexpr size_t kReplayShare = 4;
 ngx_uint_t replay_capacity(const Zone* zone);
 

@@ -187,9 +187,16 @@ TEST(WebhookUrl, Schemes) {
     EXPECT_TRUE(hp.explicit_port);
 
     for (const char* bad : {"ftp://example.com/", "ws://example.com/", "httpx://example.com/", "example.com/x",
-                            "//example.com/x", "https:/example.com/", "https:example.com", "https//example.com/"})
-        EXPECT_BAD_URL(bad, "absolute https:// URL");
+                            "//example.com/x", "https:/example.com/", "https:example.com", "https//example.com/"}) {
+        // The message says what the policy takes: https:// only, or http:// too.
+        EXPECT_REFUSED(bad, 400, "invalid_request", "url must be an absolute https:// URL", false);
+        EXPECT_BAD_URL(bad, "url must be an absolute https:// or http:// URL");
+    }
     EXPECT_BAD_URL("https://", "invalid host");
+}
+
+TEST(WebhookUrl, HttpRefusalNamesAllowHttp) {
+    EXPECT_REFUSED("http://example.com/", 422, "url_not_allowed", "webhook_delivery allow_http=on", false);
 }
 
 TEST(WebhookUrl, Credentials) {
@@ -651,4 +658,100 @@ TEST(AddressPolicy, AllowOpensItsRangesOnlyInTheirFamily) {
     EXPECT_TRUE(permits(v6, "::1"));
     EXPECT_TRUE(permits(v6, "ff02::1"));
     EXPECT_FALSE(permits(v6, "127.0.0.1"));
+}
+
+// ---- localhost names and check_webhook_url ---------------------------------------------
+
+TEST(Localhost, Names) {
+    for (const char* h : {"localhost", "LOCALHOST", "localhost.", "api.localhost", "a.b.localhost."})
+        EXPECT_TRUE(is_localhost_name(h)) << h;
+    for (const char* h : {"localhost.example.com", "mylocalhost", "notlocalhost.", "localhost..", "", ".localhost2"})
+        EXPECT_FALSE(is_localhost_name(h)) << h;
+}
+
+TEST(Localhost, FixedAddress) {
+    AddressPolicy none;
+    EXPECT_EQ(fixed_address("example.com", none), std::nullopt);
+    EXPECT_EQ(fixed_address("10.1.2.3", none), "10.1.2.3");
+    EXPECT_EQ(fixed_address("::1", none), "::1");
+    // localhost is loopback, never asked of DNS: the loopback address the policy permits.
+    EXPECT_EQ(fixed_address("localhost", none), "127.0.0.1");
+    AddressPolicy v6;
+    v6.allow = {cidr("::1/128")};
+    EXPECT_EQ(fixed_address("api.localhost", v6), "::1");
+    AddressPolicy v4;
+    v4.allow = {cidr("127.0.0.1/32")};
+    EXPECT_EQ(fixed_address("localhost", v4), "127.0.0.1");
+}
+
+namespace {
+
+std::string url_refusal(std::string_view text, bool allow_http, const AddressPolicy& policy) {
+    auto e = check_webhook_url(text, allow_http, policy);
+    return e ? std::to_string(e->status) + " " + e->code + ": " + e->message : "ok";
+}
+
+}  // namespace
+
+TEST(CheckWebhookUrl, ARefusedAddressNamesWhatWouldAllowIt) {
+    AddressPolicy p;
+    EXPECT_EQ(url_refusal("https://127.0.0.1/x", false, p),
+              "422 url_not_allowed: url points to 127.0.0.1, a loopback address: list it with webhook_delivery "
+              "allow=127.0.0.1/32 or set allow_private=on");
+    EXPECT_EQ(url_refusal("http://[fd12::1]:8080/", true, p),
+              "422 url_not_allowed: url points to fd12::1, a private address: list it with webhook_delivery "
+              "allow=fd12::1/128 or set allow_private=on");
+    EXPECT_EQ(url_refusal("https://169.254.169.254/", false, p),
+              "422 url_not_allowed: url points to 169.254.169.254, a link-local address: list it with "
+              "webhook_delivery allow=169.254.169.254/32 or set allow_private=on");
+    EXPECT_NE(url_refusal("https://0.0.0.0/", false, p).find("an unspecified address"), std::string::npos);
+    EXPECT_NE(url_refusal("https://224.0.0.1/", false, p).find("a multicast address"), std::string::npos);
+    EXPECT_NE(url_refusal("https://[::ffff:10.0.0.1]/", false, p).find("a private address"), std::string::npos);
+    EXPECT_EQ(url_refusal("http://localhost:8080/x", true, p),
+              "422 url_not_allowed: url points to localhost, a loopback address: list it with webhook_delivery "
+              "allow=127.0.0.1/32 or set allow_private=on");
+    EXPECT_EQ(url_refusal("http://example.com/", false, p),
+              "422 url_not_allowed: url must use https://: http:// URLs need webhook_delivery allow_http=on");
+    // Names are judged at delivery, by what they resolve to.
+    EXPECT_EQ(url_refusal("https://internal.example/", false, p), "ok");
+    EXPECT_EQ(url_refusal("https://8.8.8.8/", false, p), "ok");
+}
+
+TEST(CheckWebhookUrl, LocalhostFollowsThePolicyOfTheLoopbackAddresses) {
+    AddressPolicy loopback;
+    loopback.allow = {cidr("127.0.0.1/32")};
+    EXPECT_EQ(url_refusal("http://localhost:8080/x", true, loopback), "ok");
+    EXPECT_EQ(url_refusal("http://api.localhost./x", true, loopback), "ok");
+    EXPECT_EQ(url_refusal("http://127.0.0.1/x", true, loopback), "ok");
+    EXPECT_NE(url_refusal("http://127.0.0.2/x", true, loopback), "ok");
+    AddressPolicy v6;
+    v6.allow = {cidr("::1/128")};
+    EXPECT_EQ(url_refusal("http://localhost/", true, v6), "ok");
+    AddressPolicy open;
+    open.allow_private = true;
+    EXPECT_EQ(url_refusal("http://localhost/", true, open), "ok");
+    AddressPolicy other;
+    other.allow = {cidr("10.0.0.0/8")};
+    EXPECT_NE(url_refusal("http://localhost/", true, other), "ok");
+}
+
+TEST(AddressKind, NamesEachInternalRange) {
+    auto kind = [](const char* text) {
+        Ip a = ip(text);
+        return std::string(address_kind(a.b, a.v6));
+    };
+    EXPECT_EQ(kind("127.0.0.1"), "loopback");
+    EXPECT_EQ(kind("::1"), "loopback");
+    EXPECT_EQ(kind("::ffff:127.0.0.1"), "loopback");
+    EXPECT_EQ(kind("10.0.0.1"), "private");
+    EXPECT_EQ(kind("fc00::1"), "private");
+    EXPECT_EQ(kind("169.254.1.1"), "link-local");
+    EXPECT_EQ(kind("fe80::1"), "link-local");
+    EXPECT_EQ(kind("239.1.1.1"), "multicast");
+    EXPECT_EQ(kind("0.0.0.0"), "unspecified");
+    EXPECT_EQ(kind("::"), "unspecified");
+    EXPECT_EQ(kind("100.64.0.1"), "shared");
+    EXPECT_EQ(kind("2001:db8::1"), "reserved");
+    EXPECT_EQ(kind("::127.0.0.1"), "reserved");
+    EXPECT_EQ(kind("8.8.8.8"), "");
 }

@@ -1,5 +1,5 @@
 // Unit tests for src/core/keys/api_keys: scopes, key generation and the
-// validation of the /keys and /limits request bodies (README.md#api_key_auth, README.md#rest-api).
+// validation of the /keys and /limits request bodies (docs/directives.md#api_key_auth, docs/api.md).
 #include <gtest/gtest.h>
 
 #include <set>

@@ -646,50 +646,115 @@ AttemptRecord attempt_at(int64_t at_ms) {
     return a;
 }
 
-std::vector<int64_t> ats(const std::string& log) {
+// One integer member of each entry of an attempt log (0: none).
+std::vector<int64_t> members(const std::string& log, const char* key) {
     std::string err;
     Json arr = json_parse(log, &err);
     EXPECT_TRUE(arr && json_is_array(arr.get())) << log << err;
     std::vector<int64_t> out;
     size_t i;
     json_t* item;
-    json_array_foreach(arr.get(), i, item) out.push_back(json_integer_value(json_object_get(item, "at")));
+    json_array_foreach(arr.get(), i, item) out.push_back(json_integer_value(json_object_get(item, key)));
     return out;
 }
 
+std::vector<int64_t> ats(const std::string& log) { return members(log, "at"); }
+std::vector<int64_t> numbers(const std::string& log) { return members(log, "attempt"); }
+
 }  // namespace
 
-TEST(AttemptLog, AppendsTheAttemptAsTheRecordHasIt) {
+TEST(AttemptLog, AppendsTheAttemptAsTheRecordHasItWithItsNumber) {
     AttemptDone done = attempt_done();
-    std::string log = attempt_log_append("", done.attempt, 10);
+    std::string log = attempt_log_append("", 1, done.attempt, 10);
     Json record = json_parse(encode(done), nullptr);
-    EXPECT_EQ(log, "[" + json_dump(json_object_get(record.get(), "attempt")) + "]");
+    EXPECT_EQ(log, "[{\"attempt\":1," + json_dump(json_object_get(record.get(), "attempt")).substr(1) + "]");
     EXPECT_EQ(log,
-              R"([{"at":1731705121000,"time":"2024-11-15T21:12:01Z","response_status":503,"response_time_ms":12,"error":"http_503","response":"busy"}])");
+              R"([{"attempt":1,"at":1731705121000,"time":"2024-11-15T21:12:01Z","response_status":503,"response_time_ms":12,"error":"http_503","response":"busy"}])");
     AttemptRecord quiet;
     quiet.at_ms = 1000;
     quiet.response_time_ms = 5;
-    EXPECT_EQ(attempt_log_append(log, quiet, 10),
+    EXPECT_EQ(attempt_log_append(log, 2, quiet, 10),
               log.substr(0, log.size() - 1) +
-                  R"(,{"at":1000,"time":"1970-01-01T00:00:01Z","response_status":null,"response_time_ms":5,"error":null,"response":""}])");
+                  R"(,{"attempt":2,"at":1000,"time":"1970-01-01T00:00:01Z","response_status":null,"response_time_ms":5,"error":null,"response":""}])");
 }
 
 TEST(AttemptLog, KeepsTheNewest) {
     std::string log;
-    for (int64_t at = 1; at <= 3; at++) log = attempt_log_append(log, attempt_at(at), 5);
+    for (int64_t at = 1; at <= 3; at++) log = attempt_log_append(log, at, attempt_at(at), 5);
     EXPECT_EQ(ats(log), (std::vector<int64_t>{1, 2, 3}));
-    for (int64_t at = 4; at <= 7; at++) log = attempt_log_append(log, attempt_at(at), 5);
+    for (int64_t at = 4; at <= 7; at++) log = attempt_log_append(log, at, attempt_at(at), 5);
     EXPECT_EQ(ats(log), (std::vector<int64_t>{3, 4, 5, 6, 7}));
     // A smaller keep trims the backlog in one step.
-    EXPECT_EQ(ats(attempt_log_append(log, attempt_at(8), 2)), (std::vector<int64_t>{7, 8}));
-    EXPECT_EQ(attempt_log_append(log, attempt_at(8), 0), "[]");
+    EXPECT_EQ(ats(attempt_log_append(log, 8, attempt_at(8), 2)), (std::vector<int64_t>{7, 8}));
+    EXPECT_EQ(attempt_log_append(log, 8, attempt_at(8), 0), "[]");
     // Entries are kept as they are, whatever they hold.
-    EXPECT_EQ(attempt_log_append(R"([{"x":1}])", attempt_at(9), 2).substr(0, 9), R"([{"x":1},)");
+    EXPECT_EQ(attempt_log_append(R"([{"x":1}])", 9, attempt_at(9), 2).substr(0, 9), R"([{"x":1},)");
 }
 
 TEST(AttemptLog, StartsAgainFromALogThatIsNotAnArray) {
     for (const char* bad : {"", "not json", "[1,", R"({"at":1})", "null", "\"[]\"", "\xff"}) {
-        std::string log = attempt_log_append(bad, attempt_at(42), 5);
+        std::string log = attempt_log_append(bad, 42, attempt_at(42), 5);
         EXPECT_EQ(ats(log), std::vector<int64_t>{42}) << bad;
     }
+}
+
+TEST(AttemptLog, NumberedAsWritten) {
+    std::string log;
+    for (uint32_t n = 1; n <= 7; n++) log = attempt_log_append(log, n, attempt_at(n), 5);
+    EXPECT_EQ(attempt_log_numbered(log, 7), log);   // nothing to add
+    EXPECT_EQ(numbers(log), (std::vector<int64_t>{3, 4, 5, 6, 7}));
+    // The number written wins over the delivery's count (a report that came late).
+    EXPECT_EQ(numbers(attempt_log_numbered(log, 9)), (std::vector<int64_t>{3, 4, 5, 6, 7}));
+}
+
+// A log an older module wrote has no numbers: they come from the places.
+TEST(AttemptLog, NumbersAnOlderLogByPlace) {
+    std::string old_entry = R"({"at":1,"time":"1970-01-01T00:00:00Z","response_status":500,"response_time_ms":3,"error":"http_500","response":""})";
+    std::string old_log = "[" + old_entry + "," + old_entry + "," + old_entry + "]";
+    std::string numbered = attempt_log_numbered(old_log, 5);
+    EXPECT_EQ(numbers(numbered), (std::vector<int64_t>{3, 4, 5}));
+    EXPECT_EQ(numbered.substr(0, 22), R"([{"attempt":3,"at":1,")");
+    // Older entries, then numbered ones: counted back from the first number.
+    std::string mixed = attempt_log_append(old_log, 6, attempt_at(6), 10);
+    EXPECT_EQ(numbers(attempt_log_numbered(mixed, 6)), (std::vector<int64_t>{3, 4, 5, 6}));
+    // Places that would come before the first attempt get no number.
+    EXPECT_EQ(numbers(attempt_log_numbered(old_log, 2)), (std::vector<int64_t>{0, 1, 2}));
+    EXPECT_EQ(attempt_log_numbered("", 0), "[]");
+    EXPECT_EQ(attempt_log_numbered("not json", 3), "[]");
+}
+
+// The journal's attempt.done record is unchanged: one written before the
+// attempt log kept numbers still decodes, with its number.
+TEST(AttemptLog, AnOlderAttemptRecordStillDecodes) {
+    const char* old_record =
+        R"({"op":"attempt.done","delivery":"dlv_1","token":7,"number":2,"outcome":"retry","next_attempt_at":5000,)"
+        R"("attempt":{"at":1000,"time":"1970-01-01T00:00:01Z","response_status":500,"response_time_ms":4,"error":"http_500","response":"x"}})";
+    std::string err;
+    auto m = decode(old_record, &err);
+    ASSERT_TRUE(m) << err;
+    const auto& done = std::get<AttemptDone>(*m);
+    EXPECT_EQ(done.number, 2u);
+    EXPECT_EQ(numbers(attempt_log_append("", done.number, done.attempt, 5)), (std::vector<int64_t>{2}));
+}
+
+// ---- describe_state ----------------------------------------------------------------
+
+TEST(DescribeState, CountsWhatTheZoneHolds) {
+    EXPECT_EQ(describe_state({}),
+              "0 keys, 0 endpoints, 0 events, 0 deliveries (0 pending), 0 idempotency keys, limits for 0 tenants");
+    std::vector<Mutation> state;
+    state.emplace_back(SnapshotHeader{});
+    state.emplace_back(KeyPut{});
+    EndpointPut ep;
+    state.emplace_back(ep);
+    state.emplace_back(ep);
+    state.emplace_back(EventPut{});
+    DeliveryRestore pending, done;
+    done.status = DeliveryStatus::succeeded;
+    state.emplace_back(pending);
+    state.emplace_back(done);
+    state.emplace_back(IdempotencyRestore{});
+    state.emplace_back(LimitsPut{});
+    EXPECT_EQ(describe_state(state),
+              "1 key, 2 endpoints, 1 event, 2 deliveries (1 pending), 1 idempotency key, limits for 1 tenant");
 }

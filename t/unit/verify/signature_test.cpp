@@ -1,4 +1,4 @@
-// Unit tests for src/core/verify/signature: the README.md#webhook_verify schemes end to end, header
+// Unit tests for src/core/verify/signature: the docs/directives.md#webhook_verify schemes end to end, header
 // parsing, tolerance, key derivation and replay ids.
 #include <gtest/gtest.h>
 
@@ -538,4 +538,119 @@ TEST(Limits, AtMostKMaxSignaturesCandidates) {
     Parsed p = parse_request(cfg, headers(header, kStdTs, kStdId), 1731705121);
     ASSERT_EQ(p.verdict, Verdict::ok);
     EXPECT_EQ(p.signatures.size(), kMaxSignatures);
+}
+
+// ---- what the sender is told -------------------------------------------------------
+
+namespace {
+
+// The detail of a refusal, with its verdict.
+std::string refusal(const SchemeConfig& cfg, const HeaderValues& h, int64_t now = 1700000000) {
+    Parsed p = parse_request(cfg, h, now);
+    return std::string(verdict_code(p.verdict)) + ": " + p.detail;
+}
+
+}  // namespace
+
+TEST(Messages, NameTheMissingOrInvalidHeader) {
+    auto std_cfg = cfg_for(Scheme::standard);
+    int64_t now = 1731705121;
+    EXPECT_EQ(refusal(std_cfg, headers(std::nullopt), now),
+              "missing_signature: missing webhook-signature or svix-signature header");
+    EXPECT_EQ(refusal(std_cfg, headers(kStdSig, kStdTs, std::nullopt), now),
+              "malformed_signature: missing webhook-id header");
+    EXPECT_EQ(refusal(std_cfg, headers(kStdSig, std::nullopt, kStdId), now),
+              "malformed_signature: missing webhook-timestamp header");
+    EXPECT_EQ(refusal(std_cfg, headers(kStdSig, kStdTs, ""), now),
+              "malformed_signature: webhook-id header must be 1 to 256 bytes");
+    EXPECT_EQ(refusal(std_cfg, headers("v2,abc", kStdTs, kStdId), now),
+              "malformed_signature: webhook-signature has no v1,<base64> signature of a 32-byte HMAC-SHA256");
+    EXPECT_EQ(refusal(std_cfg, headers(kStdSig, "soon", kStdId), now),
+              "malformed_signature: webhook-timestamp header must be Unix seconds");
+    EXPECT_EQ(refusal(std_cfg, headers(kStdSig, kStdTs, kStdId), now + 301),
+              "timestamp_out_of_tolerance: webhook-timestamp header is more than 300 seconds from the server's clock");
+    // The svix-* names, when those are the ones sent.
+    HeaderValues svix = headers(kStdSig, kStdTs, std::nullopt);
+    svix.names = header_families(std_cfg)[1];
+    EXPECT_EQ(refusal(std_cfg, svix, now), "malformed_signature: missing svix-id header");
+
+    auto gh = cfg_for(Scheme::github);
+    EXPECT_EQ(refusal(gh, headers(std::nullopt)), "missing_signature: missing X-Hub-Signature-256 header");
+    EXPECT_EQ(refusal(gh, headers(" ")), "missing_signature: empty X-Hub-Signature-256 header");
+    EXPECT_EQ(refusal(gh, headers("sha1=abcd")), "malformed_signature: X-Hub-Signature-256 must start with sha256=");
+    EXPECT_EQ(refusal(gh, headers("sha256=abcd")),
+              "malformed_signature: X-Hub-Signature-256 must be sha256= and 64 hex digits");
+    EXPECT_EQ(refusal(gh, headers(std::string(kMaxSignatureHeader + 1, 'a'))),
+              "malformed_signature: X-Hub-Signature-256 header is longer than 4096 bytes");
+
+    auto stripe = cfg_for(Scheme::stripe);
+    std::string v1 = hex_mac("k", "m");
+    EXPECT_EQ(refusal(stripe, headers(std::nullopt)), "missing_signature: missing Stripe-Signature header");
+    EXPECT_EQ(refusal(stripe, headers("v1=" + v1)), "malformed_signature: Stripe-Signature has no t= timestamp");
+    EXPECT_EQ(refusal(stripe, headers("t=,v1=" + v1)), "malformed_signature: Stripe-Signature has an empty t= timestamp");
+    EXPECT_EQ(refusal(stripe, headers("t=1,t=2,v1=" + v1)), "malformed_signature: Stripe-Signature has two t= timestamps");
+    EXPECT_EQ(refusal(stripe, headers("t=1700000000,v0=" + v1)),
+              "malformed_signature: Stripe-Signature has no v1= signature of 64 hex digits");
+    EXPECT_EQ(refusal(stripe, headers("t=17e8,v1=" + v1)),
+              "malformed_signature: Stripe-Signature t= timestamp must be Unix seconds");
+    EXPECT_EQ(refusal(stripe, headers("t=1700000000,v1=" + v1), 1700000301),
+              "timestamp_out_of_tolerance: Stripe-Signature t= timestamp is more than 300 seconds from the server's clock");
+
+    auto slack = cfg_for(Scheme::slack);
+    EXPECT_EQ(refusal(slack, headers(std::nullopt)), "missing_signature: missing X-Slack-Signature header");
+    EXPECT_EQ(refusal(slack, headers(kSlackSig)), "malformed_signature: missing X-Slack-Request-Timestamp header");
+    EXPECT_EQ(refusal(slack, headers("v1=" + v1, "1700000000")), "malformed_signature: X-Slack-Signature must start with v0=");
+    EXPECT_EQ(refusal(slack, headers("v0=zz", "1700000000")),
+              "malformed_signature: X-Slack-Signature must be v0= and 64 hex digits");
+    EXPECT_EQ(refusal(slack, headers(kSlackSig, "x")),
+              "malformed_signature: X-Slack-Request-Timestamp header must be Unix seconds");
+
+    auto shopify = cfg_for(Scheme::shopify);
+    EXPECT_EQ(refusal(shopify, headers(std::nullopt)), "missing_signature: missing X-Shopify-Hmac-Sha256 header");
+    EXPECT_EQ(refusal(shopify, headers("abcd")),
+              "malformed_signature: X-Shopify-Hmac-Sha256 must be the base64 of a 32-byte HMAC");
+
+    auto hm = cfg_for(Scheme::hmac);
+    EXPECT_EQ(refusal(hm, headers(std::nullopt)), "missing_signature: missing X-Signature header");
+    EXPECT_EQ(refusal(hm, headers("xyz")), "malformed_signature: X-Signature must be 64 hex digits");
+    hm.header = "X-Stairoids-Signature";
+    hm.prefix = "sha256=";
+    EXPECT_EQ(refusal(hm, headers(std::nullopt)), "missing_signature: missing X-Stairoids-Signature header");
+    EXPECT_EQ(refusal(hm, headers(v1)), "malformed_signature: X-Stairoids-Signature must start with \"sha256=\"");
+    hm.encoding = Encoding::base64;
+    hm.alg = HashAlg::sha512;
+    EXPECT_EQ(refusal(hm, headers("sha256=" + v1)),
+              "malformed_signature: X-Stairoids-Signature must be \"sha256=\" and the base64 of a 64-byte HMAC");
+}
+
+TEST(Messages, NeverEchoTheSignature) {
+    std::string sig = "sha256=" + std::string(63, 'b') + "Q";
+    for (Scheme s : {Scheme::standard, Scheme::github, Scheme::stripe, Scheme::slack, Scheme::shopify, Scheme::hmac}) {
+        Parsed p = parse_request(cfg_for(s), headers(sig, "1700000000", "msg_1"), 1700000000);
+        EXPECT_NE(p.verdict, Verdict::ok);
+        EXPECT_EQ(p.detail.find(std::string(20, 'b')), std::string::npos) << p.detail;
+    }
+}
+
+TEST(Messages, AfterTheBody) {
+    int64_t now = 1731705121;
+    auto std_cfg = cfg_for(Scheme::standard);
+    Parsed p = parse_request(std_cfg, headers(kStdSig, kStdTs, kStdId), now);
+    EXPECT_EQ(verdict_detail(std_cfg, p, Verdict::bad_signature),
+              "no signature in webhook-signature matches webhook-id, webhook-timestamp and the body (signed with "
+              "another secret, or the body was changed)");
+    EXPECT_EQ(verdict_detail(std_cfg, p, Verdict::replayed), "a webhook with this webhook-id was already received");
+    auto gh = cfg_for(Scheme::github);
+    Parsed g = parse_request(gh, headers(kGhSig), 0);
+    EXPECT_EQ(verdict_detail(gh, g, Verdict::bad_signature),
+              "X-Hub-Signature-256 does not match the body (signed with another secret, or the body was changed)");
+    EXPECT_EQ(verdict_detail(gh, g, Verdict::replayed), "a webhook with this signature was already received");
+    auto stripe = cfg_for(Scheme::stripe);
+    Parsed st = parse_request(stripe, headers("t=1700000000,v1=" + hex_mac("k", "m")), 1700000000);
+    EXPECT_EQ(verdict_detail(stripe, st, Verdict::bad_signature).substr(0, 54),
+              "no v1= signature in Stripe-Signature matches t= and th");
+    auto slack = cfg_for(Scheme::slack);
+    Parsed sl = parse_request(slack, headers(kSlackSig, "1531420618"), 1531420618);
+    EXPECT_EQ(verdict_detail(slack, sl, Verdict::bad_signature).substr(0, 68),
+              "X-Slack-Signature does not match X-Slack-Request-Timestamp and the b");
 }

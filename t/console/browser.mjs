@@ -1,0 +1,532 @@
+// Drives the console (webhook_console) in headless Chromium through every flow,
+// checking each through the API too. Run by t/console/browser.t, which starts
+// nginx and the receiver and passes, in the environment:
+//   WEBHOOK_NPM_DIR  t/npm (puppeteer-core)      CHROMIUM      the browser
+//   CONSOLE_URL      http://127.0.0.1:P/console/ API_URL       http://127.0.0.1:P/v1/
+//   ADMIN_KEY        the admin key              RECEIVER_URL  http://127.0.0.1:R
+//   ARTIFACTS_DIR    where screenshots go        RESULTS_FILE  JSON for browser.t's own checks
+// Prints one JSON line per check: {"ok":true|false,"name":…,"diag":…}.
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const env = process.env;
+const require = createRequire(path.join(env.WEBHOOK_NPM_DIR, 'package.json'));
+const puppeteer = require('puppeteer-core');
+
+const CONSOLE = env.CONSOLE_URL;
+const ORIGIN = new URL(CONSOLE).origin;
+const API = env.API_URL;
+const ADMIN = env.ADMIN_KEY;
+const RECV = env.RECEIVER_URL;
+const ART = env.ARTIFACTS_DIR;
+const results = {};
+
+// --- reporting ------------------------------------------------------------------------
+
+function check(ok, name, diag) {
+  process.stdout.write(JSON.stringify({ ok: !!ok, name, diag: ok ? undefined : diag }) + '\n');
+  return !!ok;
+}
+function eq(got, want, name) {
+  const g = JSON.stringify(got), w = JSON.stringify(want);
+  return check(g === w, name, `got ${g}, want ${w}`);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// --- the API, as the test sees it -------------------------------------------------------
+
+async function api(method, p, body, key = ADMIN) {
+  const headers = { Authorization: 'Bearer ' + key };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(API + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let json = null;
+  try { json = await res.json(); } catch (e) { json = null; }
+  return { status: res.status, json };
+}
+
+async function until(fn, what, timeout = 15000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await sleep(150);
+  }
+}
+
+// The delivery list of an endpoint (newest first).
+async function deliveries(id, q = '') {
+  const r = await api('GET', `webhooks/${id}/deliveries${q}`);
+  return r.json ? r.json.deliveries : [];
+}
+
+// --- the browser ------------------------------------------------------------------------
+
+const browser = await puppeteer.launch({
+  executablePath: env.CHROMIUM,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage', '--disable-extensions'],
+});
+// Everything below runs under one deadline: a hung step fails the test, it never hangs it.
+const deadline = setTimeout(() => {
+  check(false, 'the browser flows finish within 120 s');
+  process.exit(1);
+}, 120000);
+
+const page = await browser.newPage();
+await browser.defaultBrowserContext().overridePermissions(ORIGIN, ['clipboard-read', 'clipboard-write', 'clipboard-sanitized-write']);
+const DESKTOP = { width: 1280, height: 900 };
+await page.setViewport(DESKTOP);
+page.setDefaultTimeout(10000);
+
+// Anything the CSP refused, any script error, any request off this origin.
+const problems = [];
+page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) problems.push('console: ' + m.text()); });
+page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+page.on('request', (r) => { if (!r.url().startsWith(ORIGIN) && !r.url().startsWith('data:')) problems.push('request to ' + r.url()); });
+await page.evaluateOnNewDocument(() => {
+  document.addEventListener('securitypolicyviolation', (e) => {
+    console.error('Refused to ' + e.violatedDirective + ' ' + e.blockedURI);
+  });
+});
+
+let shots = 0;
+// A screenshot at desktop width and at 375 px (the page must not scroll sideways there).
+async function shot(name) {
+  shots++;
+  const base = path.join(ART, String(shots).padStart(2, '0') + '-' + name);
+  await page.screenshot({ path: base + '-desktop.png', fullPage: true });
+  await page.setViewport({ width: 375, height: 812, deviceScaleFactor: 2 });
+  await sleep(50);
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  check(widths[0] <= widths[1], `${name}: readable at 375 px (no sideways scroll)`, `scrollWidth ${widths[0]} > ${widths[1]}`);
+  await page.screenshot({ path: base + '-phone.png', fullPage: true });
+  await page.setViewport(DESKTOP);
+}
+
+const text = (sel) => page.$eval(sel, (e) => e.textContent);
+// Clicks `sel` once the page is rendered (aria-busy gone: a page rendered
+// again after an action replaces its buttons).
+async function ready() { await page.waitForSelector('main:not([aria-busy])'); }
+async function tap(sel) {
+  await ready();
+  await (await page.waitForSelector(sel)).click();
+}
+async function waitText(sel, t) {
+  await page.waitForFunction((s, x) => [...document.querySelectorAll(s)].some((e) => e.textContent.includes(x)), {}, sel, t);
+}
+async function heading(t) { await waitText('main h2', t); }
+// The element matching `sel` whose text is exactly `t`.
+async function byText(sel, t) {
+  const h = await page.waitForFunction((s, x) => [...document.querySelectorAll(s)].find((e) => e.textContent.trim() === x), {}, sel, t);
+  return h.asElement();
+}
+async function clickText(sel, t) { await (await byText(sel, t)).click(); }
+async function fill(sel, value) {
+  await page.$eval(sel, (e) => { e.value = ''; });
+  await page.type(sel, value);
+}
+async function noticeSays(t) { await waitText('#notice:not([hidden])', t); }
+const dialogOpen = () => page.evaluate(() => !!document.querySelector('dialog[open]'));
+// Navigates inside the page; the same address again renders the page afresh.
+async function go(hash) {
+  if (await page.evaluate(() => location.hash) === hash) await page.reload({ waitUntil: 'networkidle0' });
+  else await page.evaluate((h) => { location.hash = h; }, hash);
+}
+
+// Runs one flow; an exception fails it (with the page's state) and the run goes on.
+async function flow(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    const main = await page.evaluate(() => document.querySelector('main') && document.querySelector('main').innerText).catch(() => '');
+    const note = await page.evaluate(() => document.getElementById('notice').textContent).catch(() => '');
+    check(false, `${name}: completes`, `${e.stack}\nnotice: ${note}\npage: ${String(main).slice(0, 800)}`);
+    await page.screenshot({ path: path.join(ART, 'failed-' + name.replace(/\W+/g, '-') + '.png') }).catch(() => {});
+  }
+}
+
+// --- the flows ----------------------------------------------------------------------------
+
+let okId, flakyId, xssId, acmeKey, publisherKey;
+const XSS_NAME = '<img src=x onerror="window.__xss=1">';
+const XSS_DESC = '<script>window.__xss=2</script><b onmouseover="window.__xss=3">bold</b>';
+const XSS_URL = RECV + '/x?q=<img/src=x/onerror=window.__xss=4>';
+
+await flow('page', async () => {
+  const res = await page.goto(CONSOLE, { waitUntil: 'networkidle0' });
+  eq(res.status(), 200, 'the console loads');
+  check((res.headers()['content-security-policy'] || '').includes("script-src 'self'"), 'the page comes with its CSP');
+  await heading('Sign in');
+  eq(await page.evaluate(() => document.activeElement.id), 'api-key', 'sign-in: the key field has the focus');
+  eq(await page.$eval('#api-key', (e) => e.type), 'password', 'sign-in: the key is not shown while typed');
+  await shot('sign-in');
+});
+
+await flow('sign-in refused', async () => {
+  await page.keyboard.type('not-a-key-0000');
+  await page.keyboard.press('Enter');
+  await waitText('.form-error', 'Sign-in failed');
+  const refusal = (await api('GET', 'webhooks', undefined, 'not-a-key-0000')).json.error.message;
+  eq(await text('.form-error'), 'Sign-in failed: ' + refusal, 'a refused key: the API\'s message');
+  eq(await page.evaluate(() => sessionStorage.length), 0, 'a refused key is not kept');
+  await shot('sign-in-refused');
+  // A valid key without webhooks:manage cannot sign in either.
+  const reader = (await api('POST', 'keys', { resource: 'room:1', scopes: ['read', 'events:publish'] })).json.key;
+  const scope = (await api('GET', 'webhooks', undefined, reader)).json.error.message;
+  await fill('#api-key', reader);
+  await page.keyboard.press('Enter');
+  await waitText('.form-error', scope);
+  eq(await text('.form-error'), 'Sign-in failed: ' + scope, 'a key without webhooks:manage: the API\'s refusal');
+  eq(await page.evaluate(() => sessionStorage.length), 0, 'that key is not kept either');
+});
+
+await flow('sign-in admin (keyboard only)', async () => {
+  await page.$eval('#api-key', (e) => { e.value = ''; e.focus(); });
+  await page.keyboard.type(ADMIN);
+  await page.keyboard.press('Enter');
+  await heading('Endpoints');
+  eq(await page.evaluate(() => sessionStorage.getItem('webhook-console-key')), ADMIN, 'the key is kept in sessionStorage');
+  eq(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+  check(!page.url().includes(ADMIN), 'the key is not in the address');
+  eq(await page.evaluate(() => document.cookie), '', 'no cookie');
+  // Tab from the page's heading: the next control shows where the focus is.
+  await page.keyboard.press('Tab');
+  const focus = await page.evaluate(() => {
+    const e = document.activeElement;
+    const s = getComputedStyle(e);
+    return { id: e.id, outline: s.outlineStyle, width: s.outlineWidth };
+  });
+  eq(focus.id, 'new-endpoint', 'Tab reaches "New endpoint"');
+  check(focus.outline !== 'none' && focus.width !== '0px', 'the keyboard focus is visible', JSON.stringify(focus));
+  await shot('endpoints-empty');
+});
+
+await flow('create endpoint (event picker, secret once, copy)', async () => {
+  await page.keyboard.press('Enter');   // follows the focused "New endpoint" link
+  await page.waitForSelector('#endpoint-form');
+  const offered = await page.$$eval('#event-picker input[name="event"]', (l) => l.map((i) => i.value));
+  eq(offered, ['*', 'room.on_air', 'room.off_air', 'ticket.sold'], 'the picker offers "*" and the catalog (GET /event-types)');
+  check((await text('#event-picker')).includes('Room goes on air'), 'the picker shows the types\' descriptions');
+  await fill('#endpoint-form input[name="url"]', RECV + '/ok');
+  await fill('#endpoint-form input[name="name"]', 'Studio hooks');
+  await fill('#endpoint-form textarea[name="description"]', 'Room events for the studio');
+  await tap('#event-picker input[value="room.on_air"]');
+  await fill('#event-picker input[name="other-events"]', 'ticket.*');
+  await fill('#endpoint-form input[name="timeout"]', '5');
+  await shot('endpoint-new');
+  await clickText('#endpoint-form button', 'Create endpoint');
+  await page.waitForSelector('dialog[open] #secret-value');
+  const secret = await page.$eval('#secret-value', (e) => e.value);
+  results.created_secret = secret;
+  check(/^whsec_/.test(secret), 'the new endpoint\'s secret is shown', secret);
+  eq(await page.evaluate(() => document.activeElement.id), 'copy-secret', 'the Copy button has the focus');
+  await page.keyboard.press('Enter');
+  await waitText('dialog[open] [role="status"]', 'Copied');
+  eq(await page.evaluate(() => navigator.clipboard.readText()), secret, 'Copy puts the secret on the clipboard');
+  await shot('endpoint-secret-once');
+  await page.keyboard.press('Escape');
+  await heading('Studio hooks');
+  check(!(await dialogOpen()), 'Escape closes the secret dialog');
+  check(!(await page.evaluate((s) => document.documentElement.outerHTML.includes(s), secret)), 'the secret is gone from the page');
+  okId = await page.$eval('#endpoint-facts dd.mono', (e) => e.textContent);
+  const got = await api('GET', 'webhooks/' + okId);
+  eq(got.status, 200, 'API: the endpoint exists');
+  eq(got.json.events, ['room.on_air', 'ticket.*'], 'API: events from the picker and the free text');
+  eq([got.json.name, got.json.description, got.json.timeout, got.json.url, got.json.tenant],
+     ['Studio hooks', 'Room events for the studio', 5, RECV + '/ok', 'default'], 'API: the fields as typed');
+  check(!JSON.stringify(got.json).includes(secret), 'API: the secret is not shown again');
+  await noticeSays('Endpoint created.');
+  await shot('endpoint-detail');
+});
+
+await flow('API errors are shown', async () => {
+  await go('#/endpoints/new');
+  await page.waitForSelector('#endpoint-form');
+  const before = (await api('GET', 'webhooks')).json.total;
+  await fill('#endpoint-form input[name="url"]', 'ftp://example.com/in');
+  await tap('#event-picker input[value="*"]');
+  await clickText('#endpoint-form button', 'Create endpoint');
+  await page.waitForSelector('#endpoint-form .form-error:not([hidden])');
+  const direct = await api('POST', 'webhooks', { url: 'ftp://example.com/in', events: ['*'] });
+  eq(direct.status, 400, 'API: the same body is refused');
+  eq(await text('#endpoint-form .form-error'), direct.json.error.message, 'the form shows the API\'s error message');
+  eq((await api('GET', 'webhooks')).json.total, before, 'nothing was created');
+  await shot('endpoint-api-error');
+});
+
+// Creates an endpoint through the form; returns its id (the secret dialog closed with Done).
+async function createEndpoint({ url, name, description, events = [], other = '' }) {
+  await go('#/endpoints/new');
+  await page.waitForSelector('#endpoint-form');
+  await fill('#endpoint-form input[name="url"]', url);
+  if (name) await fill('#endpoint-form input[name="name"]', name);
+  if (description) await fill('#endpoint-form textarea[name="description"]', description);
+  for (const e of events) await tap(`#event-picker input[value="${e}"]`);
+  if (other) await fill('#event-picker input[name="other-events"]', other);
+  await clickText('#endpoint-form button', 'Create endpoint');
+  await page.waitForSelector('dialog[open] #secret-done');
+  await tap('#secret-done');
+  await page.waitForSelector('#endpoint-facts');
+  return page.$eval('#endpoint-facts dd.mono', (e) => e.textContent);
+}
+
+await flow('create endpoint that fails', async () => {
+  flakyId = await createEndpoint({ url: RECV + '/flaky', name: 'Flaky receiver', events: ['*'] });
+  eq((await api('GET', 'webhooks/' + flakyId)).json.events, ['*'], 'API: "*" from the picker');
+});
+
+await flow('untrusted text is shown as text', async () => {
+  xssId = await createEndpoint({ url: XSS_URL, name: XSS_NAME, description: XSS_DESC, other: 'room.*' });
+  const got = (await api('GET', 'webhooks/' + xssId)).json;
+  eq([got.name, got.description, got.url], [XSS_NAME, XSS_DESC, XSS_URL], 'API: the markup was stored as given');
+  eq(await text('main h2'), XSS_NAME, 'detail: the name is shown literally');
+  eq(await text('#endpoint-facts dd.description'), XSS_DESC, 'detail: the description is shown literally');
+  await go('#/endpoints');
+  await page.waitForSelector('a.endpoint-link');
+  const names = await page.$$eval('a.endpoint-link', (l) => l.map((a) => a.textContent));
+  check(names.includes(XSS_NAME), 'list: the name is shown literally', JSON.stringify(names));
+  eq(await page.evaluate(() => document.querySelectorAll('img, main script, main b').length), 0,
+     'no element was made from the markup');
+  eq(await page.evaluate(() => window.__xss), undefined, 'no script ran');
+  await shot('endpoints-list-untrusted-text');
+});
+
+await flow('edit endpoint', async () => {
+  await go('#/endpoints/' + okId);
+  await page.waitForSelector('#edit-endpoint');
+  await tap('#edit-endpoint');
+  await page.waitForSelector('#endpoint-form');
+  eq(await page.$eval('#endpoint-form input[name="url"]', (e) => e.value), RECV + '/ok', 'edit: the URL is filled in');
+  eq(await page.$$eval('#event-picker input[name="event"]:checked', (l) => l.map((i) => i.value)), ['room.on_air'],
+     'edit: the catalog types are ticked');
+  eq(await page.$eval('#event-picker input[name="other-events"]', (e) => e.value), 'ticket.*', 'edit: the other filters');
+  await fill('#endpoint-form input[name="name"]', 'Studio hooks (edited)');
+  await tap('#event-picker input[value="ticket.sold"]');
+  await shot('endpoint-edit');
+  await clickText('#endpoint-form button', 'Save changes');
+  await noticeSays('Saved.');
+  await heading('Studio hooks (edited)');
+  const got = (await api('GET', 'webhooks/' + okId)).json;
+  eq([got.name, got.events], ['Studio hooks (edited)', ['room.on_air', 'ticket.sold', 'ticket.*']], 'API: PATCH applied');
+});
+
+await flow('disable and enable', async () => {
+  await clickText('#toggle-endpoint', 'Disable');
+  await noticeSays('Endpoint disabled.');
+  await waitText('#endpoint-facts .badge', 'disabled');
+  eq((await api('GET', 'webhooks/' + okId)).json.enabled, false, 'API: disabled');
+  await shot('endpoint-disabled');
+  await clickText('#toggle-endpoint', 'Enable');
+  await noticeSays('Endpoint enabled.');
+  eq((await api('GET', 'webhooks/' + okId)).json.enabled, true, 'API: enabled again');
+});
+
+await flow('send test', async () => {
+  await tap('#send-test');
+  await noticeSays('Test event sent');
+  await until(async () => (await deliveries(okId, '?status=succeeded')).length === 1, 'the test delivery');
+  await tap('#refresh-deliveries');
+  await waitText('#deliveries tbody', 'succeeded');
+  const row = await page.$eval('#deliveries tbody tr', (tr) => [...tr.cells].map((c) => c.textContent));
+  eq([row[1], row[2], row[3]], ['webhook.test', 'succeeded', '1'], 'the log shows the test delivery');
+  check(/^200 · \d+ ms$/.test(row[4]), 'the log shows the response status and time', row[4]);
+});
+
+let flakyDelivery;
+await flow('last error, delivery detail, replay', async () => {
+  await go('#/endpoints/' + flakyId);
+  await page.waitForSelector('#send-test');
+  await tap('#send-test');
+  await noticeSays('Test event sent');
+  const d = await until(async () => (await deliveries(flakyId, '?status=failed'))[0], 'the failed delivery');
+  flakyDelivery = d.id;
+  const ep = (await api('GET', 'webhooks/' + flakyId)).json;
+  check(ep.last_error, 'API: the endpoint has a last_error', JSON.stringify(ep));
+  await page.reload({ waitUntil: 'networkidle0' });
+  await waitText('#last-error', ep.last_error);
+  check((await text('#last-error')).includes(ep.last_error_at.replace('T', ' ').replace('Z', ' UTC')),
+        'the endpoint shows last_error and last_error_at');
+  await shot('endpoint-last-error');
+  await page.select('#delivery-status', 'failed');
+  await clickText('#delivery-filter button', 'Show');
+  await waitText('#delivery-page', '1 in all');
+  eq(await page.$$eval('#deliveries tbody tr', (l) => l.length), 1, 'status filter: the failed delivery only');
+  await tap('a.delivery-link');
+  await heading('Delivery ' + flakyDelivery);
+  const rows = await page.$$eval('#attempts tbody tr', (l) => l.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  eq(rows.length, 2, 'detail: both attempts');
+  eq(rows.map((r) => r[2]), ['500', '500'], 'detail: each attempt\'s response status');
+  check(rows.every((r) => /^\d+ ms$/.test(r[3])), 'detail: each attempt\'s response time', JSON.stringify(rows));
+  check(rows.every((r) => r[5].includes('receiver down for maintenance')), 'detail: the response excerpt', JSON.stringify(rows));
+  check(rows.every((r) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/.test(r[1])), 'detail: each attempt\'s time', JSON.stringify(rows));
+  const payload = JSON.parse(await text('#payload'));
+  eq([payload.type, payload.data], ['webhook.test', { webhook_id: flakyId }], 'detail: the payload');
+  await shot('delivery-detail-failed');
+  await tap('#replay-delivery');
+  await noticeSays('Replay queued');
+  await until(async () => (await api('GET', 'deliveries/' + flakyDelivery)).json.status === 'succeeded', 'the replay');
+  await tap('#refresh-delivery');
+  await waitText('#delivery-facts .badge', 'succeeded');
+  eq(await page.$$eval('#attempts tbody tr', (l) => l.length), 3, 'after the replay: a third attempt, answered 200');
+  await shot('delivery-detail-replayed');
+});
+
+await flow('delivery log pagination', async () => {
+  for (let i = 0; i < 12; i++) {
+    const r = await api('POST', 'events', { type: 'room.on_air', data: { n: i } });
+    if (r.status !== 202) throw new Error('POST /events: ' + r.status);
+  }
+  await until(async () => (await deliveries(okId, '?status=succeeded&limit=100')).length === 13, '13 succeeded deliveries');
+  const page1 = (await deliveries(okId, '?status=succeeded&limit=10')).map((d) => d.id);
+  const page2 = (await deliveries(okId, `?status=succeeded&limit=10&after=${page1[9]}`)).map((d) => d.id);
+  await go('#/endpoints/' + okId);
+  await page.waitForSelector('#delivery-status');
+  await page.select('#delivery-status', 'succeeded');
+  await clickText('#delivery-filter button', 'Show');
+  await waitText('#delivery-page', '13 in all');
+  const ids = () => page.$$eval('#deliveries a.delivery-link', (l) => l.map((a) => decodeURIComponent(a.hash.split('/')[2])));
+  eq(await ids(), page1, 'page 1: the newest 10, as the API lists them');
+  await shot('delivery-log');
+  await tap('#older-deliveries');
+  await waitText('#delivery-page', 'Page 2');
+  eq(await ids(), page2, 'page 2 (after=): the other 3');
+  check(await page.$eval('#older-deliveries', (b) => b.disabled), 'no page after the last');
+  await tap('#newer-deliveries');
+  await waitText('#delivery-page', 'Page 1');
+  eq(await ids(), page1, 'back to page 1');
+});
+
+await flow('rotate secret', async () => {
+  await tap('#rotate-secret');
+  await page.waitForSelector('dialog[open].confirm');
+  eq(await page.evaluate(() => document.activeElement.textContent), 'Cancel', 'the confirmation focuses Cancel');
+  await shot('rotate-confirm');
+  await clickText('dialog[open] button', 'Rotate');
+  await page.waitForSelector('dialog[open] #secret-value');
+  const secret = await page.$eval('#secret-value', (e) => e.value);
+  results.rotated_secret = secret;
+  check(/^whsec_/.test(secret) && secret !== results.created_secret, 'a new secret is shown once');
+  check((await text('dialog[open]')).includes('previous secret keeps signing until'), 'the overlap is explained');
+  await shot('rotate-secret-once');
+  await tap('#secret-done');
+  await noticeSays('Secret rotated.');
+  // The delivery browser.t checks against the new secret.
+  await tap('#send-test');
+  await noticeSays('Test event sent');
+  await until(async () => (await deliveries(okId, '?status=succeeded&limit=100')).length === 14, 'the test after the rotation');
+});
+
+await flow('delete endpoint', async () => {
+  await go('#/endpoints/' + xssId);
+  await page.waitForSelector('#delete-endpoint');
+  await tap('#delete-endpoint');
+  await page.waitForSelector('dialog[open].confirm');
+  await shot('delete-confirm');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('dialog'));
+  eq((await api('GET', 'webhooks/' + xssId)).status, 200, 'Escape cancels: the endpoint is still there');
+  await tap('#delete-endpoint');
+  await page.waitForSelector('dialog[open].confirm');
+  await clickText('dialog[open] button', 'Delete');
+  await heading('Endpoints');
+  await noticeSays('Endpoint deleted.');
+  eq((await api('GET', 'webhooks/' + xssId)).status, 404, 'API: deleted');
+});
+
+await flow('API keys (admin)', async () => {
+  await clickText('#nav a', 'API keys');
+  await heading('API keys');
+  await fill('#key-form input[name="resource"]', 'acme');
+  await tap('#scope-picker input[value="webhooks:manage"]');
+  await fill('#key-form input[name="label"]', 'acme console');
+  // "Expires" is the person's local time: 07:08 in Paris (summer) is 05:08 UTC.
+  await page.emulateTimezone('Europe/Paris');
+  await page.$eval('#key-form input[name="expires_at"]', (e) => { e.value = '2031-05-06T07:08'; });
+  await shot('keys-create');
+  await clickText('#key-form button', 'Create key');
+  await page.waitForSelector('dialog[open] #secret-value');
+  acmeKey = await page.$eval('#secret-value', (e) => e.value);
+  results.tenant_key = acmeKey;
+  await tap('#copy-secret');
+  await waitText('dialog[open] [role="status"]', 'Copied');
+  eq(await page.evaluate(() => navigator.clipboard.readText()), acmeKey, 'Copy puts the key on the clipboard');
+  await shot('key-once');
+  await tap('#secret-done');
+  await noticeSays('created');
+  await waitText('#key-list', 'acme console');
+  const keys = (await api('GET', 'keys?resource=acme')).json.keys;
+  eq(keys.map((k) => [k.label, k.scopes, k.expires_at]), [['acme console', ['webhooks:manage'], '2031-05-06T05:08:00Z']],
+     'API: the key, with its scope and expiry (local time to UTC)');
+  await page.emulateTimezone('UTC');
+  check(acmeKey.startsWith(keys[0].prefix), 'the key shown is the one listed');
+  check(!JSON.stringify(keys).includes(acmeKey), 'API: the key is not shown again');
+  eq((await api('GET', 'webhooks', undefined, acmeKey)).status, 200, 'the new key works');
+  // Another key of acme (to revoke as the tenant), and an endpoint of acme's.
+  publisherKey = (await api('POST', 'keys', { resource: 'acme', scopes: ['events:publish'], label: 'acme publisher' })).json.key;
+  eq((await api('POST', 'webhooks', { url: RECV + '/acme', events: ['*'], tenant: 'acme', name: 'Acme hooks' })).status, 201,
+     'API: an endpoint for acme');
+  await fill('#key-filter input[name="resource"]', 'acme');
+  await clickText('#key-filter button', 'Show');
+  await waitText('#key-list', 'acme publisher');
+  eq(await page.$$eval('#key-list tbody tr', (l) => l.length), 2, 'the resource filter lists acme\'s keys');
+  await shot('keys-list');
+});
+
+await flow('sign out', async () => {
+  await tap('#sign-out');
+  await heading('Sign in');
+  await noticeSays('Signed out.');
+  eq(await page.evaluate(() => sessionStorage.length), 0, 'signing out forgets the key');
+  check(await page.$eval('#nav', (e) => e.hidden), 'signed out: no navigation');
+});
+
+await flow('tenant key', async () => {
+  await go('#/endpoints');
+  await page.waitForSelector('#api-key');
+  await fill('#api-key', acmeKey);
+  await page.keyboard.press('Enter');
+  await heading('Endpoints');
+  await page.waitForSelector('a.endpoint-link');
+  const names = await page.$$eval('a.endpoint-link', (l) => l.map((a) => a.textContent));
+  eq(names, ['Acme hooks'], 'a tenant\'s key sees its own endpoints only');
+  await shot('tenant-endpoints');
+  const id = await createEndpoint({ url: RECV + '/acme2', name: 'Acme second', events: ['ticket.sold'] });
+  eq((await api('GET', 'webhooks/' + id)).json.tenant, 'acme', 'an endpoint created with a tenant\'s key is the tenant\'s');
+  await go('#/endpoints?tenant=default');
+  await heading('Could not load this page');
+  const want = (await api('GET', 'webhooks?tenant=default', undefined, acmeKey)).json.error.message;
+  eq(await text('main [role="alert"]'), want, 'another tenant: the API\'s refusal is shown');
+  await shot('tenant-forbidden');
+});
+
+await flow('revoke keys (tenant)', async () => {
+  await clickText('#nav a', 'API keys');
+  await heading('API keys');
+  await waitText('#key-list', 'acme publisher');
+  eq(await page.$$eval('#key-list tbody tr', (l) => l.length), 2, 'the tenant lists its own keys');
+  const pubId = (await api('GET', 'keys?resource=acme')).json.keys.find((k) => k.label === 'acme publisher').id;
+  eq((await api('POST', 'events', { type: 'room.off_air', data: {} }, publisherKey)).status, 202, 'the publisher key works before');
+  await tap(`#key-list button[data-key-id="${pubId}"]`);
+  await page.waitForSelector('dialog[open].confirm');
+  await shot('revoke-confirm');
+  await clickText('dialog[open] button', 'Revoke');
+  await noticeSays('revoked');
+  await page.waitForFunction(() => document.querySelectorAll('#key-list tbody tr').length === 1);
+  eq((await api('POST', 'events', { type: 'room.off_air', data: {} }, publisherKey)).status, 401, 'API: the revoked key is refused');
+  eq((await api('GET', 'keys/' + pubId)).status, 404, 'API: the key is gone');
+  // The signed-in key itself revoked elsewhere: the next call signs out.
+  const selfId = (await api('GET', 'keys?resource=acme')).json.keys[0].id;
+  eq((await api('DELETE', 'keys/' + selfId)).status, 204, 'API: the tenant\'s own key revoked');
+  await go('#/endpoints');
+  await heading('Sign in');
+  await noticeSays('The API key was refused');
+  eq(await page.evaluate(() => sessionStorage.length), 0, 'a refused key is forgotten');
+  await shot('signed-out-refused');
+});
+
+check(problems.length === 0, 'no CSP violation, script error or request to another origin', problems.join('\n'));
+fs.writeFileSync(env.RESULTS_FILE, JSON.stringify(results));
+clearTimeout(deadline);
+await browser.close();
