@@ -40,11 +40,11 @@ case $(curl -s "http://127.0.0.1:$P/v1/webhooks?tenant=acme" -H "$ADMIN") in
      echo ;;
 esac
 echo '== ... publish an event: 202, on disk before the answer'
-curl -s http://127.0.0.1:$P/v1/events -H "$ADMIN" -H "$JSON" \
+curl -s -w '(HTTP %{http_code})\n' http://127.0.0.1:$P/v1/events -H "$ADMIN" -H "$JSON" \
      -d '{"type":"room.on_air","tenant":"acme","data":{"room":42}}'
-echo
 sleep 1
 echo '== ... the receiver got it and verified our signature ("... 200 ok"):'
+echo "$(wc -l < "${LOGS:-run/logs}/receiver.log") deliveries received so far, the last:"
 tail -n 1 "${LOGS:-run/logs}/receiver.log"
 echo
 echo "== The console: http://127.0.0.1:$P/console/ (sign in with change-me-admin-key)"

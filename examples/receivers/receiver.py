@@ -32,7 +32,8 @@ class Receiver(BaseHTTPRequestHandler):
         if msg_id not in seen:
             seen.add(msg_id)
             event = json.loads(body)
-            print(f"received {event['type']} {msg_id}: {json.dumps(event['data'])}", flush=True)
+            data = json.dumps(event["data"], separators=(",", ":"))
+            print(f"received {event['type']} {msg_id}: {data}", flush=True)
         self.send_response(204)
         self.end_headers()
 

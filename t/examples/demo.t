@@ -46,7 +46,8 @@ for my $round (1, 2) {
         or diag $tour->{stdout};
     like $tour->{stdout}, qr/"code":"replayed"/, 'the second send is a replay';
     like $tour->{stdout}, qr/"key":"\w+_[A-Za-z0-9]{32,}"/, 'a key was created';
-    like $tour->{stdout}, qr/^\{"id":"evt_\w+","deliveries":1\}/m, 'the event went to the demo receiver';
+    like $tour->{stdout}, qr/^\{"id":"evt_\w+","deliveries":1\}\n\(HTTP 202\)$/m, 'the event went to the demo receiver (202)';
+    like $tour->{stdout}, qr/^$round deliveries received so far, the last:$/m, 'one more delivery received';
     like $tour->{stdout}, qr{^POST /hooks/stagetick HTTP/1\.\d 200 ok$}m, 'which verified it';
 }
 
