@@ -187,7 +187,8 @@ await flow('sign-in admin (keyboard only)', async () => {
   await page.keyboard.type(ADMIN);
   await page.keyboard.press('Enter');
   await heading('Endpoints');
-  eq(await page.evaluate(() => sessionStorage.getItem('webhook-console-key')), ADMIN, 'the key is kept in sessionStorage');
+  eq(await page.evaluate((item) => sessionStorage.getItem(item), 'webhook-console-key:' + new URL(API).pathname), ADMIN,
+     'the key is kept in sessionStorage, under the name of its API');
   eq(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
   check(!page.url().includes(ADMIN), 'the key is not in the address');
   eq(await page.evaluate(() => document.cookie), '', 'no cookie');
@@ -360,6 +361,7 @@ await flow('last error, delivery detail, replay', async () => {
   eq(rows.map((r) => r[2]), ['500', '500'], 'detail: each attempt\'s response status');
   check(rows.every((r) => /^\d+ ms$/.test(r[3])), 'detail: each attempt\'s response time', JSON.stringify(rows));
   check(rows.every((r) => r[5].includes('receiver down for maintenance')), 'detail: the response excerpt', JSON.stringify(rows));
+  eq(await page.$$eval('#attempts img', (l) => l.length), 0, 'detail: markup in a response excerpt stays text');
   check(rows.every((r) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/.test(r[1])), 'detail: each attempt\'s time', JSON.stringify(rows));
   const payload = JSON.parse(await text('#payload'));
   eq([payload.type, payload.data], ['webhook.test', { webhook_id: flakyId }], 'detail: the payload');
@@ -472,6 +474,20 @@ await flow('API keys (admin)', async () => {
   await waitText('#key-list', 'acme publisher');
   eq(await page.$$eval('#key-list tbody tr', (l) => l.length), 2, 'the resource filter lists acme\'s keys');
   await shot('keys-list');
+});
+
+// A link with a crafted id ("..%2F" decodes to "../" only inside NGINX) must not
+// make the page send the key anywhere but api=: such ids are no page at all.
+await flow('links cannot leave the API', async () => {
+  const seen = [];
+  const onRequest = (r) => seen.push(r.url());
+  page.on('request', onRequest);
+  for (const hash of ['#/deliveries/..%2F..%2Fprobe', '#/endpoints/..%2F..%2Fprobe', '#/endpoints/..%2F..%2Fprobe/edit']) {
+    await go(hash);
+    await heading('Not found');
+  }
+  page.off('request', onRequest);
+  check(!seen.some((u) => /probe/.test(u)), 'a crafted id in a link is never sent to the API', JSON.stringify(seen));
 });
 
 await flow('sign out', async () => {

@@ -41,7 +41,7 @@ unlink glob "$artifacts/*.png";
 
 my $ADMIN = 'admin-key-console-browser-9b3e';
 my $recv = DeliveryTest::ScriptedReceiver->start;
-my $down = { status => 500, body => '{"error":"receiver down for maintenance"}' };
+my $down = { status => 500, body => '{"error":"receiver down for maintenance <img src=x onerror=alert(1)>"}' };
 $recv->script('/flaky', [$down, $down, { status => 200 }]);
 
 my $ng = delivery_nginx(admin => $ADMIN, retries => '0s,1s',

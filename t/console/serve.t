@@ -14,7 +14,7 @@ use KeysTest qw(:all);
 my $ADMIN = 'admin-key-console-serve-5e1f';
 my $ASSETS = abs_path(File::Spec->catdir(dirname(abs_path(__FILE__)), '..', '..', 'src', 'ngx', 'console', 'assets'));
 my $CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
-        . "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+        . "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'";
 
 # /console/ with api=; /plain (no slash, no api=: the server's one webhook_api
 # location); /esc/ with an api= that needs escaping in HTML; a second server
@@ -41,6 +41,8 @@ sub get($path, $headers = {}, $method = 'GET', $port = 'PORT') {
 sub security_headers_ok($res, $name) {
     my $h = $res->{headers};
     is($h->{'content-security-policy'}, $CSP, "$name: Content-Security-Policy");
+    is($h->{'x-frame-options'}, 'DENY', "$name: X-Frame-Options");
+    is($h->{'cross-origin-opener-policy'}, 'same-origin', "$name: Cross-Origin-Opener-Policy");
     is($h->{'x-content-type-options'}, 'nosniff', "$name: X-Content-Type-Options");
     is($h->{'referrer-policy'}, 'no-referrer', "$name: Referrer-Policy");
     is($h->{'cache-control'}, 'no-cache', "$name: Cache-Control no-cache");

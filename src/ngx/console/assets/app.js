@@ -15,7 +15,11 @@
     const uri = meta ? meta.content : '/';
     return uri.endsWith('/') ? uri : uri + '/';
   })();
-  const KEY_ITEM = 'webhook-console-key';
+  // Per API: two consoles of one origin never send one key to the other's API.
+  const KEY_ITEM = 'webhook-console-key:' + API;
+  // The ids the API hands out (wh_…, dlv_…, key_…): anything else in a link
+  // is refused before it can become part of an API path.
+  const ID = /^[A-Za-z0-9_-]{1,128}$/;
   const DELIVERIES_PAGE = 10;
   const KEYS_PAGE = 25;
   const SCOPES = [
@@ -60,7 +64,18 @@
 
   // One call; resolves with the decoded answer (null for 204), rejects with
   // an ApiError carrying the API's own message.
+  // A path segment that decodes to "." or ".." or holds a slash would let
+  // NGINX resolve the call outside api= (with the key): never sent.
+  function escapesApi(path) {
+    return path.split('?')[0].split('/').some((s) => {
+      let d;
+      try { d = decodeURIComponent(s); } catch (e) { return true; }
+      return d === '.' || d === '..' || /[\/\\]/.test(d);
+    });
+  }
+
   async function api(method, path, body, withKey = key) {
+    if (escapesApi(path)) throw new ApiError(0, 'invalid_path', 'Refused: that address would leave ' + API + '.');
     const headers = { Accept: 'application/json', Authorization: 'Bearer ' + withKey };
     const init = { method, headers, cache: 'no-store', redirect: 'error', referrerPolicy: 'no-referrer' };
     if (body !== undefined) {
@@ -296,7 +311,9 @@
     let heading;
     try {
       if (parts.length === 0) { location.replace('#/endpoints'); return; }
-      if (parts[0] === 'endpoints' && parts.length === 1) heading = await viewEndpoints(params, stale);
+      const idOk = parts.length < 2 || parts[1] === 'new' || ID.test(parts[1]);
+      if (!idOk) heading = screen('Not found', h('p', {}, 'There is no such page. ', h('a', { href: '#/endpoints' }, 'Endpoints')));
+      else if (parts[0] === 'endpoints' && parts.length === 1) heading = await viewEndpoints(params, stale);
       else if (parts[0] === 'endpoints' && parts[1] === 'new' && parts.length === 2) heading = await viewEndpointForm(null, stale);
       else if (parts[0] === 'endpoints' && parts.length === 2) heading = await viewEndpoint(parts[1], stale);
       else if (parts[0] === 'endpoints' && parts.length === 3 && parts[2] === 'edit') heading = await viewEndpointForm(parts[1], stale);
