@@ -9,6 +9,11 @@ stop() {
     local prefix=$1 pid
     [ -f "$prefix/logs/nginx.pid" ] || return 0
     pid=$(cat "$prefix/logs/nginx.pid")
+    # A stale pid file (after kill -9) may name another process by now.
+    case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+        */nginx*) ;;
+        *) rm -f "$prefix/logs/nginx.pid"; return 0 ;;
+    esac
     kill -QUIT "$pid" 2>/dev/null || { rm -f "$prefix/logs/nginx.pid"; return 0; }
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
     echo "nginx $pid did not stop in 10 s" >&2

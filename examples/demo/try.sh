@@ -40,12 +40,17 @@ case $(curl -s "http://127.0.0.1:$P/v1/webhooks?tenant=acme" -H "$ADMIN") in
      echo ;;
 esac
 echo '== ... publish an event: 202, on disk before the answer'
+log="${LOGS:-run/logs}/receiver.log"
+before=$(cat "$log" 2>/dev/null | wc -l)
 curl -s -w '(HTTP %{http_code})\n' http://127.0.0.1:$P/v1/events -H "$ADMIN" -H "$JSON" \
      -d '{"type":"room.on_air","tenant":"acme","data":{"room":42}}'
-sleep 1
+for _ in 1 2 3 4 5 6 7 8 9 10; do     # wait (up to 10 s) for the delivery to arrive
+  [ "$(cat "$log" 2>/dev/null | wc -l)" -gt "$before" ] && break
+  sleep 1
+done
 echo '== ... the receiver got it and verified our signature ("... 200 ok"):'
-echo "$(wc -l < "${LOGS:-run/logs}/receiver.log") deliveries received so far, the last:"
-tail -n 1 "${LOGS:-run/logs}/receiver.log"
+echo "$(wc -l < "$log") deliveries received so far, the last:"
+tail -n 1 "$log"
 echo
 echo "== The console: http://127.0.0.1:$P/console/ (sign in with change-me-admin-key)"
 echo "== Metrics:     curl -s http://127.0.0.1:$P/metrics"

@@ -57,6 +57,11 @@ subtest 'keys: a key for one project reads it, and nothing else' => sub {
     $ng->log_is_clean;
 };
 
+# Receivers started by this test: stopped however the test ends.
+my @receiver_pids;
+my $test_pid = $$;
+END { if ($$ == $test_pid) { kill 'TERM', @receiver_pids; waitpid $_, 0 for @receiver_pids } }
+
 # A receiver of examples/receivers/ on $port: (pid, output file).
 sub start_receiver($cmd, $port, $secret, $dir) {
     my $out = "$dir/receiver.$port.out";
@@ -68,7 +73,8 @@ sub start_receiver($cmd, $port, $secret, $dir) {
         $ENV{WEBHOOK_SECRET} = $secret;
         exec @$cmd or die "exec @$cmd: $!";
     }
-    wait_for_port($port) or BAIL_OUT("receiver @$cmd did not listen: " . (read_file($out) // ''));
+    push @receiver_pids, $pid;
+    wait_for_port($port) or die("receiver @$cmd did not listen: " . (read_file($out) // ''));
     return { pid => $pid, port => $port, out => $out };
 }
 
@@ -79,9 +85,11 @@ subtest 'deliver: events reach the node and python receivers, verified' => sub {
     is $console->{status}, 200, 'the console is served';
     like $console->{content}, qr{<meta name="webhook-api" content="/v1/">}, 'over /v1/';
     my %receivers;
-    # ES modules resolve packages from the file's folder: run a copy from inside t/npm's node_modules.
-    my $mjs = npm_dir() . "/node_modules/.receiver-$$.mjs";
+    # ES modules resolve packages from the file's folder up: a copy in the prefix,
+    # beside a link to t/npm's node_modules (nothing is written into the checkout).
+    my $mjs = $ng->prefix . '/receiver.mjs';
     write_file($mjs, read_file("$examples/receivers/receiver.mjs"));
+    symlink(npm_dir() . '/node_modules', $ng->prefix . '/node_modules') or die "symlink: $!";
     for my $r (['node', ['node', $mjs]], ['python', ['python3', "$examples/receivers/receiver.py"]]) {
         my ($name, $cmd) = @$r;
         my $port = free_port();
@@ -121,7 +129,7 @@ subtest 'deliver: events reach the node and python receivers, verified' => sub {
     }, 20), 'the receiver refused a wrong signature (400)';
     kill 'TERM', $_->{pid} for values %receivers;
     waitpid $_->{pid}, 0 for values %receivers;
-    unlink $mjs;
+    @receiver_pids = ();
     $ng->log_is_clean;
 };
 

@@ -12,6 +12,7 @@ use v5.36;
 use Test::More;
 use Cwd qw(abs_path);
 use Digest::MD5;
+use Fcntl qw(:flock);
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
@@ -174,8 +175,15 @@ sub dpkg(@args) {
     return $r;
 }
 
+# One install at a time on this machine: concurrent runs (several checkouts, or
+# make test beside a by-hand prove) would remove the package under each other.
+my $LOCK_FILE = '/run/lock/ngx_webhook-deb-test.lock';
+my $lock_fh;
+
 sub install_blocker() {
     return 'installing a package needs root' if $> != 0;
+    open($lock_fh, '>', $LOCK_FILE) or return "cannot open $LOCK_FILE: $!";
+    return 'another test run is installing the package' unless flock($lock_fh, LOCK_EX | LOCK_NB);
     my $st = status();
     return "$PKG is already on this machine ($st): the test leaves an admin's install alone" if $st ne 'not-installed';
     return "$LINK(.removed) is already there: the test leaves it alone" if -l $LINK || -l "$LINK.removed";
@@ -185,7 +193,10 @@ sub install_blocker() {
 }
 
 my $installed_by_us;
-END { local $?; run('dpkg', '--purge', $PKG) if $installed_by_us && status() ne 'not-installed' }
+my $test_pid = $$;
+END { local $?; run('dpkg', '--purge', $PKG) if $installed_by_us && $$ == $test_pid && status() ne 'not-installed' }
+# Ctrl-C or a killed prove must not leave the package installed: END runs on exit, not on a signal.
+$SIG{$_} = sub { exit 128 } for qw(INT TERM HUP);
 
 subtest 'installed with dpkg: enabled, loaded by the stock nginx, removed, purged' => sub {
     if (my $why = install_blocker()) {

@@ -31,12 +31,16 @@ for my $size ('256k', '512k') {
     diag("zone $size: $n keys fit before 507 zone_full");
     ok($n > 50, "$size: a useful number of keys fit ($n)");
     is_deeply([$res->{status}, error_code($res)], [507, 'zone_full'], "$size: the next one: 507 zone_full");
-    my @full = $ng->wait_log($mark, qr/\[error\].*webhook_zone "wh" is full/);
+    my @full = $ng->wait_log($mark, qr/\[error\].*webhook_api refused: 507 zone_full: the shared memory zone is full/);
     ok(@full >= 1, "$size: the error log says the zone is full") or diag($ng->log_tail(5));
 
     is(api($ng, 'GET', '/keys', undef, key => $ADMIN)->{json}{total}, $n, "$size: the refused key was not stored");
+    $mark = $ng->log_mark;
     $res = api($ng, 'POST', '/keys', { resource => 'room:fill', scopes => ['read'] }, key => $ADMIN);
     is($res->{status}, 507, "$size: still full on the next try");
+    # One refusal, one line (it is written before the answer is sent).
+    my @lines = grep { /zone_full|is full/ } split /\n/, $ng->log_since($mark);
+    is(scalar @lines, 1, "$size: the 507 is logged once") or diag(join "\n", @lines);
     $res = api($ng, 'PUT', '/limits/room:new', { max_keys => 5 }, key => $ADMIN);
     ok($res->{status} == 507 || $res->{status} == 200, "$size: PUT /limits for a new tenant: 507 or 200, never a crash");
 

@@ -60,6 +60,16 @@ warned('webhook_api without admin_key=, with state=',
        app_conf('location /v1/ { webhook_api; }', zones => 'webhook_zone zone=wz:1m state=%%PREFIX%%/state;'), 'webhook_api;',
        'webhook_api: no webhook_api of zone "wz" has admin_key=: only keys kept in state="%%PREFIX%%/state" can use it, '
        . 'none can be created without one; add admin_key=SECRET unless that is intended (location "/v1/")');
+{
+    # Said once per zone, at its first webhook_api, not once per location.
+    my (undef, $out) = warned('two webhook_api without admin_key=, with state=',
+        app_conf("location /v1/ { webhook_api; }\n location /v2/ { webhook_api; }",
+                 zones => 'webhook_zone zone=wz:1m state=%%PREFIX%%/state;'), 'webhook_api;',
+        'webhook_api: no webhook_api of zone "wz" has admin_key=: only keys kept in state="%%PREFIX%%/state" can use it, '
+        . 'none can be created without one; add admin_key=SECRET unless that is intended (location "/v1/")');
+    my @warns = grep { /no webhook_api of zone "wz" has admin_key=/ } split /\n/, $out;
+    is(scalar @warns, 1, 'two webhook_api without admin_key=: one warning for the zone') or diag($out);
+}
 accepted('a public webhook_api without admin_key= beside an admin one of the same zone',
          app_conf("$API\n location /public/ { webhook_api; }"), %vars);
 

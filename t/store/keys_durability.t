@@ -3,7 +3,8 @@
 # workers right after the 201/204; journals with a torn tail or a corrupt
 # record in the middle load (the damaged record alone is lost, one warn
 # line); the state directory is compacted at start; a second nginx on the
-# same directory refuses to start; without state= a notice says memory only.
+# same directory refuses to start; a reload that changes state= is refused;
+# without state= a notice says memory only.
 use v5.36;
 use Test::More;
 use Digest::SHA qw(sha256_hex);
@@ -98,6 +99,24 @@ is(total(), 4, 'after reload: four keys');
     state_is('after the refused resizing reload');
     is(total(), 4, 'after the refused resizing reload: four keys');
 }
+# Nor can a reload move state= to another DIR or drop it (the zone keeps its
+# name and size, so its memory would be kept): the new store would not hold
+# what the old workers still write, and it is checked and loaded at start only.
+for my $case (['another DIR', state => '%%PREFIX%%/state-moved'], ['no state=', state => 0]) {
+    my ($what, %o) = @$case;
+    my @workers = $ng->worker_pids;
+    my $mark = $ng->log_mark;
+    $ng->write_conf(conf => api_conf(%durable, %o), vars => { SIZE => '1m' });
+    kill 'HUP', $ng->master_pid;
+    my @emerg = $ng->wait_log($mark, qr/\[emerg\].*webhook_zone "wh": state= changes only with a restart/, 10);
+    ok(@emerg, "a reload to $what is refused with an emerg naming the restart") or diag($ng->log_tail);
+    my $now = $o{state} ? 'state="' . $ng->prefix . '/state-moved"' : 'no state=';
+    like($emerg[0] // '', qr/\(now \Q$now\E, running state="\Q$state\E"\)/, "a reload to $what: the emerg names both");
+    is_deeply([$ng->worker_pids], \@workers, "a reload to $what: the running workers go on");
+    state_is("after the refused reload to $what");
+}
+$ng->write_conf(conf => api_conf(%durable), vars => { SIZE => '2m' });
+
 # A restart takes the new size.
 ok($ng->stop, 'stop before the resize');
 $ng->start;
@@ -185,10 +204,10 @@ EOF
 }
 
 {
-    # The one expected: the refused resizing reload.
-    my @bad = grep { /\[(?:alert|emerg|crit)\]/ && !/its size changes only with a restart/ && !/exited on signal 9/ }
+    # The ones expected: the refused reloads (resize, state=).
+    my @bad = grep { /\[(?:alert|emerg|crit)\]/ && !/changes only with a restart/ && !/exited on signal 9/ }
               split /\n/, $ng->error_log;
-    ok(!@bad, 'no [alert]/[emerg]/[crit] across reloads, restarts and kill -9 (but the refused resize)') or diag("@bad[0..2]");
+    ok(!@bad, 'no [alert]/[emerg]/[crit] across reloads, restarts and kill -9 (but the refused reloads)') or diag("@bad[0..2]");
 }
 $ng->log_lacks($ADMIN, 'admin key not in the logs');
 {

@@ -72,4 +72,10 @@ refused('replay=on with two zones', <<'EOF', 'webhook_verify github', 'webhook_v
     }
 EOF
 
+# replay= once: a second one (even "off") would silently override the first.
+refused('replay= with a zone, then off', server("location /hook { webhook_verify github secret=s replay=wz replay=off; $PROXY }"),
+        'webhook_verify github', 'webhook_verify: invalid replay= in "replay=off" (given twice)');
+refused('replay=on twice', server("location /hook { webhook_verify github secret=s replay=on replay=on; $PROXY }"),
+        'webhook_verify github', 'webhook_verify: invalid replay= in "replay=on" (given twice)');
+
 done_testing;

@@ -1,13 +1,14 @@
 #include "core/console/console_page.hpp"
 
+#include "core/util/encoding.hpp"
+#include "core/util/text.hpp"
+
 #include <cstring>
 #include <utility>
 
 namespace webhook {
 
 namespace {
-
-bool hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 // RFC 3986 pchar and "/", less "'" (no location needs one, and the page
 // would have to carry it escaped).
@@ -26,21 +27,15 @@ std::optional<std::string> console_uri_problem(std::string_view uri) {
     for (size_t i = 0; i < uri.size(); i++) {
         char c = uri[i];
         if (c == '%') {
-            if (i + 2 >= uri.size() || !hex_digit(uri[i + 1]) || !hex_digit(uri[i + 2]))
+            if (i + 2 >= uri.size() || !hex_decode(uri.substr(i + 1, 2)))
                 return "has a \"%\" not followed by two hex digits";
             i += 2;
         } else if (!path_char(c)) {
             return "may only hold letters, digits, \"/\" and - . _ ~ ! $ & ( ) * + , ; = : @ %XX (no query or fragment)";
         }
     }
-    size_t start = 1;
-    while (start <= uri.size()) {
-        size_t end = uri.find('/', start);
-        if (end == std::string_view::npos) end = uri.size();
-        std::string_view seg = uri.substr(start, end - start);
+    for (std::string_view seg : split(uri.substr(1), '/'))
         if (seg == "." || seg == "..") return "must not contain \".\" or \"..\" segments";
-        start = end + 1;
-    }
     return std::nullopt;
 }
 

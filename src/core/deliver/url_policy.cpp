@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <cstring>
+#include <initializer_list>
+#include <utility>
 
 #include "core/util/text.hpp"
 
@@ -170,48 +172,60 @@ bool cidr_contains(const Cidr& c, const unsigned char* addr, bool ipv6) {
 
 std::string_view address_kind(const unsigned char* a, bool ipv6) {
     struct Range {
-        const char* cidr;
+        Cidr cidr;
         const char* kind;
     };
-    static const Range v4[] = {
+    // Parsed once: the dispatcher asks for every address of every attempt.
+    auto parse = [](std::initializer_list<std::pair<const char*, const char*>> table) {
+        std::vector<Range> out;
+        for (const auto& [cidr, kind] : table) out.push_back({*parse_cidr(cidr), kind});
+        return out;
+    };
+    static const std::vector<Range> v4 = parse({
         {"0.0.0.0/8", "unspecified"},   {"10.0.0.0/8", "private"},      {"100.64.0.0/10", "shared"},
         {"127.0.0.0/8", "loopback"},    {"169.254.0.0/16", "link-local"}, {"172.16.0.0/12", "private"},
         {"192.0.0.0/24", "reserved"},   {"192.168.0.0/16", "private"},  {"198.18.0.0/15", "reserved"},
         {"224.0.0.0/4", "multicast"},   {"240.0.0.0/4", "reserved"},
-    };
+    });
     // Besides the ranges that are internal by definition: ::/96 (IPv4-
     // compatible, deprecated), fec0::/10 (site-local, deprecated), NAT64
     // (64:ff9b::/96 and the local-use 64:ff9b:1::/48), Teredo (2001::/32)
     // and the documentation prefix all reach, or pretend to reach, an IPv4
     // or local network.
-    static const Range v6[] = {
+    static const std::vector<Range> v6 = parse({
         {"::/128", "unspecified"},  {"::1/128", "loopback"},      {"::/96", "reserved"},   {"fc00::/7", "private"},
         {"fe80::/10", "link-local"}, {"fec0::/10", "reserved"},   {"ff00::/8", "multicast"},
         {"64:ff9b::/96", "reserved"}, {"64:ff9b:1::/48", "reserved"}, {"100::/64", "reserved"},
         {"2001::/32", "reserved"},  {"2001:db8::/32", "reserved"},
-    };
+    });
     if (ipv6) {
         // IPv4-mapped (::ffff:a.b.c.d): judge the IPv4 address.
         static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
         if (std::memcmp(a, mapped, 12) == 0) return address_kind(a + 12, false);
         // 6to4 (2002:a.b.c.d::/48): judge the IPv4 address it carries.
         if (a[0] == 0x20 && a[1] == 0x02) return address_kind(a + 2, false);
-        for (const Range& r : v6)
-            if (cidr_contains(*parse_cidr(r.cidr), a, true)) return r.kind;
-        return {};
     }
-    for (const Range& r : v4)
-        if (cidr_contains(*parse_cidr(r.cidr), a, false)) return r.kind;
+    for (const Range& r : ipv6 ? v6 : v4)
+        if (cidr_contains(r.cidr, a, ipv6)) return r.kind;
     return {};
 }
 
 bool address_is_internal(const unsigned char* a, bool ipv6) { return !address_kind(a, ipv6).empty(); }
 
-bool AddressPolicy::permits(const unsigned char* addr, bool ipv6) const {
-    if (allow_private || !address_is_internal(addr, ipv6)) return true;
-    for (const Cidr& c : allow)
+namespace {
+
+// The policy for an address whose address_kind is known already.
+bool permits_kind(const AddressPolicy& policy, const unsigned char* addr, bool ipv6, std::string_view kind) {
+    if (policy.allow_private || kind.empty()) return true;
+    for (const Cidr& c : policy.allow)
         if (cidr_contains(c, addr, ipv6)) return true;
     return false;
+}
+
+}  // namespace
+
+bool AddressPolicy::permits(const unsigned char* addr, bool ipv6) const {
+    return allow_private || permits_kind(*this, addr, ipv6, address_kind(addr, ipv6));
 }
 
 bool is_localhost_name(std::string_view host) {
@@ -220,33 +234,38 @@ bool is_localhost_name(std::string_view host) {
     return is(host) || (host.size() > 10 && host[host.size() - 10] == '.' && is(host.substr(host.size() - 9)));
 }
 
-std::optional<std::string> fixed_address(std::string_view host, const AddressPolicy& policy) {
-    unsigned char addr[16];
-    bool v6;
-    if (parse_ip(host, addr, &v6)) return std::string(host);
+std::optional<FixedAddress> fixed_address(std::string_view host, const AddressPolicy& policy) {
+    FixedAddress f;
+    if (parse_ip(host, f.addr, &f.ipv6)) {
+        f.text = std::string(host);
+        return f;
+    }
     if (!is_localhost_name(host)) return std::nullopt;
     for (const char* loopback : {"127.0.0.1", "::1"}) {
-        parse_ip(loopback, addr, &v6);
-        if (policy.permits(addr, v6)) return std::string(loopback);
+        parse_ip(loopback, f.addr, &f.ipv6);
+        if (policy.permits(f.addr, f.ipv6)) {
+            f.text = loopback;
+            return f;
+        }
     }
-    return std::string("127.0.0.1");
+    f.text = "127.0.0.1";
+    parse_ip(f.text, f.addr, &f.ipv6);
+    return f;
 }
 
 std::optional<ApiError> check_webhook_url(std::string_view text, bool allow_http, const AddressPolicy& policy) {
     auto parsed = parse_webhook_url(text, allow_http);
     if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
     const Url& url = std::get<Url>(parsed);
-    std::optional<std::string> fixed = fixed_address(url.host, policy);
+    std::optional<FixedAddress> fixed = fixed_address(url.host, policy);
     if (!fixed) return std::nullopt;
-    unsigned char addr[16];
-    bool v6 = false;
-    parse_ip(*fixed, addr, &v6);
-    if (policy.permits(addr, v6)) return std::nullopt;
-    std::string_view kind = address_kind(addr, v6);
+    std::string_view kind = address_kind(fixed->addr, fixed->ipv6);
+    if (permits_kind(policy, fixed->addr, fixed->ipv6, kind)) return std::nullopt;
     bool vowel = !kind.empty() && std::strchr("aeiou", kind[0]) != nullptr;
     return unprocessable("url_not_allowed", "url points to " + url.host + (vowel ? ", an " : ", a ") +
                                                 std::string(kind) + " address: list it with webhook_delivery allow=" +
-                                                *fixed + (v6 ? "/128" : "/32") + " or set allow_private=on");
+                                                fixed->text + (fixed->ipv6 ? "/128" : "/32") +
+                                                " or set allow_private=on");
 }
 
 }  // namespace webhook

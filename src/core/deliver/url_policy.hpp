@@ -67,7 +67,12 @@ bool is_localhost_name(std::string_view host);
 // The address a host stands for without DNS: an IP literal itself, and for
 // a localhost name the loopback address the policy permits (127.0.0.1, else
 // ::1; 127.0.0.1 when it permits neither). nullopt: a name to resolve.
-std::optional<std::string> fixed_address(std::string_view host, const AddressPolicy& policy);
+struct FixedAddress {
+    std::string text;            // as a URL or allow= writes it (IPv6 without brackets)
+    unsigned char addr[16] = {};  // 4 or 16 bytes, as parse_ip
+    bool ipv6 = false;
+};
+std::optional<FixedAddress> fixed_address(std::string_view host, const AddressPolicy& policy);
 
 // The registration check of an endpoint URL: its form and scheme, and the
 // policy for hosts that need no DNS (fixed_address). Other names are judged

@@ -567,9 +567,9 @@ std::string attempt_log_append(std::string_view log, uint32_t number, const Atte
     return json_dump(arr.get());
 }
 
-std::string attempt_log_numbered(std::string_view log, uint32_t attempts) {
+Json attempt_log_numbered(std::string_view log, uint32_t attempts) {
     Json arr = log.empty() ? Json() : json_parse(log, nullptr);
-    if (!arr || !json_is_array(arr.get())) return "[]";
+    if (!arr || !json_is_array(arr.get())) return Json(checked(json_array()));
     int64_t next = static_cast<int64_t>(attempts) + 1;   // the number of the entry after
     for (size_t i = json_array_size(arr.get()); i-- > 0;) {
         json_t* entry = json_array_get(arr.get(), i);
@@ -584,7 +584,7 @@ std::string attempt_log_numbered(std::string_view log, uint32_t attempts) {
         if (json_array_set_new(arr.get(), i, numbered_entry(static_cast<uint32_t>(next), entry)) != 0)
             throw std::bad_alloc();
     }
-    return json_dump(arr.get());
+    return arr;
 }
 
 }  // namespace webhook::store

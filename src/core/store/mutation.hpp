@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/util/json.hpp"
+
 namespace webhook::store {
 
 // How a record is applied: by a running worker (plan limits and revisions
@@ -195,6 +197,8 @@ std::string attempt_log_append(std::string_view log, uint32_t number, const Atte
 // number. Entries written before numbers were kept (an older module's log)
 // get theirs from their place: one less than the entry after them, the last
 // one `attempts` (the delivery's count); none when that leaves less than 1.
-std::string attempt_log_numbered(std::string_view log, uint32_t attempts);
+// A JSON array, empty for a log that is not one (parsed once, for the API's
+// answer to embed).
+Json attempt_log_numbered(std::string_view log, uint32_t attempts);
 
 }  // namespace webhook::store

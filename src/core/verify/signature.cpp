@@ -127,13 +127,14 @@ std::string mac_form(Encoding enc, size_t len) {
     return "the base64 of a " + std::to_string(len) + "-byte HMAC";
 }
 
-Parsed parse_headers(const SchemeConfig& cfg, const HeaderValues& h, const HeaderFamily& n, int64_t now) {
+Parsed parse_headers(const SchemeConfig& cfg, const std::vector<HeaderFamily>& families, const HeaderValues& h,
+                     const HeaderFamily& n, int64_t now) {
     const std::string S(n.signature);
     if (!h.signature) {
         // Every name the scheme would have read (webhook-signature or svix-signature).
         std::string names;
         std::string_view previous;
-        for (const HeaderFamily& f : header_families(cfg)) {
+        for (const HeaderFamily& f : families) {
             if (f.signature == previous) continue;   // header= names one for both families
             if (!names.empty()) names += " or ";
             names += f.signature;
@@ -243,11 +244,16 @@ Parsed parse_headers(const SchemeConfig& cfg, const HeaderValues& h, const Heade
 
 }  // namespace
 
-Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& h, int64_t now) {
-    HeaderFamily names = h.names.signature.empty() ? header_families(cfg).front() : h.names;
-    Parsed p = parse_headers(cfg, h, names, now);
+Parsed parse_request(const SchemeConfig& cfg, const std::vector<HeaderFamily>& families, const HeaderValues& h,
+                     int64_t now) {
+    HeaderFamily names = h.names.signature.empty() ? families.front() : h.names;
+    Parsed p = parse_headers(cfg, families, h, names, now);
     p.names = names;
     return p;
+}
+
+Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& h, int64_t now) {
+    return parse_request(cfg, header_families(cfg), h, now);
 }
 
 std::string verdict_detail(const SchemeConfig& cfg, const Parsed& parsed, Verdict v) {

@@ -83,6 +83,11 @@ struct Parsed {
     std::string replay_id;           // standard: the signed webhook-id; else empty (the matched MAC is the id)
 };
 
+// families: header_families(cfg), which a caller parsing many requests
+// computes once (the NGINX glue: at configuration time); the other form
+// computes it per call.
+Parsed parse_request(const SchemeConfig& cfg, const std::vector<HeaderFamily>& families, const HeaderValues& headers,
+                     int64_t now);
 Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& headers, int64_t now);
 
 // The sender's message for a verdict reached once the body is hashed

@@ -97,15 +97,24 @@ Outcome put_limits(ApiRequest& q) {
     if (req.max_keys >= 0) m.max_keys = req.max_keys;
     if (req.max_webhooks >= 0) m.max_webhooks = req.max_webhooks;
     if (req.max_pending >= 0) m.max_pending = req.max_pending;
-    // The answer shows the effective limits, defaults included: built before
-    // the change, so nothing can fail once it is made.
-    TenantLimits now = tenant_limits(q.zone, tenant);
+    // The overrides as they are (one read: the answer and the undo must see
+    // the same ones, and another worker may change them at any time).
+    store::LimitsPut before = limits_now(q.zone, tenant);
+    // The answer shows the effective limits: set here, else the override,
+    // else the zone's default. Built before the change, so nothing can fail
+    // once it is made.
+    auto effective = [](std::optional<int64_t> set, std::optional<int64_t> now, ngx_uint_t dflt) {
+        int64_t v = set.value_or(now.value_or(-1));
+        return v >= 0 ? v : static_cast<int64_t>(dflt);
+    };
     json_t* doc = json_object();
     json_set_str(doc, "tenant", tenant);
-    json_object_set_new(doc, "max_webhooks", json_integer(m.max_webhooks.value_or(now.max_webhooks)));
-    json_object_set_new(doc, "max_keys", json_integer(m.max_keys.value_or(now.max_keys)));
-    json_object_set_new(doc, "max_pending", json_integer(m.max_pending.value_or(now.max_pending)));
-    return apply_change(q, m, limits_now(q.zone, tenant), "limits", 200, doc);
+    json_object_set_new(doc, "max_webhooks",
+                        json_integer(effective(m.max_webhooks, before.max_webhooks, q.zone->max_webhooks)));
+    json_object_set_new(doc, "max_keys", json_integer(effective(m.max_keys, before.max_keys, q.zone->max_keys)));
+    json_object_set_new(doc, "max_pending",
+                        json_integer(effective(m.max_pending, before.max_pending, q.zone->max_pending)));
+    return apply_change(q, m, std::move(before), "limits", 200, doc);
 }
 
 }  // namespace webhook::ngx

@@ -258,15 +258,9 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
     }
     if (allowed_methods == 0) return reject(r, {404, "not_found", "no such route"});
     if (route == nullptr) {
-        ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
-        if (h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         std::string allow = allow_header(allowed_methods);
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        h->value.len = allow.size();
-        h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, allow.size()));
-        if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ngx_memcpy(h->value.data, allow.data(), allow.size());
+        ngx_str_t value = pool_copy(r->pool, allow);
+        if (value.data == nullptr || add_header(r, "Allow", sv(value)) == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         return reject(r, {405, "method_not_allowed", "this route takes " + allow + ", not " + std::string(sv(r->method_name))});
     }
     params = std::move(route_params);
@@ -361,12 +355,16 @@ void* create_main_conf(ngx_conf_t* cf) { return pool_new<ApiMainConf>(cf->pool);
 // Keys are made by POST /keys, which needs the admin key or a key that
 // POST /keys made: a zone whose every webhook_api lacks admin_key= never gets
 // its first key, unless state= brings back keys an earlier configuration made.
+// Said once per zone, at its first webhook_api.
 ngx_int_t postconfiguration(ngx_conf_t* cf) {
     auto* amcf = static_cast<ApiMainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_api_module));
+    std::vector<const Zone*> warned;
     for (ApiConf* conf : amcf->apis) {
         Zone* zone = conf->zone;
         if (conf->admin_key != nullptr || zone == nullptr || zone->api_admin_key) continue;
-        if (zone->state_dir.len == 0) {
+        if (std::find(warned.begin(), warned.end(), zone) != warned.end()) continue;
+        warned.push_back(zone);
+        if (!zone->store->durable) {
             site_error(cf, conf->site,
                        "webhook_api: no webhook_api of zone \"%V\" has admin_key=, and the zone has no state=: no API "
                        "key can ever be created; add admin_key=SECRET", &zone->name());

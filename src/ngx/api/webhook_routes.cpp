@@ -55,8 +55,7 @@ json_t* delivery_json(const DeliveryInfo& d, bool detail) {
     if (detail) {
         Json payload = json_parse(d.payload, nullptr);
         json_object_set_new(o, "payload", payload ? payload.release() : json_stringn(d.payload.data(), d.payload.size()));
-        Json history = json_parse(store::attempt_log_numbered(d.history, d.attempts), nullptr);
-        json_object_set_new(o, "attempt_log", history ? history.release() : json_array());
+        json_object_set_new(o, "attempt_log", store::attempt_log_numbered(d.history, d.attempts).release());
     }
     return o;
 }
@@ -144,17 +143,22 @@ std::optional<ApiError> apply_fields(ApiRequest& q, const json_t* body, Endpoint
     return std::nullopt;
 }
 
-// Applies an endpoint mutation and answers with the endpoint (plus extra
-// fields). `before` is the endpoint as it was (nullptr: a new one), what a
-// change the journal cannot take goes back to.
-Outcome save_endpoint(ApiRequest& q, const EndpointInfo& e, const EndpointInfo* before, int status, json_t* extra) {
+// Applies an endpoint mutation, answering with `doc`. `before` is the
+// endpoint as it was (nullptr: a new one): the revision the change expects,
+// and what a change the journal cannot take goes back to.
+Outcome put_endpoint(ApiRequest& q, const EndpointInfo& e, const EndpointInfo* before, int status, Json doc) {
     store::EndpointPut m = endpoint_record(e);
     if (before != nullptr) m.expect_revision = before->revision;
-    Json extra_owned(extra);
-    json_t* doc = endpoint_json(e);
-    if (extra != nullptr) json_object_update(doc, extra);
     store::Mutation undo = before != nullptr ? store::Mutation(endpoint_record(*before)) : store::EndpointDel{e.id};
-    return apply_change(q, m, std::move(undo), "webhook", status, doc);
+    return apply_change(q, m, std::move(undo), "webhook", status, doc.release());
+}
+
+// put_endpoint, answering with the endpoint (plus extra fields).
+Outcome save_endpoint(ApiRequest& q, const EndpointInfo& e, const EndpointInfo* before, int status, json_t* extra) {
+    Json extra_owned(extra);
+    Json doc(endpoint_json(e));
+    if (extra != nullptr) json_object_update(doc.get(), extra);
+    return put_endpoint(q, e, before, status, std::move(doc));
 }
 
 // The endpoint named in the path, when the caller may see it.
@@ -255,12 +259,10 @@ Outcome rotate_webhook_secret(ApiRequest& q) {
     e->old_secret_until = ngx_time() + kRotationOverlap;
     e->secret = generate_endpoint_secret();
     e->updated_at = ngx_time();
-    store::EndpointPut m = endpoint_record(*e);
-    m.expect_revision = before.revision;
-    json_t* doc = json_object();   // the new secret, shown once
-    json_set_str(doc, "secret", e->secret);
-    json_set_str(doc, "previous_secret_expires_at", format_rfc3339(e->old_secret_until));
-    return apply_change(q, m, endpoint_record(before), "webhook", 200, doc);
+    Json doc(json_object());   // the new secret, shown once
+    json_set_str(doc.get(), "secret", e->secret);
+    json_set_str(doc.get(), "previous_secret_expires_at", format_rfc3339(e->old_secret_until));
+    return put_endpoint(q, *e, &before, 200, std::move(doc));
 }
 
 namespace {

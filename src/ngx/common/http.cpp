@@ -16,6 +16,26 @@ ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name) {
     return found;
 }
 
+ngx_table_elt_t* add_header(ngx_http_request_t* r, std::string_view key, std::string_view value) {
+    auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
+    if (h == nullptr) return nullptr;
+    h->hash = 1;
+    h->key = str_of(key);
+    h->value = str_of(value);
+    h->lowcase_key = nullptr;
+#if defined(nginx_version) && nginx_version >= 1023000
+    h->next = nullptr;
+#endif
+    return h;
+}
+
+ngx_str_t pool_copy(ngx_pool_t* pool, std::string_view s) {
+    auto* data = static_cast<u_char*>(ngx_pnalloc(pool, s.size() ? s.size() : 1));
+    if (data == nullptr) return {0, nullptr};
+    ngx_memcpy(data, s.data(), s.size());
+    return {s.size(), data};
+}
+
 namespace {
 
 // Replies with body then tail: body is copied into the request's pool (the
@@ -49,11 +69,7 @@ ngx_int_t send_parts(ngx_http_request_t* r, ngx_uint_t status, std::string_view 
         r->headers_out.content_type_len = content_type.size();
         r->headers_out.content_type_lowcase = nullptr;
     }
-    if (ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers))) {
-        h->hash = 1;
-        ngx_str_set(&h->key, "Cache-Control");
-        ngx_str_set(&h->value, "no-store");
-    }
+    if (add_header(r, "Cache-Control", "no-store") == nullptr) return NGX_ERROR;
 
     ngx_int_t rc = ngx_http_send_header(r);
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
@@ -86,6 +102,8 @@ std::string_view status_line(ngx_uint_t status) {
 
 void log_refusal(ngx_http_request_t* r, const char* who, ngx_uint_t status, std::string_view code,
                  std::string_view reason, Refusal how) {
+    ngx_uint_t level = refusal_level(status);
+    if (!logs_at(r, level)) return;   // before copying the reason
     constexpr size_t kMaxReason = 300;
     static const char hex[] = "0123456789abcdef";
     std::string clean;
@@ -98,7 +116,6 @@ void log_refusal(ngx_http_request_t* r, const char* who, ngx_uint_t status, std:
         }
     }
     if (reason.size() > kMaxReason) clean += "...";
-    ngx_uint_t level = status >= 500 ? NGX_LOG_ERR : NGX_LOG_INFO;
     const char* verb = how == Refusal::reported ? "report: would refuse" : "refused:";
     ngx_log_error(level, r->connection->log, 0, "%s %s %ui %*s: %*s", who, verb, status, code.size(), code.data(),
                   clean.size(), clean.data());

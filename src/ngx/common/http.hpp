@@ -38,6 +38,12 @@ ngx_table_elt_t* find_header(ngx_http_request_t* r, std::string_view name);
 // Replies {"error":{"code":…,"message":…}} with the given status, discarding
 // an unread body, and finalizes the request. Returns what a phase handler
 // returns after finishing the request itself (NGX_DONE).
+// Adds a response header. key and value must outlive the request (literals,
+// configuration, or copied into r->pool with pool_copy).
+ngx_table_elt_t* add_header(ngx_http_request_t* r, std::string_view key, std::string_view value);
+// A copy of s in the pool (nullptr data when out of memory).
+ngx_str_t pool_copy(ngx_pool_t* pool, std::string_view s);
+
 ngx_int_t send_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
 
 // Replies with a body (Cache-Control: no-store) and returns what
@@ -52,14 +58,22 @@ ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, std::string_view b
 // Unprocessable Content"); empty when NGINX has its own.
 std::string_view status_line(ngx_uint_t status);
 
+// True when the request's error_log writes messages of this level (the test
+// ngx_log_error makes): text built only for the log is built only then, so a
+// client flooding refused requests costs no allocations nobody reads.
+inline bool logs_at(ngx_http_request_t* r, ngx_uint_t level) { return r->connection->log->log_level >= level; }
+
 // The one log line of a refusal, the same for every directive:
 // "<who> refused: <status> <code>: <reason>", at info (the client's doing),
 // or at error for a 5xx (the server's); for a refusal only reported (the
 // request goes on: webhook_verify mode=report)
 // "<who> report: would refuse <status> <code>: <reason>". The reason is cut
 // short and its control bytes escaped; callers never pass a secret, a key or
-// a signature.
+// a signature. refusal_logged(): whether that line is written, for a caller
+// that builds the reason only then.
 enum class Refusal { refused, reported };
+inline ngx_uint_t refusal_level(ngx_uint_t status) { return status >= 500 ? NGX_LOG_ERR : NGX_LOG_INFO; }
+inline bool refusal_logged(ngx_http_request_t* r, ngx_uint_t status) { return logs_at(r, refusal_level(status)); }
 void log_refusal(ngx_http_request_t* r, const char* who, ngx_uint_t status, std::string_view code,
                  std::string_view reason, Refusal how = Refusal::refused);
 

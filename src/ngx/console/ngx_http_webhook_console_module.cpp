@@ -13,6 +13,7 @@
 #include "core/console/console_page.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/hmac.hpp"
+#include "core/util/text.hpp"
 #include "ngx/api/api.hpp"
 #include "ngx/common/conf.hpp"
 #include "ngx/console/assets.hpp"
@@ -44,26 +45,11 @@ constexpr std::string_view kCsp =
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'";
 
-// Adds a response header whose key and value outlive the request (literals,
-// configuration).
-ngx_table_elt_t* add_header(ngx_http_request_t* r, std::string_view key, std::string_view value) {
-    auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
-    if (h == nullptr) return nullptr;
-    h->hash = 1;
-    h->key = str_of(key);
-    h->value = str_of(value);
-    h->lowcase_key = nullptr;
-#if defined(nginx_version) && nginx_version >= 1023000
-    h->next = nullptr;
-#endif
-    return h;
-}
-
 // The file a URI names under the console's location, or nullptr.
 const ServedFile* file_for(ngx_http_request_t* r, const ConsoleConf* conf) {
     auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
     std::string_view uri = sv(r->uri), prefix = sv(clcf->name);
-    if (uri.substr(0, prefix.size()) != prefix) return nullptr;
+    if (!starts_with(uri, prefix)) return nullptr;
     std::string_view name = uri.substr(prefix.size());
     // `location /console` serves /console, /console/ and /console/app.js,
     // never /consoleapp.js.

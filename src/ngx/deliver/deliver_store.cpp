@@ -271,6 +271,9 @@ void idempotency_free(Zone* zone, IdemRec* rec) {
 StateResult apply_locked(Zone* zone, const store::EndpointPut& m, store::Mode mode) {
     DeliverShared* sh = zone->sh->deliver;
     if (m.id.empty() || m.tenant.empty()) return StateResult::invalid;
+    // Heap work before any shared state is touched: a bad_alloc here leaves
+    // no tenant reference or half-made record behind.
+    std::string filters = join_filters(m.events);
     EndpointRec* ep = endpoint_locked(sh, m.id);
     bool created = ep == nullptr;
     bool live = mode == store::Mode::live;
@@ -301,7 +304,6 @@ StateResult apply_locked(Zone* zone, const store::EndpointPut& m, store::Mode mo
     }
 
     // New strings first, so a full zone leaves the endpoint as it was.
-    std::string filters = join_filters(m.events);
     struct Field {
         ngx_str_t* dst;
         std::string_view value;

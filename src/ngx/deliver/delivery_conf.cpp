@@ -25,7 +25,7 @@ bool event_type_known(std::string_view f) {
     const auto& types = event_types();
     if (types.empty() || f == "*" || f == "webhook.test") return true;
     for (const EventType& t : types)
-        if (event_matches(f, t.type) || t.type == f) return true;
+        if (event_matches(f, t.type)) return true;
     return false;
 }
 

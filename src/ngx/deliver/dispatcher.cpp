@@ -458,16 +458,13 @@ void start(Dispatcher* d, Claim claim) {
     }
     // An IP literal, or a localhost name (loopback by definition, never
     // asked of DNS): judged as registration judged it.
-    if (std::optional<std::string> fixed = fixed_address(a->url.host, conf.policy)) {
-        unsigned char addr[16];
-        bool v6 = false;
-        parse_ip(*fixed, addr, &v6);
-        if (!conf.policy.permits(addr, v6)) {
+    if (std::optional<FixedAddress> fixed = fixed_address(a->url.host, conf.policy)) {
+        if (!conf.policy.permits(fixed->addr, fixed->ipv6)) {
             a->error = "address_not_allowed";
             complete(a);
             return;
         }
-        a->target_url = a->url.with_address(*fixed, v6);
+        a->target_url = a->url.with_address(fixed->text, fixed->ipv6);
         launch(a);
         return;
     }

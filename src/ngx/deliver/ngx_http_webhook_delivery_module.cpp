@@ -246,7 +246,7 @@ void emit_one(ngx_http_request_t* r, const Emit& e) {
         if (c.len == 0 || (c.len == 1 && c.data[0] == '0')) return;
     }
     DeliveryConf* dc = e.zone->delivery;
-    if (dc == nullptr) return;
+    if (dc == nullptr) return;   // not reached: merge_loc_conf refuses a webhook_emit without one
     ngx_str_t tenant = complex_value(r, e.tenant);
     std::string_view tenant_sv = tenant.len ? sv(tenant) : std::string_view("default");
     if (tenant_sv.size() > kMaxTenant || !header_safe(tenant_sv) || !utf8_valid(tenant_sv)) {
@@ -367,7 +367,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
                                   "webhook_emit: zone \"%V\" has no webhook_delivery, so events would never be "
                                   "published; add \"webhook_delivery zone=%V location=URI;\" (and that location, "
                                   "with \"proxy_pass $webhook_url;\")", &e.zone->name(), &e.zone->name());
-            if (dc != nullptr && clcf->client_body_buffer_size < dc->max_payload)
+            if (clcf->client_body_buffer_size < dc->max_payload)
                 clcf->client_body_buffer_size = dc->max_payload;
         }
     }

@@ -59,11 +59,6 @@ std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishReque
             return first;
         }
         return refusal(rc, zone, "event");
-    case StateResult::backlog_full:
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "webhook_zone \"%V\": tenant \"%*s\" has too many deliveries pending (max_pending): an event was "
-                      "refused", &zone->name(), req.tenant.size(), req.tenant.data());
-        return refusal(rc, zone, "event");
     default:
         return refusal(rc, zone, "event");
     }

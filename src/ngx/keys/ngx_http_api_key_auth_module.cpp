@@ -70,11 +70,13 @@ AuthCtx* resolve(ngx_http_request_t* r) {
 }
 
 // Counted by its code, logged once (why, for the operator: never the key)
-// and answered with what the caller can act on.
+// and answered with what the caller can act on. reason() builds the log's
+// text, called only when the error_log writes it.
+template <class Reason>
 ngx_int_t refuse(ngx_http_request_t* r, Zone* zone, ngx_uint_t status, KeyCheckResult result, std::string_view message,
-                 std::string_view reason) {
+                 Reason&& reason) {
     count_key_check(zone, result);
-    log_refusal(r, "api_key_auth", status, key_check_code(result), reason);
+    if (refusal_logged(r, status)) log_refusal(r, "api_key_auth", status, key_check_code(result), reason());
     return send_error(r, status, key_check_code(result), message);
 }
 
@@ -85,27 +87,29 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
     AuthCtx* ctx = resolve(r);
     if (ctx->state == KeyState::missing)
         return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, KeyCheckResult::missing_api_key, kMissingKeyMessage,
-                      "no key in Authorization: Bearer or X-API-Key");
+                      [] { return "no key in Authorization: Bearer or X-API-Key"; });
     if (ctx->state == KeyState::invalid)
         return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, KeyCheckResult::invalid_api_key, kInvalidKeyMessage,
-                      "an unknown, revoked or expired key");
+                      [] { return "an unknown, revoked or expired key"; });
 
-    // The refusals' reasons are built only when refusing.
+    // The refusals' reasons are built only when refusing, and logged.
     auto key = [ctx] { return "key " + std::string(sv(ctx->key.id)); };
     if (!scopes_satisfy(ctx->key.scopes, conf->scope)) {
         std::string need = scopes_text(conf->scope);
         return refuse(r, conf->zone, NGX_HTTP_FORBIDDEN, KeyCheckResult::insufficient_scope,
-                      "this needs an API key with the " + need + " scope",
-                      key() + " has scopes \"" + scopes_text(ctx->key.scopes) + "\", not " + need);
+                      "this needs an API key with the " + need + " scope", [&] {
+                          return key() + " has scopes \"" + scopes_text(ctx->key.scopes) + "\", not " + need;
+                      });
     }
     if (conf->resource != nullptr) {
         ngx_str_t want;
         if (ngx_http_complex_value(r, conf->resource, &want) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
         if (!resource_allows(sv(ctx->key.resource), sv(want)))
             return refuse(r, conf->zone, NGX_HTTP_FORBIDDEN, KeyCheckResult::forbidden_resource,
-                          "the API key is not valid for this resource",
-                          key() + " is for resource \"" + std::string(sv(ctx->key.resource)) + "\", not \"" +
-                              std::string(sv(want)) + "\"");
+                          "the API key is not valid for this resource", [&] {
+                              return key() + " is for resource \"" + std::string(sv(ctx->key.resource)) +
+                                     "\", not \"" + std::string(sv(want)) + "\"";
+                          });
     }
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "api_key_auth: key %V admitted", &ctx->key.id);
     count_key_check(conf->zone, KeyCheckResult::ok);
@@ -205,7 +209,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
         Zone* zone = zone_resolve(cf, conf->zone_ref, "api_key_auth", conf->site);
         if (zone == nullptr) return NGX_ERROR;
         if (zone->api_served) continue;
-        if (zone->state_dir.len == 0) {
+        if (!zone->store->durable) {
             site_error(cf, conf->site,
                        "api_key_auth: no webhook_api serves zone \"%V\", which has no state=: it never holds an API key "
                        "and every request would be refused; add a location with \"webhook_api zone=%V "

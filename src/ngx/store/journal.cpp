@@ -529,6 +529,11 @@ bool holds_state(const std::string& dir) {
 
 }  // namespace
 
+// nginx -t and start, in the master: DIR is ready for the worker processes.
+// As NGINX's temp paths (ngx_create_paths), DIR is created when missing (not
+// its parents) and handed to the worker user; then a file is written in it
+// as that user. What is wrong is logged at [emerg], naming the user and the
+// path, at the webhook_zone directive.
 ngx_int_t journal_check_dir(Zone* zone, ngx_log_t* log) {
     std::string dir = dir_of(zone);
     const ConfSite& site = zone->site;
@@ -743,6 +748,6 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     return NGX_OK;
 }
 
-const StoreOps kJournalStore = {"journal", journal_load, journal_write, journal_init_process, journal_exit_process};
+const StoreOps kJournalStore = {true, journal_check_dir, journal_load, journal_write, journal_init_process, journal_exit_process};
 
 }  // namespace webhook::ngx

@@ -20,11 +20,4 @@ namespace webhook::ngx {
 
 extern const StoreOps kJournalStore;
 
-// nginx -t and start, in the master: DIR is ready for the worker processes.
-// As NGINX's temp paths (ngx_create_paths), DIR is created when missing (not
-// its parents) and handed to the worker user; then a file is written in it
-// as that user. What is wrong is logged at [emerg], naming the user and the
-// path, at the webhook_zone directive.
-ngx_int_t journal_check_dir(Zone* zone, ngx_log_t* log);
-
 }  // namespace webhook::ngx

@@ -122,7 +122,7 @@ std::string log_encode(const StateRecords& state) {
     return out;
 }
 
-ApiError refusal(StateResult rc, Zone* zone, const char* what) {
+ApiError refusal(StateResult rc, Zone*, const char* what) {
     std::string a_what = std::string(std::strchr("aeiou", what[0]) != nullptr ? "an " : "a ") + what;
     switch (rc) {
     case StateResult::limit_reached:
@@ -130,8 +130,8 @@ ApiError refusal(StateResult rc, Zone* zone, const char* what) {
         return {409, "limit_reached", std::string("the plan limit of this tenant for ") + what + "s is reached (max_" +
                                           what + "s; the admin raises it with PUT /limits/{tenant})"};
     case StateResult::zone_full:
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: %s was refused", &zone->name(),
-                      a_what.c_str());
+        // Logged by the caller, as any refusal (an API 5xx, a webhook_emit
+        // not published: at error).
         return {507, "zone_full", "the shared memory zone is full (its size is set by webhook_zone zone=NAME:SIZE)"};
     case StateResult::not_found:
         return {404, "not_found", std::string("no such ") + what};

@@ -28,8 +28,9 @@ namespace webhook::ngx {
 // conflict: changed by someone else since it was read (expect_revision).
 enum class StateResult { ok, not_found, limit_reached, zone_full, invalid, backlog_full, duplicate, conflict };
 
-// How a refused change is answered: 404, 409, 429, 507 (logged), ...; `what`
-// names the thing changed ("key", "webhook", "event").
+// How a refused change is answered: 404, 409, 429, 507, ...; `what` names the
+// thing changed ("key", "webhook", "event"). The caller logs the refusal,
+// once (log_refusal, or webhook_emit's own line).
 ApiError refusal(StateResult rc, Zone* zone, const char* what);
 
 // The log's part of the zone: sequence numbers and the journal's bookkeeping.

@@ -20,6 +20,12 @@ constexpr size_t kMinZonePages = 8;
 
 bool same(const ngx_str_t& a, const ngx_str_t& b) { return a.len == b.len && ngx_strncmp(a.data, b.data, a.len) == 0; }
 
+// A zone's state= for a log line.
+std::string state_of(const Zone* zone) {
+    if (zone->state_dir.len == 0) return "no state=";
+    return "state=\"" + std::string(reinterpret_cast<const char*>(zone->state_dir.data), zone->state_dir.len) + "\"";
+}
+
 // --- the zone in shared memory -------------------------------------------------------
 
 ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* data) {
@@ -27,7 +33,16 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* data) {
     auto* old = static_cast<Zone*>(data);
 
     if (old != nullptr) {
-        // Reload with the same name and size: keep everything.
+        // Reload with the same name and size: keep everything, the store
+        // too. Another one (state= added, dropped or moved) would not hold
+        // what the old workers still write, and is checked, locked and
+        // loaded at start only: refused, the running configuration goes on.
+        if (zone->store != old->store || !same(zone->state_dir, old->state_dir)) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "webhook_zone \"%V\": state= changes only with a restart (nginx -s stop, then start), not "
+                          "a reload (now %s, running %s)", &zone->name(), state_of(zone).c_str(), state_of(old).c_str());
+            return NGX_ERROR;
+        }
         zone->shpool = old->shpool;
         zone->sh = old->sh;
         return NGX_OK;
@@ -47,8 +62,8 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* data) {
     zone->shpool->log_nomem = 0;   // a full zone is reported by the module, once per refusal
     if (!zone_init_shared(zone)) return NGX_ERROR;
 
-    // nginx -t: what start would find wrong with DIR, without loading it.
-    if (ngx_test_config) return zone->store == &kJournalStore ? journal_check_dir(zone, shm_zone->shm.log) : NGX_OK;
+    // nginx -t: what start would find wrong with the store, without loading it.
+    if (ngx_test_config) return zone->store->check != nullptr ? zone->store->check(zone, shm_zone->shm.log) : NGX_OK;
     return zone->store->load(zone, shm_zone->shm.log);
 }
 

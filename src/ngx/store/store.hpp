@@ -17,7 +17,11 @@ namespace webhook::ngx {
 using Committed = std::function<void(ngx_http_request_t* r, bool ok)>;
 
 struct StoreOps {
-    const char* name;
+    // Changes outlive a restart (with none, a zone starts empty).
+    bool durable;
+    // nginx -t, in the master: what start would find wrong with the store,
+    // without loading it (nullptr: nothing to check).
+    ngx_int_t (*check)(Zone* zone, ngx_log_t* log);
     // In the master, for a zone whose shared memory is new: rebuilds the zone
     // from what the store holds (applying its records through the mutation
     // log). A zone too small for it fails, the store untouched.

@@ -87,17 +87,4 @@ void tenants_capture_locked(Zone* zone, std::vector<store::Mutation>& out) {
     });
 }
 
-TenantLimits tenant_limits(Zone* zone, std::string_view name) {
-    Lock lock(zone->shpool);
-    TenantRec* t = tenant_locked(zone, name, false);
-    TenantLimits l{};
-    l.max_keys = max_keys_of(zone, t);
-    l.max_webhooks = max_webhooks_of(zone, t);
-    l.max_pending = max_pending_of(zone, t);
-    l.keys = t ? t->keys : 0;
-    l.webhooks = t ? t->webhooks : 0;
-    l.pending = t ? t->pending : 0;
-    return l;
-}
-
 }  // namespace webhook::ngx

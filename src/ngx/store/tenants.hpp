@@ -44,10 +44,4 @@ StateResult apply_locked(Zone* zone, const store::LimitsPut& m, store::Mode mode
 store::LimitsPut limits_now(Zone* zone, std::string_view tenant);
 void tenants_capture_locked(Zone* zone, std::vector<store::Mutation>& out);
 
-struct TenantLimits {
-    int64_t max_keys, max_webhooks, max_pending;   // effective: override or zone default
-    int64_t keys, webhooks, pending;               // in use
-};
-TenantLimits tenant_limits(Zone* zone, std::string_view tenant);
-
 }  // namespace webhook::ngx

@@ -173,7 +173,7 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
         break;
     }
 
-    ctx->parsed = parse_request(conf.scheme, values, ngx_time());
+    ctx->parsed = parse_request(conf.scheme, conf.families, values, ngx_time());
     if (ctx->parsed.verdict != Verdict::ok) {
         ctx->verdict = ctx->parsed.verdict;
         return false;
@@ -266,7 +266,7 @@ ngx_int_t respond(ngx_http_request_t* r, RequestCtx* ctx) {
         if (Zone* z = ctx->conf->stats_zone) count_verification(z, ctx->verdict);
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "webhook_verify: verdict %d",
                        static_cast<int>(ctx->verdict));
-        if (ctx->verdict != Verdict::ok) {
+        if (ctx->verdict != Verdict::ok && refusal_logged(r, NGX_HTTP_UNAUTHORIZED)) {
             std::string reason = ctx->parsed.detail.empty() ? std::string(verdict_message(ctx->verdict)) : ctx->parsed.detail;
             if (!ctx->note.empty()) reason += "; " + ctx->note;
             reason += " (" + std::string(scheme_name(ctx->conf->scheme.scheme)) + ")";
@@ -283,13 +283,18 @@ void body_post_handler(ngx_http_request_t* r) {
     auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
     if (ctx == nullptr || ctx->body_done) return;
     ctx->body_done = true;
-    try {
-        finish(r, ctx);
-    } catch (...) {   // fail closed, and go on to answer
-        log_callback_exception("while checking a signature");
+    auto fail_closed = [ctx](const char* what) {   // and go on to answer
+        log_callback_exception(what);
         ctx->verdict = Verdict::bad_signature;
         ctx->parsed.detail.clear();
         ctx->note = "internal error while checking";
+    };
+    try {
+        finish(r, ctx);
+    } catch (const std::exception& e) {
+        fail_closed(e.what());
+    } catch (...) {
+        fail_closed("unknown exception");
     }
     if (ctx->reading) {
         ctx->reading = false;
@@ -454,6 +459,7 @@ struct VerifyArgs {
     VerifyConf* vc;
     std::vector<ngx_str_t> secrets;
     bool custom_format;   // encoding=, prefix=, alg=: the hmac scheme's
+    bool replay_given;    // a second replay= would silently win
 };
 
 const Param<VerifyArgs> kVerifyParams[] = {
@@ -500,9 +506,10 @@ const Param<VerifyArgs> kVerifyParams[] = {
      }},
     {"replay", [](ngx_conf_t* cf, VerifyArgs* a, ngx_str_t v) -> const char* {
          if (v.len == 0) return "on, off or a zone name";
+         if (a->replay_given) return "given twice";
+         a->replay_given = true;
          a->vc->replay = sv(v) != "off";
          if (sv(v) == "on" || sv(v) == "off") return nullptr;
-         if (a->vc->replay_zone_ref.shm != nullptr) return "given twice";
          return zone_ref_bind(cf, v, &a->vc->replay_zone_ref) ? nullptr : "cannot bind the zone";
      }},
     {"mode", [](ngx_conf_t*, VerifyArgs* a, ngx_str_t v) -> const char* {
@@ -529,7 +536,7 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
     }
     vc->enabled = true;
     vc->scheme.scheme = *scheme;
-    VerifyArgs args{vc, {}, false};
+    VerifyArgs args{vc, {}, false, false};
     if (char* rv = parse_params(cf, &args, kVerifyParams, 2); rv != NGX_CONF_OK) return rv;
     std::vector<ngx_str_t>& secret_texts = args.secrets;
     bool custom_format = args.custom_format;

@@ -669,19 +669,35 @@ TEST(Localhost, Names) {
         EXPECT_FALSE(is_localhost_name(h)) << h;
 }
 
+namespace {
+
+// fixed_address's text ("none" for a name to resolve), its bytes and family
+// checked against the text.
+std::string fixed(std::string_view host, const AddressPolicy& p) {
+    std::optional<FixedAddress> f = fixed_address(host, p);
+    if (!f) return "none";
+    Ip a = ip(f->text);
+    EXPECT_EQ(f->ipv6, a.v6) << host;
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->addr), f->ipv6 ? 16 : 4), bytes(a)) << host;
+    return f->text;
+}
+
+}  // namespace
+
 TEST(Localhost, FixedAddress) {
     AddressPolicy none;
-    EXPECT_EQ(fixed_address("example.com", none), std::nullopt);
-    EXPECT_EQ(fixed_address("10.1.2.3", none), "10.1.2.3");
-    EXPECT_EQ(fixed_address("::1", none), "::1");
-    // localhost is loopback, never asked of DNS: the loopback address the policy permits.
-    EXPECT_EQ(fixed_address("localhost", none), "127.0.0.1");
+    EXPECT_EQ(fixed("example.com", none), "none");
+    EXPECT_EQ(fixed("10.1.2.3", none), "10.1.2.3");
+    EXPECT_EQ(fixed("::1", none), "::1");
+    // localhost is loopback, never asked of DNS: the loopback address the
+    // policy permits, 127.0.0.1 when it permits neither (after trying ::1).
+    EXPECT_EQ(fixed("localhost", none), "127.0.0.1");
     AddressPolicy v6;
     v6.allow = {cidr("::1/128")};
-    EXPECT_EQ(fixed_address("api.localhost", v6), "::1");
+    EXPECT_EQ(fixed("api.localhost", v6), "::1");
     AddressPolicy v4;
     v4.allow = {cidr("127.0.0.1/32")};
-    EXPECT_EQ(fixed_address("localhost", v4), "127.0.0.1");
+    EXPECT_EQ(fixed("localhost", v4), "127.0.0.1");
 }
 
 namespace {

@@ -661,6 +661,11 @@ std::vector<int64_t> members(const std::string& log, const char* key) {
 std::vector<int64_t> ats(const std::string& log) { return members(log, "at"); }
 std::vector<int64_t> numbers(const std::string& log) { return members(log, "attempt"); }
 
+// attempt_log_numbered's array, as text.
+std::string numbered(std::string_view log, uint32_t attempts) {
+    return json_dump(attempt_log_numbered(log, attempts).get());
+}
+
 }  // namespace
 
 TEST(AttemptLog, AppendsTheAttemptAsTheRecordHasItWithItsNumber) {
@@ -701,26 +706,27 @@ TEST(AttemptLog, StartsAgainFromALogThatIsNotAnArray) {
 TEST(AttemptLog, NumberedAsWritten) {
     std::string log;
     for (uint32_t n = 1; n <= 7; n++) log = attempt_log_append(log, n, attempt_at(n), 5);
-    EXPECT_EQ(attempt_log_numbered(log, 7), log);   // nothing to add
+    EXPECT_EQ(numbered(log, 7), log);   // nothing to add
     EXPECT_EQ(numbers(log), (std::vector<int64_t>{3, 4, 5, 6, 7}));
     // The number written wins over the delivery's count (a report that came late).
-    EXPECT_EQ(numbers(attempt_log_numbered(log, 9)), (std::vector<int64_t>{3, 4, 5, 6, 7}));
+    EXPECT_EQ(numbers(numbered(log, 9)), (std::vector<int64_t>{3, 4, 5, 6, 7}));
 }
 
 // A log an older module wrote has no numbers: they come from the places.
 TEST(AttemptLog, NumbersAnOlderLogByPlace) {
     std::string old_entry = R"({"at":1,"time":"1970-01-01T00:00:00Z","response_status":500,"response_time_ms":3,"error":"http_500","response":""})";
     std::string old_log = "[" + old_entry + "," + old_entry + "," + old_entry + "]";
-    std::string numbered = attempt_log_numbered(old_log, 5);
-    EXPECT_EQ(numbers(numbered), (std::vector<int64_t>{3, 4, 5}));
-    EXPECT_EQ(numbered.substr(0, 22), R"([{"attempt":3,"at":1,")");
+    std::string renumbered = numbered(old_log, 5);
+    EXPECT_EQ(numbers(renumbered), (std::vector<int64_t>{3, 4, 5}));
+    EXPECT_EQ(renumbered.substr(0, 22), R"([{"attempt":3,"at":1,")");
     // Older entries, then numbered ones: counted back from the first number.
     std::string mixed = attempt_log_append(old_log, 6, attempt_at(6), 10);
-    EXPECT_EQ(numbers(attempt_log_numbered(mixed, 6)), (std::vector<int64_t>{3, 4, 5, 6}));
+    EXPECT_EQ(numbers(numbered(mixed, 6)), (std::vector<int64_t>{3, 4, 5, 6}));
     // Places that would come before the first attempt get no number.
-    EXPECT_EQ(numbers(attempt_log_numbered(old_log, 2)), (std::vector<int64_t>{0, 1, 2}));
-    EXPECT_EQ(attempt_log_numbered("", 0), "[]");
-    EXPECT_EQ(attempt_log_numbered("not json", 3), "[]");
+    EXPECT_EQ(numbers(numbered(old_log, 2)), (std::vector<int64_t>{0, 1, 2}));
+    EXPECT_EQ(numbered("", 0), "[]");
+    EXPECT_EQ(numbered("not json", 3), "[]");
+    EXPECT_EQ(numbered(R"({"at":1})", 3), "[]");
 }
 
 // The journal's attempt.done record is unchanged: one written before the

@@ -544,9 +544,14 @@ TEST(Limits, AtMostKMaxSignaturesCandidates) {
 
 namespace {
 
-// The detail of a refusal, with its verdict.
+// The detail of a refusal, with its verdict, parsed as the NGINX glue does
+// (with the families computed once, at configuration time); the form that
+// computes them tells the same.
 std::string refusal(const SchemeConfig& cfg, const HeaderValues& h, int64_t now = 1700000000) {
-    Parsed p = parse_request(cfg, h, now);
+    Parsed p = parse_request(cfg, header_families(cfg), h, now);
+    Parsed q = parse_request(cfg, h, now);
+    EXPECT_EQ(p.verdict, q.verdict);
+    EXPECT_EQ(p.detail, q.detail);
     return std::string(verdict_code(p.verdict)) + ": " + p.detail;
 }
 
