@@ -18,7 +18,10 @@ constexpr ngx_uint_t kDefaultMaxKeys = 20;
 constexpr ngx_uint_t kDefaultLogSize = 100;
 constexpr size_t kMinZonePages = 8;
 
-bool same(const ngx_str_t& a, const ngx_str_t& b) { return a.len == b.len && ngx_strncmp(a.data, b.data, a.len) == 0; }
+// Empty strings may have no data at all (strncmp must not see a null pointer).
+bool same(const ngx_str_t& a, const ngx_str_t& b) {
+    return a.len == b.len && (a.len == 0 || ngx_strncmp(a.data, b.data, a.len) == 0);
+}
 
 // A zone's state= for a log line.
 std::string state_of(const Zone* zone) {
