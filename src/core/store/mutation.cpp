@@ -138,6 +138,7 @@ void write(json_t* o, const EventPut& m) {
     }
     set(o, "deliveries", list.release());
     if (m.restore) set(o, "restore", checked(json_true()));
+    if (!m.node.empty()) json_set_str(o, "node", m.node);
 }
 
 void write(json_t* o, const EventDel& m) {
@@ -158,6 +159,17 @@ void write(json_t* o, const AttemptDone& m) {
 void write(json_t* o, const DeliveryReplay& m) {
     json_set_str(o, "id", m.id);
     set_int(o, "at", m.at_ms);
+    if (!m.node.empty()) json_set_str(o, "node", m.node);
+}
+
+void write(json_t* o, const DeliveryAdopt& m) {
+    json_set_str(o, "from", m.from);
+    json_set_str(o, "to", m.to);
+}
+
+void write(json_t* o, const ReplaySeen& m) {
+    json_set_str(o, "key", hex_encode(m.key));
+    set_int(o, "expires", m.expires);
 }
 
 void write(json_t* o, const DeliveryUnreplay& m) {
@@ -177,6 +189,7 @@ void write(json_t* o, const DeliveryRestore& m) {
     set_int(o, "next_attempt_at", m.next_attempt_at);
     json_set_str(o, "last_error", m.last_error);
     json_set_str(o, "history", m.history);
+    if (!m.node.empty()) json_set_str(o, "node", m.node);
 }
 
 void write(json_t* o, const IdempotencyRestore& m) {
@@ -375,7 +388,7 @@ bool read(const Fields& f, EventPut& m) {
     }
     m.restore = false;
     if (f.get("restore") != nullptr && !f.boolean("restore", m.restore)) return false;
-    return true;
+    return f.opt_str("node", m.node);
 }
 
 bool read(const Fields& f, EventDel& m) { return f.id("id", m.id) && f.opt_str("idempotency", m.idempotency); }
@@ -401,7 +414,20 @@ bool read(const Fields& f, AttemptDone& m) {
     return read_attempt(f.nested(at, "attempt."), m.attempt);
 }
 
-bool read(const Fields& f, DeliveryReplay& m) { return f.id("id", m.id) && f.i64("at", m.at_ms); }
+bool read(const Fields& f, DeliveryReplay& m) {
+    return f.id("id", m.id) && f.i64("at", m.at_ms) && f.opt_str("node", m.node);
+}
+
+bool read(const Fields& f, DeliveryAdopt& m) { return f.id("from", m.from) && f.id("to", m.to); }
+
+bool read(const Fields& f, ReplaySeen& m) {
+    std::string hex;
+    if (!f.str("key", hex)) return false;
+    auto key = hex.size() == 64 ? hex_decode(hex) : std::nullopt;
+    if (!key || key->size() != 32) return f.fail("key", "must be 64 hex digits");
+    m.key = std::move(*key);
+    return f.i64("expires", m.expires);
+}
 
 bool read(const Fields& f, DeliveryUnreplay& m) {
     std::string status;
@@ -421,7 +447,7 @@ bool read(const Fields& f, DeliveryRestore& m) {
     return f.narrow("attempts", m.attempts) && f.narrow("last_status", m.last_status) &&
            f.narrow("last_time_ms", m.last_time_ms) && f.i64("created_at_ms", m.created_at_ms) &&
            f.i64("next_attempt_at", m.next_attempt_at) && f.str("last_error", m.last_error) &&
-           f.str("history", m.history);
+           f.str("history", m.history) && f.opt_str("node", m.node);
 }
 
 bool read(const Fields& f, IdempotencyRestore& m) {

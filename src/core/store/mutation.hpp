@@ -94,6 +94,9 @@ struct EventPut {
     int64_t created_at_ms = 0;
     std::string idempotency;   // idempotency_slot(tenant, key), empty: none
     std::vector<DeliveryTarget> deliveries;   // none in a snapshot: delivery.restore follows
+    // The fleet node that makes its deliveries' attempts (store=); empty:
+    // any worker of this node (state= and memory zones).
+    std::string node;
     // A snapshot's event. The mode of the apply says as much; the flag is
     // written for readers that go by it (an older module, after a rollback).
     bool restore = false;
@@ -131,6 +134,23 @@ struct DeliveryReplay {
     static constexpr std::string_view op = "delivery.replay";
     std::string id;
     int64_t at_ms = 0;
+    std::string node;   // the node that makes its attempts now (as EventPut::node)
+};
+
+// A fleet node takes over the unfinished deliveries of a node whose lease in
+// the store expired (it died, or lost the store): the same deliveries, the
+// same webhook-id, attempts made by `to` from now on.
+struct DeliveryAdopt {
+    static constexpr std::string_view op = "delivery.adopt";
+    std::string from, to;
+};
+
+// A message id that webhook_verify replay= accepted on one node of a fleet,
+// so that the others refuse it too.
+struct ReplaySeen {
+    static constexpr std::string_view op = "replay.seen";
+    std::string key;        // 32 bytes (hex in the record)
+    int64_t expires = 0;    // Unix seconds
 };
 
 // Takes back a replay whose record could not be made durable.
@@ -151,6 +171,7 @@ struct DeliveryRestore {
     int64_t created_at_ms = 0, next_attempt_at = 0;
     std::string last_error;
     std::string history;   // the attempt log, a JSON array
+    std::string node;      // as EventPut::node
 };
 
 // Snapshot only: the first answer to an Idempotency-Key.
@@ -168,7 +189,7 @@ struct SnapshotHeader {
 
 using Mutation = std::variant<SnapshotHeader, KeyPut, KeyDel, LimitsPut, EndpointPut, EndpointDel, EndpointStatus,
                               EventPut, EventDel, AttemptDone, DeliveryReplay, DeliveryUnreplay, DeliveryRestore,
-                              IdempotencyRestore>;
+                              IdempotencyRestore, DeliveryAdopt, ReplaySeen>;
 
 std::string_view op_name(const Mutation& m);
 

@@ -35,14 +35,12 @@ Outcome apply_change(ApiRequest& q, const store::Mutation& m, std::optional<stor
                                    const char* what, int status, json_t* doc) {
     Json owned(doc);
     Outcome out;
-    std::string body = doc != nullptr ? json_dump(doc) : std::string();   // encoded before the change
-    Change change;
-    if (undo) change.undo = std::make_shared<const store::Mutation>(std::move(*undo));
-    StateResult rc = log_apply(q.zone, m, store::Mode::live, &change);
-    if (rc != StateResult::ok) return Outcome::error(refusal(rc, q.zone, what));
+    out.body = doc != nullptr ? json_dump(doc) : std::string();   // encoded before the change
     out.status = status;
-    out.body = std::move(body);
+    Submission change{m, nullptr, nullptr};
+    if (undo) change.undo = std::make_shared<const store::Mutation>(std::move(*undo));
     out.change = std::move(change);
+    out.what = what;
     return out;
 }
 

@@ -44,22 +44,24 @@ struct ApiRequest {
     std::string arg(std::string_view name) const;
 };
 
-// What a route answers. With a change (applied already), the answer goes
-// out once it is durable; a change the store cannot take is undone and
-// the caller gets 503 store_unavailable: the answer and the state agree.
+// What a route answers. With a change, the answer goes out once the change
+// is applied and durable (log_submit); a change refused then is answered
+// by on_refused (by default: refusal(), naming `what`), one the store
+// cannot take by 503 store_unavailable: the answer and the state agree.
 struct Outcome {
     int status = 200;
     std::string body;      // JSON text; empty for 204
-    std::optional<Change> change;
+    std::optional<Submission> change;
+    const char* what = "change";
+    std::function<Outcome(StateResult)> on_refused;
     std::optional<ApiError> refused;   // an error answer: what the log line says
 
     static Outcome error(const ApiError& e);
     static Outcome json(int status, json_t* doc);   // takes ownership of doc
 };
 
-// A route's change: applies m (live) and, when it is accepted, answers
-// `status` with `doc` (taken; nullptr: no body) once it is durable; `undo`
-// restores what it replaced.
+// A route's change: m (live) answered `status` with `doc` (taken; nullptr:
+// no body) once it is applied and durable; `undo` restores what it replaced.
 Outcome apply_change(ApiRequest& q, const store::Mutation& m, std::optional<store::Mutation> undo, const char* what,
                      int status, json_t* doc);
 

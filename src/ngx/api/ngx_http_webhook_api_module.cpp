@@ -18,6 +18,7 @@
 #include "ngx/api/webhook_routes.hpp"
 #include "ngx/common/conf.hpp"
 #include "ngx/deliver/delivery_conf.hpp"
+#include "ngx/store/fleet.hpp"
 
 using namespace webhook;
 using namespace webhook::ngx;
@@ -142,15 +143,16 @@ void run(ngx_http_request_t* r, ApiCtx* ctx) {
         finish(r, out);
         return;
     }
-    Change change = std::move(*out.change);
+    Submission change = std::move(*out.change);
     out.change.reset();
-    // The answer waits for the change to be durable; r is nullptr then when
+    // The answer waits for the change to be settled; r is nullptr then when
     // the client went away meanwhile: the state is settled all the same.
-    log_commit(ctx->q.zone, r, std::move(change), [out = std::move(out)](ngx_http_request_t* req, bool ok) {
+    Zone* zone = ctx->q.zone;
+    log_submit(zone, r, std::move(change), [zone, out = std::move(out)](ngx_http_request_t* req, StateResult rc) {
         if (req == nullptr) return;
-        if (ok) finish(req, out);
-        else finish(req, Outcome::error({503, "store_unavailable",
-                                         "the change could not be saved in the state directory and was not made; retry later"}));
+        if (rc == StateResult::ok) finish(req, out);
+        else if (out.on_refused && rc != StateResult::unavailable) finish(req, out.on_refused(rc));
+        else finish(req, Outcome::error(refusal(rc, zone, out.what)));
     });
 }
 
@@ -273,6 +275,12 @@ ngx_int_t content_handler_impl(ngx_http_request_t* r) {
     ctx->q.zone = conf->zone;
     ctx->q.params = std::move(params);
     ngx_http_set_ctx(r, ctx, ngx_http_webhook_api_module);
+
+    // A fleet node answers once it holds the store's latest state (reads
+    // too: a node that lost the store would answer with old data).
+    if (!fleet_ready(conf->zone))
+        return reject(r, {503, "store_unavailable",
+                          "this node is not in step with the store (webhook_zone store=) yet; retry later"});
 
     if (auto e = identify(r, conf, &ctx->q.caller)) return reject(r, *e);
     if (!ctx->q.caller.admin) {

@@ -267,16 +267,29 @@ Outcome rotate_webhook_secret(ApiRequest& q) {
 
 namespace {
 
-// A publish's answer: 202 once its event is durable (at once for an
-// earlier publish with the same Idempotency-Key).
-Outcome published(std::variant<Published, ApiError> result) {
-    if (auto* e = std::get_if<ApiError>(&result)) return Outcome::error(*e);
-    auto& p = std::get<Published>(result);
+Outcome published_answer(const Published& p) {
     json_t* doc = json_object();
     json_set_str(doc, "id", p.event_id);
     json_object_set_new(doc, "deliveries", json_integer(p.deliveries));
-    Outcome out = Outcome::json(202, doc);
+    return Outcome::json(202, doc);
+}
+
+// A publish's answer: 202 once its event is durable (at once for an
+// earlier publish with the same Idempotency-Key, also when that one
+// was made meanwhile, on any node).
+Outcome published(Zone* zone, std::variant<Published, ApiError> result, std::string tenant = {},
+                  std::string idempotency_key = {}) {
+    if (auto* e = std::get_if<ApiError>(&result)) return Outcome::error(*e);
+    auto& p = std::get<Published>(result);
+    Outcome out = published_answer(p);
     out.change = std::move(p.change);
+    out.what = "event";
+    out.on_refused = [zone, tenant = std::move(tenant), key = std::move(idempotency_key)](StateResult rc) {
+        if (rc == StateResult::duplicate) {
+            if (auto first = published_before(zone, tenant, key)) return published_answer(*first);
+        }
+        return Outcome::error(refusal(rc, zone, "event"));
+    };
     return out;
 }
 
@@ -292,7 +305,7 @@ Outcome test_webhook(ApiRequest& q) {
     std::string data = "{\"webhook_id\":";
     json_quote(data, e->id);
     data += "}";
-    return published(publish(*dc, PublishRequest{e->tenant, "webhook.test", data, "", e->id}));
+    return published(q.zone, publish(*dc, PublishRequest{e->tenant, "webhook.test", data, "", e->id}));
 }
 
 Outcome list_deliveries(ApiRequest& q) {
@@ -325,13 +338,12 @@ Outcome get_delivery(ApiRequest& q) {
 Outcome replay_delivery(ApiRequest& q) {
     auto d = delivery_by_id(q.zone, q.params[0]);
     if (!d || !q.caller.may_act_for(d->tenant)) return Outcome::error({404, "not_found", "no such delivery"});
-    auto replayed = ngx::replay_delivery(q.zone, d->id, d->event_id, d->status);
-    if (auto* rc = std::get_if<StateResult>(&replayed)) return Outcome::error(refusal(*rc, q.zone, "delivery"));
     json_t* doc = json_object();
     json_set_str(doc, "id", d->id);
     json_set_str(doc, "status", "pending");
     Outcome out = Outcome::json(202, doc);
-    out.change = std::move(std::get<Change>(replayed));
+    out.change = ngx::replay_delivery(q.zone, d->id, d->event_id, d->status);
+    out.what = "delivery";
     return out;
 }
 
@@ -358,14 +370,11 @@ Outcome publish_events(ApiRequest& q) {
         if (key.empty() || key.size() > kMaxIdempotencyKey || !printable)
             return Outcome::error(invalid_request("Idempotency-Key must be 1 to " + std::to_string(kMaxIdempotencyKey) +
                                                   " printable ASCII characters"));
-        if (auto prior = idempotent_answer(q.zone, std::get<std::string>(tenant), key, now_ms())) {
-            json_t* doc = json_object();
-            json_set_str(doc, "id", prior->event_id);
-            json_object_set_new(doc, "deliveries", json_integer(prior->deliveries));
-            return Outcome::json(202, doc);
-        }
+        // An earlier publish with this key: its answer is the answer.
+        if (auto first = published_before(q.zone, std::get<std::string>(tenant), key)) return published_answer(*first);
     }
-    return published(publish(*dc, PublishRequest{std::get<std::string>(tenant), json_sv(type), data_json, key, ""}));
+    return published(q.zone, publish(*dc, PublishRequest{std::get<std::string>(tenant), json_sv(type), data_json, key, ""}),
+                     std::get<std::string>(tenant), std::string(key));
 }
 
 Outcome list_event_types(ApiRequest&) {

@@ -27,6 +27,8 @@ struct DeliverShared {
     ngx_rbtree_t idempotency;     // (tenant, Idempotency-Key) → first answer, 24 h
     ngx_rbtree_node_t idempotency_sentinel;
     ngx_queue_t idempotency_lru;  // oldest first
+    NodeId node;                  // this node in a fleet (store=): it makes the
+                                  // attempts of the deliveries it owns only
 };
 
 namespace {
@@ -98,6 +100,7 @@ struct DeliveryRec {
     int32_t last_status, last_time_ms;
     int64_t created_at, next_attempt_at, lease_until;
     ngx_str_t last_error, history;       // history: a JSON array
+    NodeId owner;                        // the fleet node making its attempts
 };
 
 struct IdemRec {
@@ -142,6 +145,7 @@ void enqueue(DeliverShared* sh, DeliveryRec* d, int64_t at) {
     unqueue(sh, d);
     d->next_attempt_at = at;
     if (d->leased) return;   // the attempt in flight re-queues it when it reports
+    if (d->owner != sh->node) return;   // another node of the fleet makes it
     d->due.key = static_cast<ngx_rbtree_key_t>(at);
     ngx_rbtree_insert(&d->endpoint->due, &d->due);
     d->queued = true;
@@ -439,6 +443,7 @@ StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode)
         d->event = ev;
         d->endpoint = ep;
         d->created_at = m.created_at_ms;
+        d->owner = NodeId(m.node);
         made.push_back(d);
     }
     if (full) {
@@ -572,6 +577,7 @@ StateResult apply_locked(Zone* zone, const store::DeliveryReplay& m, store::Mode
     DeliveryRec* d = delivery_locked(sh, m.id);
     if (d == nullptr) return StateResult::not_found;
     set_status(sh, d, kPending);
+    d->owner = NodeId(m.node);
     // Held, as a new event's deliveries are, until the record is durable.
     bool live = mode == store::Mode::live;
     d->held = live;
@@ -606,6 +612,7 @@ StateResult apply_locked(Zone* zone, const store::DeliveryRestore& m, store::Mod
     }
     d->event = ev;
     d->endpoint = ep;
+    d->owner = NodeId(m.node);
     d->status = static_cast<uint8_t>(m.status);
     d->attempts = m.attempts;
     d->last_status = m.last_status;
@@ -628,6 +635,29 @@ StateResult apply_locked(Zone* zone, const store::DeliveryRestore& m, store::Mod
     if (d->status != kPending) ep->log_finished++;
     if (d->status == kPending) enqueue(sh, d, m.next_attempt_at);
     return StateResult::ok;
+}
+
+StateResult apply_locked(Zone* zone, const store::DeliveryAdopt& m, store::Mode) {
+    DeliverShared* sh = zone->sh->deliver;
+    NodeId from(m.from), to(m.to);
+    if (from == to) return StateResult::ok;
+    // Unfinished deliveries are all in the pending list; those of the node
+    // given up on change hands, and join this node's queue if they are its.
+    size_t moved = 0;
+    for_each_in_queue<DeliveryRec>(&sh->pending, offsetof(DeliveryRec, pending_link), [&](DeliveryRec* d) {
+        if (d->owner != from) return;
+        d->owner = to;
+        moved++;
+        if (!d->leased) enqueue(sh, d, d->next_attempt_at);
+    });
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0, "webhook delivery.adopt: %uz from %s to %s", moved,
+                   m.from.c_str(), m.to.c_str());
+    return StateResult::ok;
+}
+
+void deliver_set_node(Zone* zone, std::string_view node) {
+    Lock lock(zone->shpool);
+    zone->sh->deliver->node = NodeId(node);
 }
 
 StateResult apply_locked(Zone* zone, const store::IdempotencyRestore& m, store::Mode) {
@@ -749,6 +779,7 @@ void deliver_capture_locked(Zone* zone, std::vector<store::Mutation>& out) {
         m.next_attempt_at = d->next_attempt_at;
         m.last_error = std::string(sv(d->last_error));
         m.history = std::string(sv(d->history));
+        m.node = d->owner.str();
         out.emplace_back(std::move(m));
     });
     for_each_node(&sh->endpoints, [&](ngx_rbtree_node_t* n) {

@@ -4,6 +4,7 @@
 // and the snapshot's restore records), read by the API as copies.
 #pragma once
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,28 @@ StateResult apply_locked(Zone* zone, const store::DeliveryReplay& m, store::Mode
 StateResult apply_locked(Zone* zone, const store::DeliveryUnreplay& m, store::Mode mode);
 StateResult apply_locked(Zone* zone, const store::DeliveryRestore& m, store::Mode mode);
 StateResult apply_locked(Zone* zone, const store::IdempotencyRestore& m, store::Mode mode);
+StateResult apply_locked(Zone* zone, const store::DeliveryAdopt& m, store::Mode mode);
+
+// A fleet node's id as the zone keeps it (a few bytes, compared often):
+// empty for a zone without store=, whose every worker makes attempts.
+class NodeId {
+public:
+    static constexpr size_t kMax = 15;
+    NodeId() = default;
+    explicit NodeId(std::string_view s) {
+        s = s.substr(0, kMax);
+        std::memcpy(bytes_, s.data(), s.size());
+    }
+    std::string str() const { return std::string(bytes_, ::strnlen(bytes_, kMax)); }
+    bool operator==(const NodeId& o) const { return std::memcmp(bytes_, o.bytes_, sizeof(bytes_)) == 0; }
+    bool operator!=(const NodeId& o) const { return !(*this == o); }
+
+private:
+    char bytes_[kMax + 1] = {};
+};
+
+// This node's id in the zone (store=: set once the zone is this node's).
+void deliver_set_node(Zone* zone, std::string_view node);
 // Every endpoint, event and delivery as records that rebuild them.
 void deliver_capture_locked(Zone* zone, std::vector<store::Mutation>& out);
 

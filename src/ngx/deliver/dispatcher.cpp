@@ -33,6 +33,7 @@
 #include "ngx/common/shm.hpp"
 #include "ngx/deliver/deliver_store.hpp"
 #include "ngx/store/mutation_log.hpp"
+#include "ngx/store/fleet.hpp"
 
 namespace webhook::ngx {
 
@@ -147,9 +148,7 @@ void record(Attempt* a) {
 
     // An outcome is written with the next batch and nobody waits for it: at
     // worst a crash repeats the attempt (at-least-once).
-    Change change;
-    if (log_apply(conf.zone, m, store::Mode::live, &change) == StateResult::ok)
-        log_commit(conf.zone, nullptr, std::move(change), nullptr);
+    log_submit(conf.zone, nullptr, Submission{m, nullptr, nullptr}, nullptr);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &a->log, 0, "webhook attempt %ui: status %i, outcome %i",
                    static_cast<ngx_uint_t>(m.number), static_cast<ngx_int_t>(a->status),
@@ -520,7 +519,10 @@ void tick_handler(ngx_event_t* ev) {
             renew_leases(d->conf->zone, leases, now + kLeaseSlackMs);
             d->renewed_ms = now;
         }
-        std::vector<Claim> claims = claim_due(d->conf->zone, now, limits, kClaimBatch);
+        // A fleet node whose lease in the store is not fresh makes no
+        // attempt: another node may adopt its deliveries.
+        std::vector<Claim> claims;
+        if (fleet_may_deliver(d->conf->zone, now)) claims = claim_due(d->conf->zone, now, limits, kClaimBatch);
         if (!claims.empty())
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0, "webhook dispatcher: %uz claimed, %ui running", claims.size(),
                            d->running);

@@ -276,10 +276,12 @@ void emit_one(ngx_http_request_t* r, const Emit& e) {
                    p.deliveries);
     // An event nobody subscribes to left nothing in the zone: nothing to save.
     if (!p.change || p.deliveries == 0) return;
-    log_commit(e.zone, nullptr, std::move(*p.change), [event_id = p.event_id](ngx_http_request_t*, bool ok) {
-        if (!ok)
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "webhook_emit: event %s could not be saved and was not published", event_id.c_str());
+    Zone* zone = e.zone;
+    log_submit(zone, nullptr, std::move(*p.change), [zone, event_id = p.event_id](ngx_http_request_t*, StateResult rc) {
+        if (rc == StateResult::ok) return;
+        ApiError why = refusal(rc, zone, "event");
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_emit: event %s not published: %d %s: %s",
+                      event_id.c_str(), why.status, why.code.c_str(), why.message.c_str());
     });
 }
 

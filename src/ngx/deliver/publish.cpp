@@ -4,6 +4,7 @@
 #include "core/util/text.hpp"
 #include "ngx/deliver/deliver_store.hpp"
 #include "ngx/deliver/dispatcher.hpp"
+#include "ngx/store/fleet.hpp"
 
 namespace webhook::ngx {
 
@@ -39,40 +40,37 @@ std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishReque
     else targets = matching_endpoints(zone, req.tenant, req.type);
     for (std::string& endpoint : targets) event.deliveries.push_back({"dlv_" + random_base62(20), std::move(endpoint)});
 
+    event.node = fleet_node(zone);
+
     Published p;
     p.event_id = event.id;
     p.deliveries = event.deliveries.size();
-    Change change;
+    Submission change;
     change.undo = std::make_shared<const store::Mutation>(store::EventDel{event.id, event.idempotency});
     change.on_durable = release_when_durable(zone, event.id);
-    StateResult rc = log_apply(zone, event, store::Mode::live, &change);
-    switch (rc) {
-    case StateResult::ok:
-        p.change = std::move(change);
-        return p;
-    case StateResult::duplicate:
-        // Another publish with this key won the race: its answer is the answer.
-        if (auto prior = idempotent_answer(zone, req.tenant, req.idempotency_key, now)) {
-            Published first;
-            first.event_id = prior->event_id;
-            first.deliveries = prior->deliveries;
-            return first;
-        }
-        return refusal(rc, zone, "event");
-    default:
-        return refusal(rc, zone, "event");
-    }
+    change.m = std::move(event);
+    p.change = std::move(change);
+    return p;
 }
 
-std::variant<Change, StateResult> replay_delivery(Zone* zone, const std::string& delivery_id,
-                                                  const std::string& event_id, const std::string& status) {
-    Change change;
+std::optional<Published> published_before(Zone* zone, std::string_view tenant, std::string_view idempotency_key) {
+    if (idempotency_key.empty()) return std::nullopt;
+    auto prior = idempotent_answer(zone, tenant, idempotency_key, now_ms());
+    if (!prior) return std::nullopt;
+    Published first;
+    first.event_id = prior->event_id;
+    first.deliveries = prior->deliveries;
+    return first;
+}
+
+Submission replay_delivery(Zone* zone, const std::string& delivery_id, const std::string& event_id,
+                           const std::string& status) {
+    Submission change;
+    change.m = store::DeliveryReplay{delivery_id, now_ms(), fleet_node(zone)};
     change.undo = std::make_shared<const store::Mutation>(store::DeliveryUnreplay{
         delivery_id, store::delivery_status_from_name(status).value_or(store::DeliveryStatus::failed)});
     // Held until durable, as a new event's deliveries are.
     change.on_durable = release_when_durable(zone, event_id);
-    StateResult rc = log_apply(zone, store::DeliveryReplay{delivery_id, now_ms()}, store::Mode::live, &change);
-    if (rc != StateResult::ok) return rc;
     return change;
 }
 

@@ -25,16 +25,20 @@ struct PublishRequest {
 struct Published {
     std::string event_id;
     size_t deliveries = 0;
-    // The applied change to commit; none when an earlier publish with the
-    // same Idempotency-Key is the answer.
-    std::optional<Change> change;
+    // The change to submit; none when an earlier publish with the same
+    // Idempotency-Key is the answer.
+    std::optional<Submission> change;
 };
 
 std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishRequest& req);
 
+// The answer of an earlier publish with this Idempotency-Key (one that won
+// a race: a submitted publish refused as duplicate answers with it).
+std::optional<Published> published_before(Zone* zone, std::string_view tenant, std::string_view idempotency_key);
+
 // Puts a delivery back in the queue (POST /deliveries/{id}/replay); its
 // previous status is what the undo restores.
-std::variant<Change, StateResult> replay_delivery(Zone* zone, const std::string& delivery_id,
-                                                  const std::string& event_id, const std::string& status);
+Submission replay_delivery(Zone* zone, const std::string& delivery_id, const std::string& event_id,
+                           const std::string& status);
 
 }  // namespace webhook::ngx

@@ -9,6 +9,7 @@
 #include "ngx/common/conf.hpp"
 #include "ngx/keys/presented_key.hpp"
 #include "ngx/status/counters.hpp"
+#include "ngx/store/fleet.hpp"
 
 using namespace webhook;
 using namespace webhook::ngx;
@@ -84,6 +85,13 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
     auto* conf = static_cast<AuthConf*>(ngx_http_get_module_loc_conf(r, ngx_http_api_key_auth_module));
     if (conf->enabled != 1 || r != r->main) return NGX_DECLINED;
 
+    // A fleet node started while its store is down has no keys yet: not
+    // "invalid", but "try again" (once loaded, keys are checked from the
+    // zone even while the store is down).
+    if (!fleet_loaded(conf->zone))
+        return refuse(r, conf->zone, NGX_HTTP_SERVICE_UNAVAILABLE, KeyCheckResult::store_unavailable,
+                      "the API keys are not loaded on this node yet; retry later",
+                      [] { return "the zone is not loaded from its store (webhook_zone store=) yet"; });
     AuthCtx* ctx = resolve(r);
     if (ctx->state == KeyState::missing)
         return refuse(r, conf->zone, NGX_HTTP_UNAUTHORIZED, KeyCheckResult::missing_api_key, kMissingKeyMessage,

@@ -46,9 +46,10 @@ std::string_view key_check_code(KeyCheckResult r) {
     case KeyCheckResult::missing_api_key: return "missing_api_key";
     case KeyCheckResult::invalid_api_key: return "invalid_api_key";
     case KeyCheckResult::insufficient_scope: return "insufficient_scope";
-    case KeyCheckResult::forbidden_resource: break;
+    case KeyCheckResult::forbidden_resource: return "forbidden_resource";
+    case KeyCheckResult::store_unavailable: break;
     }
-    return "forbidden_resource";
+    return "store_unavailable";
 }
 
 size_t counters_shared_size() { return sizeof(Counters); }

@@ -15,8 +15,10 @@ constexpr size_t kLatencyBuckets = 12;
 // An api_key_auth check's result: ok or the refusal's code (docs/directives.md#api_key_auth).
 // key_check_code names each (a switch: a new one without a name does not
 // build); the last one sizes the counters, as Verdict's does.
-enum class KeyCheckResult { ok, missing_api_key, invalid_api_key, insufficient_scope, forbidden_resource };
-constexpr size_t kKeyCheckResults = static_cast<size_t>(KeyCheckResult::forbidden_resource) + 1;
+// store_unavailable: a fleet node whose zone is not loaded from its store yet.
+enum class KeyCheckResult { ok, missing_api_key, invalid_api_key, insufficient_scope, forbidden_resource,
+                            store_unavailable };
+constexpr size_t kKeyCheckResults = static_cast<size_t>(KeyCheckResult::store_unavailable) + 1;
 std::string_view key_check_code(KeyCheckResult r);
 
 struct Counters {

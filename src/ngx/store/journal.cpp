@@ -748,6 +748,7 @@ ngx_int_t journal_load(Zone* zone, ngx_log_t* log) {
     return NGX_OK;
 }
 
-const StoreOps kJournalStore = {true, journal_check_dir, journal_load, journal_write, journal_init_process, journal_exit_process};
+const StoreOps kJournalStore = {true,          false,         journal_check_dir,   journal_load,
+                                journal_write, nullptr,       journal_init_process, journal_exit_process};
 
 }  // namespace webhook::ngx

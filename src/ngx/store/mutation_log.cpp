@@ -18,11 +18,6 @@ namespace {
 // A snapshot's first record changes nothing.
 StateResult apply_locked(Zone*, const store::SnapshotHeader&, store::Mode) { return StateResult::ok; }
 
-// The apply table: one apply_locked overload per record type, found at
-// compile time (a record type without one does not build).
-StateResult apply_any_locked(Zone* zone, const store::Mutation& m, store::Mode mode) {
-    return std::visit([&](const auto& record) { return apply_locked(zone, record, mode); }, m);
-}
 
 size_t log_shared_size() { return sizeof(LogShared); }
 
@@ -57,6 +52,12 @@ void revert(Zone* zone, const store::Mutation& undo) {
 
 }  // namespace
 
+// The apply table: one apply_locked overload per record type, found at
+// compile time (a record type without one does not build).
+StateResult log_apply_locked(Zone* zone, const store::Mutation& m, store::Mode mode) {
+    return std::visit([&](const auto& record) { return apply_locked(zone, record, mode); }, m);
+}
+
 bool zone_init_shared(Zone* zone) {
     size_t total = aligned(sizeof(ZoneShared));
     for (const SharedPart& part : kSharedParts) total += aligned(part.size());
@@ -79,7 +80,7 @@ StateResult log_apply(Zone* zone, const store::Mutation& m, store::Mode mode, Ch
     StateResult rc;
     {
         Lock lock(zone->shpool);
-        rc = apply_any_locked(zone, m, mode);
+        rc = log_apply_locked(zone, m, mode);
         if (rc == StateResult::ok && change != nullptr) change->seq = ++zone->sh->log->seq;
     }
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0, "webhook mutation %*s: %d", store::op_name(m).size(),
@@ -105,6 +106,28 @@ void log_commit(Zone* zone, ngx_http_request_t* r, Change change, Committed done
                   });
 }
 
+void log_submit(Zone* zone, ngx_http_request_t* r, Submission s, Settled done) {
+    if (zone->store->submit != nullptr) {
+        zone->store->submit(zone, r, std::move(s), std::move(done));
+        return;
+    }
+    Change change;
+    change.undo = std::move(s.undo);
+    change.on_durable = std::move(s.on_durable);
+    StateResult rc = log_apply(zone, s.m, store::Mode::live, &change);
+    if (rc != StateResult::ok) {
+        if (done) done(r, rc);
+        return;
+    }
+    Committed committed;
+    if (done) {
+        committed = [done = std::move(done)](ngx_http_request_t* req, bool ok) {
+            done(req, ok ? StateResult::ok : StateResult::unavailable);
+        };
+    }
+    log_commit(zone, r, std::move(change), std::move(committed));
+}
+
 StateRecords log_capture(Zone* zone) {
     StateRecords state;
     Lock lock(zone->shpool);
@@ -122,7 +145,7 @@ std::string log_encode(const StateRecords& state) {
     return out;
 }
 
-ApiError refusal(StateResult rc, Zone*, const char* what) {
+ApiError refusal(StateResult rc, Zone* zone, const char* what) {
     std::string a_what = std::string(std::strchr("aeiou", what[0]) != nullptr ? "an " : "a ") + what;
     switch (rc) {
     case StateResult::limit_reached:
@@ -141,6 +164,10 @@ ApiError refusal(StateResult rc, Zone*, const char* what) {
         return {429, "backlog_full", "this tenant has too many deliveries pending (max_pending); retry once they are delivered"};
     case StateResult::duplicate:
         return {409, "conflict", a_what + " with this Idempotency-Key is being published; retry"};
+    case StateResult::unavailable:
+        return {503, "store_unavailable",
+                zone->store->fleet ? "the store (webhook_zone store=) cannot be reached; nothing was changed, retry later"
+                                   : "the change could not be saved in the state directory and was not made; retry later"};
     default:
         return {500, "internal_error", std::strcmp(what, "event") == 0 ? "the event could not be stored"
                                                                         : "the change could not be applied"};

@@ -25,13 +25,31 @@ namespace webhook::ngx {
 
 // backlog_full: the tenant is over its bound of unfinished deliveries (or of
 // the zone they take); duplicate: an Idempotency-Key answered already;
-// conflict: changed by someone else since it was read (expect_revision).
-enum class StateResult { ok, not_found, limit_reached, zone_full, invalid, backlog_full, duplicate, conflict };
+// conflict: changed by someone else since it was read (expect_revision);
+// unavailable: the store could not take it (not made).
+enum class StateResult { ok, not_found, limit_reached, zone_full, invalid, backlog_full, duplicate, conflict,
+                         unavailable };
 
 // How a refused change is answered: 404, 409, 429, 507, ...; `what` names the
 // thing changed ("key", "webhook", "event"). The caller logs the refusal,
 // once (log_refusal, or webhook_emit's own line).
 ApiError refusal(StateResult rc, Zone* zone, const char* what);
+
+// A zone with store= (fleet.cpp): where this node stands in the store's log.
+struct FleetShared {
+    char node[16];              // this node's id in the fleet (made with the zone)
+    uint64_t seq;               // the store's changes applied here, up to this one
+    uint64_t head;              // the store's last change, as last seen
+    bool loaded;                // the store's state is in this zone (since it was made)
+    bool diverged;              // a change applied here never reached the store (logged)
+    ngx_pid_t loader;           // the worker loading it, 0: none
+    int64_t reached_ms;         // the store last answered (any worker)
+    int64_t lease_ms;           // this node's lease in the store last renewed
+    // The change in flight: applied here, its commit not yet seen.
+    uint64_t inflight_from, inflight_to;
+    char inflight_tx[32];
+    ngx_uint_t import;          // state= beside store=: kImport* (fleet.cpp)
+};
 
 // The log's part of the zone: sequence numbers and the journal's bookkeeping.
 struct LogShared {
@@ -42,6 +60,7 @@ struct LogShared {
     ngx_pid_t compacting_pid;     // the worker compacting (it may have died)
     uint64_t journal_bytes;       // appended since the last snapshot
     uint64_t snapshot_bytes;
+    FleetShared fleet;            // store=: this node's place in the store's log
 };
 
 // Allocates each capability's shared struct in a new zone.
@@ -58,6 +77,25 @@ struct Change {
 // Encodes m, then applies it under the zone lock: refused (nothing changed)
 // or applied with the next sequence number, into *change when given.
 StateResult log_apply(Zone* zone, const store::Mutation& m, store::Mode mode, Change* change);
+
+// The same under the zone lock, held by the caller: no sequence number,
+// nothing encoded (a fleet node applying the store's records in its order).
+StateResult log_apply_locked(Zone* zone, const store::Mutation& m, store::Mode mode);
+
+// A live change on its way: its record, what undoes it when it cannot be
+// made durable, and what runs once it is (e.g. release an event's deliveries).
+struct Submission {
+    store::Mutation m;
+    std::shared_ptr<const store::Mutation> undo;
+    std::function<void()> on_durable;
+};
+
+// The one way a running worker changes the zone: applies the change in the
+// order the store decides (at once for memory and state=; after every
+// earlier change of the fleet for store=) and makes it durable, then done
+// (nullptr: nobody waits; the record goes out with the next batch). done may
+// run before log_submit returns.
+void log_submit(Zone* zone, ngx_http_request_t* r, Submission s, Settled done);
 
 // Makes an applied change durable, then runs on_durable (ok) or applies and
 // writes its undo (not ok), then `done`. Without done, on_durable and undo,

@@ -3,7 +3,9 @@
 // time, reused on reload, bound by name from other directives), rebuilt from
 // state=DIR at start.
 
+#include "core/util/text.hpp"
 #include "ngx/common/conf.hpp"
+#include "ngx/store/fleet.hpp"
 #include "ngx/store/journal.hpp"
 #include "ngx/store/mutation_log.hpp"
 
@@ -23,10 +25,12 @@ bool same(const ngx_str_t& a, const ngx_str_t& b) {
     return a.len == b.len && (a.len == 0 || ngx_strncmp(a.data, b.data, a.len) == 0);
 }
 
-// A zone's state= for a log line.
+// A zone's state= and store= for a log line (the store's URI may hold a
+// password: only whether there is one).
 std::string state_of(const Zone* zone) {
-    if (zone->state_dir.len == 0) return "no state=";
-    return "state=\"" + std::string(reinterpret_cast<const char*>(zone->state_dir.data), zone->state_dir.len) + "\"";
+    std::string out = zone->state_dir.len == 0 ? "no state=" : "state=\"" + std::string(reinterpret_cast<const char*>(zone->state_dir.data), zone->state_dir.len) + "\"";
+    if (zone->store_uri.len != 0) out += " with store=";
+    return out;
 }
 
 // --- the zone in shared memory -------------------------------------------------------
@@ -40,10 +44,12 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* data) {
         // too. Another one (state= added, dropped or moved) would not hold
         // what the old workers still write, and is checked, locked and
         // loaded at start only: refused, the running configuration goes on.
-        if (zone->store != old->store || !same(zone->state_dir, old->state_dir)) {
+        if (zone->store != old->store || !same(zone->state_dir, old->state_dir) ||
+            !same(zone->store_uri, old->store_uri)) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "webhook_zone \"%V\": state= changes only with a restart (nginx -s stop, then start), not "
-                          "a reload (now %s, running %s)", &zone->name(), state_of(zone).c_str(), state_of(old).c_str());
+                          "webhook_zone \"%V\": state= and store= change only with a restart (nginx -s stop, then "
+                          "start), not a reload (now %s, running %s)", &zone->name(), state_of(zone).c_str(),
+                          state_of(old).c_str());
             return NGX_ERROR;
         }
         zone->shpool = old->shpool;
@@ -70,7 +76,7 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* data) {
     return zone->store->load(zone, shm_zone->shm.log);
 }
 
-// --- webhook_zone zone=NAME:SIZE [state=DIR] [max_keys=N] [max_webhooks=N]
+// --- webhook_zone zone=NAME:SIZE [state=DIR] [store=postgresql://…] [max_keys=N] [max_webhooks=N]
 //                  [max_pending=N] [log=N] ------------------------------------------
 
 struct ZoneArgs {
@@ -107,6 +113,14 @@ const Param<ZoneArgs> kZoneParams[] = {
          // DIR/, DIR//: one directory.
          while (a->zone->state_dir.len > 1 && a->zone->state_dir.data[a->zone->state_dir.len - 1] == '/')
              a->zone->state_dir.len--;
+         return nullptr;
+     }},
+    {"store",
+     [](ngx_conf_t*, ZoneArgs* a, ngx_str_t v) -> const char* {
+         std::string_view uri = sv(v);
+         if (!webhook::starts_with(uri, "postgresql://") && !webhook::starts_with(uri, "postgres://"))
+             return "a PostgreSQL connection URI is needed (postgresql://USER@HOST:PORT/DB)";
+         a->zone->store_uri = v;
          return nullptr;
      }},
     {"max_webhooks", set_zone_count<&Zone::max_webhooks>},
@@ -152,6 +166,11 @@ char* webhook_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     if (slot == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
     *slot = zone;
 
+    if (zone->store_uri.len != 0) {
+        // state= beside store=: DIR is imported into the store once.
+        zone->store = &kFleetStore;
+        return NGX_CONF_OK;
+    }
     if (zone->state_dir.len == 0) {
         ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0, "webhook_zone \"%V\" has no state=: its contents live in memory only",
                            &args.name);

@@ -15,6 +15,7 @@ void memory_exit_process(Zone*) {}
 
 }  // namespace
 
-const StoreOps kMemoryStore = {false, nullptr, memory_load, memory_write, memory_init_process, memory_exit_process};
+const StoreOps kMemoryStore = {false,        false,   nullptr,             memory_load,
+                               memory_write, nullptr, memory_init_process, memory_exit_process};
 
 }  // namespace webhook::ngx

@@ -16,9 +16,19 @@ namespace webhook::ngx {
 // there was none.
 using Committed = std::function<void(ngx_http_request_t* r, bool ok)>;
 
+struct Submission;                 // mutation_log.hpp
+enum class StateResult;
+
+// Called on the event loop once a submitted change is settled: applied and
+// durable (ok), refused (why, nothing changed), or unavailable (the store
+// could not take it; undone). r as for Committed.
+using Settled = std::function<void(ngx_http_request_t* r, StateResult rc)>;
+
 struct StoreOps {
     // Changes outlive a restart (with none, a zone starts empty).
     bool durable;
+    // Several NGINX nodes share it (store=): the store orders the changes.
+    bool fleet;
     // nginx -t, in the master: what start would find wrong with the store,
     // without loading it (nullptr: nothing to check).
     ngx_int_t (*check)(Zone* zone, ngx_log_t* log);
@@ -29,6 +39,9 @@ struct StoreOps {
     // Writes the record of a change applied with sequence `seq`. Without
     // done, nobody waits for it.
     void (*write)(Zone* zone, ngx_http_request_t* r, uint64_t seq, std::string record, Committed done);
+    // A live change, applied in the store's order and made durable
+    // (log_submit); nullptr: applied at once, then written.
+    void (*submit)(Zone* zone, ngx_http_request_t* r, Submission s, Settled done);
     ngx_int_t (*init_process)(ngx_cycle_t* cycle, Zone* zone);
     void (*exit_process)(Zone* zone);
 };

@@ -28,6 +28,7 @@ struct DeliveryConf;
 struct StoreOps;
 struct Journal;
 struct Compaction;
+struct Fleet;
 
 // Per-configuration part (one per webhook_zone line).
 struct Zone {
@@ -35,7 +36,8 @@ struct Zone {
     ngx_slab_pool_t* shpool;
     ZoneShared* sh;
     const StoreOps* store;            // where changes are made durable
-    ngx_str_t state_dir;              // the journal store's directory
+    ngx_str_t state_dir;              // the journal store's directory (with store=: imported once)
+    ngx_str_t store_uri;              // store=: the fleet's PostgreSQL
     ngx_uint_t max_webhooks;          // per tenant (plan limit defaults)
     ngx_uint_t max_keys;
     ngx_uint_t max_pending;           // deliveries not finished
@@ -45,6 +47,7 @@ struct Zone {
     DeliveryConf* delivery;           // the webhook_delivery serving it, if any
     Journal* journal;                 // the journal store: this worker's writer
     Compaction* compaction;           //   and worker 0's compaction
+    Fleet* fleet;                     // the fleet store: this worker's connection
     ConfSite site;                    // the webhook_zone directive
     bool api_served;                  // a webhook_api location serves it (their merge sets these)
     bool api_admin_key;               //   one of them with admin_key=

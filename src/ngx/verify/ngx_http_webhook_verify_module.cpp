@@ -79,7 +79,12 @@ struct RequestCtx {
         if (replay_token == 0) return;
         uint64_t token = replay_token;
         replay_token = 0;
-        replay_settle(replay_zone, replay_key, token, remember, ngx_time() + replay_window);
+        time_t expires = ngx_time() + replay_window;
+        replay_settle(replay_zone, replay_key, token, remember, expires);
+        // A fleet's other nodes learn it through the store, in a moment
+        // (docs/fleet.md: what replay= guarantees across nodes).
+        if (remember && replay_zone->store->fleet)
+            log_submit(replay_zone, nullptr, Submission{store::ReplaySeen{replay_key, expires}, nullptr, nullptr}, nullptr);
     }
     ~RequestCtx() { settle_replay(false); }
 };

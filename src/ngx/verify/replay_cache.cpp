@@ -91,6 +91,33 @@ void replay_expire(Zone* zone, time_t now, int n, bool force) {
     }
 }
 
+// A new entry for hash, making room as the bound says (nullptr: the zone is
+// full even so, logged).
+ReplayNode* replay_add_locked(Zone* zone, const u_char* hash, time_t now, time_t expires) {
+    ReplayShared* sh = zone->sh->replay;
+    replay_expire(zone, now, 2, false);
+    while (sh->entries >= replay_capacity(zone) && !ngx_queue_empty(&sh->lru))
+        replay_expire(zone, now, 1, true);
+    auto* rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
+    for (int tries = 0; rn == nullptr && tries < kEvictTries && !ngx_queue_empty(&sh->lru); tries++) {
+        replay_expire(zone, now, 1, true);
+        rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
+    }
+    if (rn == nullptr) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: replay id not remembered",
+                      &zone->name());
+        return nullptr;
+    }
+    std::memcpy(rn->hash, hash, 32);
+    rn->node.key = hash_key(hash);
+    rn->expires = expires;
+    rn->token = 0;
+    ngx_rbtree_insert(&sh->tree, &rn->node);
+    ngx_queue_insert_head(&sh->lru, &rn->lru);
+    sh->entries++;
+    return rn;
+}
+
 }  // namespace
 
 size_t replay_shared_size() { return sizeof(ReplayShared); }
@@ -119,31 +146,33 @@ ReplayResult replay_reserve(Zone* zone, const std::string& key, time_t now, time
     if (rn != nullptr && rn->expires > now) return ReplayResult::replayed;
     if (rn != nullptr) replay_remove(zone, rn);
 
-    replay_expire(zone, now, 2, false);
-    while (sh->entries >= replay_capacity(zone) && !ngx_queue_empty(&sh->lru))
-        replay_expire(zone, now, 1, true);
-    rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
-    for (int tries = 0; rn == nullptr && tries < kEvictTries && !ngx_queue_empty(&sh->lru); tries++) {
-        replay_expire(zone, now, 1, true);
-        rn = static_cast<ReplayNode*>(ngx_slab_alloc_locked(zone->shpool, sizeof(ReplayNode)));
-    }
+    rn = replay_add_locked(zone, hash, now, pending_until);
     if (rn == nullptr) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "webhook_zone \"%V\" is full: replay id not remembered",
-                      &zone->name());
         *token = 0;
         return ReplayResult::fresh;
     }
-    std::memcpy(rn->hash, hash, 32);
-    rn->node.key = hash_key(hash);
-    rn->expires = pending_until;
     do {
         *token = (static_cast<uint64_t>(ngx_random()) << 32) ^ static_cast<uint64_t>(ngx_random());
     } while (*token == 0);
     rn->token = *token;
-    ngx_rbtree_insert(&sh->tree, &rn->node);
-    ngx_queue_insert_head(&sh->lru, &rn->lru);
-    sh->entries++;
     return ReplayResult::fresh;
+}
+
+StateResult apply_locked(Zone* zone, const store::ReplaySeen& m, store::Mode) {
+    if (m.key.size() != 32) return StateResult::invalid;
+    const auto* hash = reinterpret_cast<const u_char*>(m.key.data());
+    time_t now = ngx_time();
+    if (m.expires <= now) return StateResult::ok;
+    ReplayNode* rn = replay_find(zone->sh->replay, hash);
+    if (rn == nullptr) {
+        replay_add_locked(zone, hash, now, m.expires);   // a full zone evicts, as for a local id
+        return StateResult::ok;
+    }
+    // Accepted on another node while a request here holds it, or seen here
+    // too: remembered for the later of the two windows.
+    rn->token = 0;
+    rn->expires = std::max<time_t>(rn->expires, m.expires);
+    return StateResult::ok;
 }
 
 void replay_settle(Zone* zone, const std::string& key, uint64_t token, bool remember, time_t expires) {

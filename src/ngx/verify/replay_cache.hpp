@@ -7,7 +7,8 @@
 #include <ctime>
 #include <string>
 
-#include "ngx/store/zone.hpp"
+#include "core/store/mutation.hpp"
+#include "ngx/store/mutation_log.hpp"
 
 namespace webhook::ngx {
 
@@ -32,5 +33,8 @@ ngx_uint_t replay_capacity(const Zone* zone);
 ReplayResult replay_reserve(Zone* zone, const std::string& key, time_t now, time_t pending_until, uint64_t* token);
 // Ends a reservation: remembered until `expires`, or forgotten.
 void replay_settle(Zone* zone, const std::string& key, uint64_t token, bool remember, time_t expires);
+
+// An id accepted on another node of the fleet (store=): remembered here too.
+StateResult apply_locked(Zone* zone, const store::ReplaySeen& m, store::Mode mode);
 
 }  // namespace webhook::ngx
