@@ -88,7 +88,7 @@ $(BUILD)/nginx/objs/Makefile: config config.make | deps
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(SRCS)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules $(SAN_CC)
-	cp $(BUILD)/nginx/objs/ngx_http_webhook_module.so $@
+	cp $(BUILD)/nginx/objs/ngx_http_webhook_module.so $@.tmp && mv -f $@.tmp $@   # nginx running from $@ keeps its copy
 
 # ---- tests -----------------------------------------------------------------
 

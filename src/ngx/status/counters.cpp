@@ -5,6 +5,7 @@
 
 #include "ngx/status/counters.hpp"
 
+#include "ngx/store/fleet.hpp"
 #include "ngx/keys/key_store.hpp"
 
 namespace webhook::ngx {
@@ -111,6 +112,20 @@ std::string status_text(Zone* zone, const QueueStats& q) {
     sample(out, "webhook_zone_bytes", zl + ",state=\"free\"", free_bytes);
     metric(out, "webhook_keys", "gauge", "API keys stored.");
     sample(out, "webhook_keys", zl, key_count(zone));
+
+    // store=: this node's view of the fleet's store (labelled with the node:
+    // the queue figures above are fleet-wide, in-flight and counters this node's).
+    if (auto fs = fleet_status(zone)) {
+        std::string nl = zl + ",node=\"" + fs->node + "\"";
+        metric(out, "webhook_store_up", "gauge", "The store (webhook_zone store=) answered in the last 3 s.");
+        sample(out, "webhook_store_up", nl, fs->reachable ? 1 : 0);
+        metric(out, "webhook_store_in_step", "gauge", "This node applied every change of the store it saw (the API answers).");
+        sample(out, "webhook_store_in_step", nl, fs->in_step ? 1 : 0);
+        metric(out, "webhook_store_changes_applied", "gauge", "The store's last change applied on this node.");
+        sample(out, "webhook_store_changes_applied", nl, fs->applied);
+        metric(out, "webhook_store_changes_behind", "gauge", "Changes of the store not yet applied on this node.");
+        sample(out, "webhook_store_changes_behind", nl, fs->head > fs->applied ? fs->head - fs->applied : 0);
+    }
     return out;
 }
 

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <csignal>
 #include <deque>
+#include <arpa/inet.h>
+#include <cstring>
 #include <fcntl.h>
 #include <memory>
 #include <unistd.h>
@@ -446,6 +448,8 @@ void catch_up(Fleet* f) {
             if (!f->retry.timer_set) ngx_add_timer(&f->retry, kRetryMs);
         } else if (static_cast<size_t>(PQntuples(res[0].get())) == kCatchUpRows) {
             f->want_catch_up = true;   // more to read
+        } else if (fs->seq >= head) {
+            fs->caught_up_ms = now_ms();
         }
     });
 }
@@ -618,7 +622,20 @@ void append(Fleet* f) {
         {
             Lock lock(f->zone->shpool);
             fs->head = std::max(fs->head, head);
+            if (fs->inflight_to != 0 && fs->inflight_pid != ngx_pid && !alive(fs->inflight_pid)) {
+                // Its worker died between applying its change and seeing the
+                // commit: committed, the change came back above as its own;
+                // if not, this zone holds a change the store does not.
+                if (fs->seq < fs->inflight_to && !fs->diverged) {
+                    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                                  "webhook_zone \"%V\": a worker died while committing a change: this node may "
+                                  "hold a change the store does not; restart nginx on this node", &f->zone->name());
+                    fs->diverged = true;
+                }
+                fs->inflight_from = fs->inflight_to = 0;
+            }
             current = whole && fs->seq == head && fs->inflight_to == 0;
+            if (current) fs->caught_up_ms = now_ms();
         }
         if (!current) {
             // Another worker's change is still settling here: try again.
@@ -659,6 +676,7 @@ void append(Fleet* f) {
             Lock lock(f->zone->shpool);
             fs->inflight_from = head + 1;
             fs->inflight_to = next;
+            fs->inflight_pid = ngx_pid;
             ngx_cpystrn((u_char*) fs->inflight_tx, (u_char*) f->tx.c_str(), sizeof(fs->inflight_tx));
         }
         std::string sql = "INSERT INTO webhook_changes (zone, seq, tx, node, record) VALUES " + values +
@@ -848,7 +866,30 @@ ngx_int_t fleet_check(Zone* zone, ngx_log_t* log) {
                  "URI: %s", &zone->name(), why.c_str());
         return NGX_ERROR;
     }
+    // libpq resolves a host name with a blocking call, in the worker, at each
+    // connection: an address (host=127.0.0.1, or hostaddr=) keeps the event
+    // loop free.
+    std::string host, hostaddr;
+    for (PQconninfoOption* o = opts; o->keyword != nullptr; o++) {
+        if (o->val == nullptr) continue;
+        if (std::strcmp(o->keyword, "host") == 0) host = o->val;
+        if (std::strcmp(o->keyword, "hostaddr") == 0) hostaddr = o->val;
+    }
     PQconninfoFree(opts);
+    if (hostaddr.empty() && !host.empty() && host[0] != '/' && host != "localhost") {
+        bool literal = true;
+        for (std::string_view h : split(host, ',')) {
+            in6_addr a6;
+            in_addr a4;
+            std::string one(h);
+            if (!one.empty() && one.front() == '[') one = one.substr(1, one.size() - 2);
+            if (inet_pton(AF_INET, one.c_str(), &a4) != 1 && inet_pton(AF_INET6, one.c_str(), &a6) != 1) literal = false;
+        }
+        if (!literal)
+            site_log(NGX_LOG_WARN, log, 0, zone->site, "webhook_zone \"%V\": store= names the host \"%s\": libpq "
+                     "resolves it with a blocking call in the worker at each connection; give its address (or "
+                     "hostaddr=) so that the event loop never waits on DNS", &zone->name(), host.c_str());
+    }
     if (zone->state_dir.len != 0) return kJournalStore.check(zone, log);
     return NGX_OK;
 }
@@ -856,6 +897,7 @@ ngx_int_t fleet_check(Zone* zone, ngx_log_t* log) {
 // In the master, for a new zone: this node's id; with state= beside store=,
 // DIR loaded to be imported (once: DIR is marked when it is).
 ngx_int_t fleet_load(Zone* zone, ngx_log_t* log) {
+    if (fleet_check(zone, log) != NGX_OK) return NGX_ERROR;
     FleetShared* fs = fleet_of(zone);
     std::string node = "n" + random_base62(11);
     ngx_cpystrn((u_char*) fs->node, (u_char*) node.c_str(), sizeof(fs->node));
@@ -867,7 +909,7 @@ ngx_int_t fleet_load(Zone* zone, ngx_log_t* log) {
                       "not loaded (remove state= from webhook_zone)", &zone->name(), &zone->state_dir);
         return NGX_OK;
     }
-    if (kJournalStore.load(zone, log) != NGX_OK) return NGX_ERROR;
+    if (kJournalStore.load(zone, log) != NGX_OK) return NGX_ERROR;   // checks DIR again: cheap
     fs->import = kImportPending;
     return NGX_OK;
 }
@@ -950,6 +992,11 @@ void fleet_exit_process(Zone* zone) {
     if (f == nullptr) return;
     f->exiting = true;
     close_pg(f);
+    // Requests still waiting must not find these entries in their cleanup.
+    for (auto& e : f->queue)
+        if (e->cln != nullptr && e->r != nullptr) e->cln->handler = nullptr;
+    for (auto& e : f->batch)
+        if (e->cln != nullptr && e->r != nullptr) e->cln->handler = nullptr;
     for (ngx_event_t* ev : {&f->reconnect, &f->tick, &f->retry})
         if (ev->timer_set) ngx_del_timer(ev);
     delete f;
@@ -977,7 +1024,24 @@ bool fleet_ready(Zone* zone) {
     if (!zone->store->fleet) return true;
     Lock lock(zone->shpool);
     FleetShared* fs = fleet_of(zone);
-    return fs->loaded && !fs->diverged && now_ms() - fs->reached_ms < kReachedMs && fs->seq >= fs->head;
+    int64_t now = now_ms();
+    return fs->loaded && !fs->diverged && now - fs->reached_ms < kReachedMs && now - fs->caught_up_ms < kReachedMs;
+}
+
+std::optional<FleetStatus> fleet_status(Zone* zone) {
+    if (!zone->store->fleet) return std::nullopt;
+    bool in_step = fleet_ready(zone);
+    int64_t now = now_ms();
+    Lock lock(zone->shpool);
+    FleetShared* fs = fleet_of(zone);
+    FleetStatus st;
+    st.node = fs->node;
+    st.reachable = now - fs->reached_ms < kReachedMs;
+    st.in_step = in_step;
+    st.applied = fs->seq;
+    st.head = fs->head;
+    st.lease_age_ms = fs->lease_ms > 0 ? now - fs->lease_ms : -1;
+    return st;
 }
 
 bool fleet_may_deliver(Zone* zone, int64_t now) {

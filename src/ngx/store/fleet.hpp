@@ -19,6 +19,7 @@
 // making attempts before that happens.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "ngx/store/store.hpp"
@@ -38,6 +39,15 @@ bool fleet_ready(Zone* zone);
 // Whether the zone holds the store's state at all (a node started while the
 // store is down has none yet: a key check cannot be answered).
 bool fleet_loaded(Zone* zone);
+
+// What /metrics says of the store (store= only).
+struct FleetStatus {
+    std::string node;
+    bool reachable = false, in_step = false;
+    uint64_t applied = 0, head = 0;
+    int64_t lease_age_ms = 0;
+};
+std::optional<FleetStatus> fleet_status(Zone* zone);
 
 // Whether this node may make delivery attempts now: its lease in the store
 // is fresh (without store=, always).

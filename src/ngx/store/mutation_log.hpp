@@ -44,10 +44,12 @@ struct FleetShared {
     bool diverged;              // a change applied here never reached the store (logged)
     ngx_pid_t loader;           // the worker loading it, 0: none
     int64_t reached_ms;         // the store last answered (any worker)
+    int64_t caught_up_ms;       // a worker last applied every change the store had
     int64_t lease_ms;           // this node's lease in the store last renewed
     // The change in flight: applied here, its commit not yet seen.
     uint64_t inflight_from, inflight_to;
     char inflight_tx[32];
+    ngx_pid_t inflight_pid;
     ngx_uint_t import;          // state= beside store=: kImport* (fleet.cpp)
 };
 

@@ -40,7 +40,7 @@ std::vector<std::pair<std::string, std::string>> targets(const std::vector<Deliv
 }
 auto fields(const EventPut& m) {
     return std::make_tuple(m.id, m.tenant, m.type, m.payload, m.created_at_ms, m.idempotency, targets(m.deliveries),
-                           m.restore);
+                           m.node, m.restore);
 }
 auto fields(const EventDel& m) { return std::tie(m.id, m.idempotency); }
 auto fields(const AttemptRecord& a) {
@@ -50,11 +50,13 @@ auto fields(const AttemptDone& m) {
     return std::tuple_cat(std::tie(m.delivery, m.token, m.number, m.outcome, m.next_attempt_at, m.disable),
                           fields(m.attempt));
 }
-auto fields(const DeliveryReplay& m) { return std::tie(m.id, m.at_ms); }
+auto fields(const DeliveryReplay& m) { return std::tie(m.id, m.at_ms, m.node); }
+auto fields(const DeliveryAdopt& m) { return std::tie(m.from, m.to); }
+auto fields(const ReplaySeen& m) { return std::tie(m.key, m.expires); }
 auto fields(const DeliveryUnreplay& m) { return std::tie(m.id, m.status); }
 auto fields(const DeliveryRestore& m) {
     return std::tie(m.id, m.event, m.endpoint, m.status, m.attempts, m.last_status, m.last_time_ms,
-                    m.created_at_ms, m.next_attempt_at, m.last_error, m.history);
+                    m.created_at_ms, m.next_attempt_at, m.last_error, m.history, m.node);
 }
 auto fields(const IdempotencyRestore& m) { return std::tie(m.key, m.event, m.deliveries, m.expires_ms); }
 
@@ -62,6 +64,15 @@ std::string hash_of_test() {
     // SHA-256("test")
     return *hex_decode("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
 }
+
+// A replay key: the 32 bytes 0x00, 0x01, … 0x1f (NUL and control bytes
+// included: the record has them in hex).
+std::string replay_key() {
+    std::string k;
+    for (int i = 0; i < 32; i++) k.push_back(static_cast<char>(i));
+    return k;
+}
+const char* const replay_key_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 // One record of each op, every field away from its default (a decoder that
 // skips a field cannot pass the round trip).
@@ -107,6 +118,7 @@ EventPut event_put() {
     m.created_at_ms = 1731705121123;
     m.idempotency = idempotency_slot("acme", "order-17");
     m.deliveries = {{"dlv_1", "wh_9ZxY"}, {"dlv_2", "wh_other"}};
+    m.node = "edge-1";
     return m;
 }
 
@@ -138,6 +150,7 @@ DeliveryRestore delivery_restore() {
     m.next_attempt_at = 1731705999000;
     m.last_error = "http_500";
     m.history = R"([{"at":1,"time":"1970-01-01T00:00:00Z","response_status":500,"response_time_ms":87,"error":"http_500","response":""}])";
+    m.node = "edge-1";
     return m;
 }
 
@@ -153,10 +166,12 @@ std::vector<Mutation> samples() {
         event_put(),
         EventDel{"evt_1", idempotency_slot("acme", "order-17")},
         attempt_done(),
-        DeliveryReplay{"dlv_1", 1731705300000},
+        DeliveryReplay{"dlv_1", 1731705300000, "edge-2"},
         DeliveryUnreplay{"dlv_1", DeliveryStatus::succeeded},
         delivery_restore(),
         IdempotencyRestore{idempotency_slot("acme", "order-17"), "evt_1", 2, 1731791521000},
+        DeliveryAdopt{"edge-1", "edge-2"},
+        ReplaySeen{replay_key(), 1731705421},
     };
 }
 
@@ -204,7 +219,8 @@ json_t* wrong_kind(const json_t* v) { return json_is_boolean(v) ? json_integer(1
 TEST(Mutation, OpNames) {
     const char* want[] = {"snapshot",     "key.put",      "key.del",         "limits.put",        "endpoint.put",
                           "endpoint.del", "endpoint.status", "event.put",    "event.del",         "attempt.done",
-                          "delivery.replay", "delivery.unreplay", "delivery.restore", "idempotency.restore"};
+                          "delivery.replay", "delivery.unreplay", "delivery.restore", "idempotency.restore",
+                          "delivery.adopt", "replay.seen"};
     auto all = samples();
     ASSERT_EQ(all.size(), std::size(want));
     ASSERT_EQ(all.size(), std::variant_size_v<Mutation>);
@@ -257,7 +273,9 @@ TEST(Mutation, RoundTripDefaultsAndEmptyOptionals) {
     ev.idempotency.clear();
     ev.deliveries.clear();
     ev.payload.clear();
+    ev.node.clear();
     expect_round_trip(ev);
+    expect_round_trip(DeliveryReplay{"dlv_1", 0, ""});
     expect_round_trip(EventDel{"evt_1", ""});
     AttemptDone ok = attempt_done();
     ok.outcome = AttemptOutcome::succeeded;
@@ -272,6 +290,8 @@ TEST(Mutation, RoundTripDefaultsAndEmptyOptionals) {
     for (auto s : {DeliveryStatus::pending, DeliveryStatus::succeeded, DeliveryStatus::failed}) {
         DeliveryRestore r = delivery_restore();
         r.status = s;
+        expect_round_trip(r);
+        r.node.clear();
         expect_round_trip(r);
         expect_round_trip(DeliveryUnreplay{"dlv_1", s});
     }
@@ -295,6 +315,9 @@ TEST(Mutation, RoundTripExtremeIntegers) {
     r.last_time_ms = INT32_MIN;
     expect_round_trip(r);
     expect_round_trip(IdempotencyRestore{"k", "e", UINT32_MAX, INT64_MIN});
+    expect_round_trip(ReplaySeen{replay_key(), INT64_MIN});
+    expect_round_trip(ReplaySeen{replay_key(), INT64_MAX});
+    expect_round_trip(DeliveryReplay{"d", INT64_MAX, "n"});
     EndpointPut ep = endpoint_put();
     ep.expect_revision = 0;
     expect_round_trip(ep);
@@ -332,6 +355,17 @@ TEST(Mutation, StringsOfAnyBytesAreStoredRepaired) {
     back = decode(encode(a), &err);
     ASSERT_TRUE(back) << err;
     EXPECT_EQ(std::get<AttemptDone>(*back).attempt.response, "donn\xef\xbf\xbd" "es");
+
+    // The node is a string like any other; a replay key is hex on the wire.
+    EventPut ev = event_put();
+    ev.node = "edge\xff";
+    back = decode(encode(ev), &err);
+    ASSERT_TRUE(back) << err;
+    EXPECT_EQ(std::get<EventPut>(*back).node, "edge\xef\xbf\xbd");
+    ReplaySeen seen{raw, 1};
+    back = decode(encode(seen), &err);
+    ASSERT_TRUE(back) << err;
+    EXPECT_EQ(std::get<ReplaySeen>(*back).key, raw);
 }
 
 // --- exact wire text --------------------------------------------------------------------
@@ -354,9 +388,11 @@ TEST(Mutation, WireTextOfEveryOp) {
         {EndpointStatus{"wh_9ZxY", "timeout", 1731705121000, 1731700000000},
          R"({"op":"endpoint.status","id":"wh_9ZxY","last_error":"timeout","last_error_at":1731705121000,"failing_since":1731700000000})"},
         {event_put(),
-         R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{\"type\":\"room.on_air\",\"data\":{}}","created_at_ms":1731705121123,"idempotency":"acme\u001Forder-17","deliveries":[{"id":"dlv_1","endpoint":"wh_9ZxY"},{"id":"dlv_2","endpoint":"wh_other"}]})"},
-        {EventPut{"evt_2", "acme", "t", "", 5, "", {}},
+         R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{\"type\":\"room.on_air\",\"data\":{}}","created_at_ms":1731705121123,"idempotency":"acme\u001Forder-17","deliveries":[{"id":"dlv_1","endpoint":"wh_9ZxY"},{"id":"dlv_2","endpoint":"wh_other"}],"node":"edge-1"})"},
+        {EventPut{"evt_2", "acme", "t", "", 5, "", {}, "", false},
          R"({"op":"event.put","id":"evt_2","tenant":"acme","type":"t","payload":"","created_at_ms":5,"deliveries":[]})"},
+        {EventPut{"evt_3", "acme", "t", "", 5, "", {}, "edge-1", true},
+         R"({"op":"event.put","id":"evt_3","tenant":"acme","type":"t","payload":"","created_at_ms":5,"deliveries":[],"restore":true,"node":"edge-1"})"},
         {EventDel{"evt_1", idempotency_slot("acme", "k")},
          R"({"op":"event.del","id":"evt_1","idempotency":"acme\u001Fk"})"},
         {EventDel{"evt_1", ""}, R"({"op":"event.del","id":"evt_1"})"},
@@ -366,12 +402,21 @@ TEST(Mutation, WireTextOfEveryOp) {
          R"({"op":"attempt.done","delivery":"dlv_2","token":9,"number":2,"outcome":"succeeded","next_attempt_at":0,"attempt":{"at":1731705121999,"time":"2024-11-15T21:12:01Z","response_status":null,"response_time_ms":40,"error":null,"response":""}})"},
         {AttemptDone{"dlv_3", 1, 5, AttemptOutcome::failed, 0, "endpoint_gone", {0, 410, 3, "http_410", "gone"}},
          R"({"op":"attempt.done","delivery":"dlv_3","token":1,"number":5,"outcome":"failed","next_attempt_at":0,"disable":"endpoint_gone","attempt":{"at":0,"time":"1970-01-01T00:00:00Z","response_status":410,"response_time_ms":3,"error":"http_410","response":"gone"}})"},
-        {DeliveryReplay{"dlv_1", 1731705300000}, R"({"op":"delivery.replay","id":"dlv_1","at":1731705300000})"},
+        {DeliveryReplay{"dlv_1", 1731705300000, ""}, R"({"op":"delivery.replay","id":"dlv_1","at":1731705300000})"},
+        {DeliveryReplay{"dlv_1", 1731705300000, "edge-2"},
+         R"({"op":"delivery.replay","id":"dlv_1","at":1731705300000,"node":"edge-2"})"},
         {DeliveryUnreplay{"dlv_1", DeliveryStatus::failed}, R"({"op":"delivery.unreplay","id":"dlv_1","status":"failed"})"},
         {delivery_restore(),
-         R"({"op":"delivery.restore","id":"dlv_1","event":"evt_1","endpoint":"wh_9ZxY","status":2,"attempts":4,"last_status":500,"last_time_ms":87,"created_at_ms":1731705121000,"next_attempt_at":1731705999000,"last_error":"http_500","history":"[{\"at\":1,\"time\":\"1970-01-01T00:00:00Z\",\"response_status\":500,\"response_time_ms\":87,\"error\":\"http_500\",\"response\":\"\"}]"})"},
+         R"({"op":"delivery.restore","id":"dlv_1","event":"evt_1","endpoint":"wh_9ZxY","status":2,"attempts":4,"last_status":500,"last_time_ms":87,"created_at_ms":1731705121000,"next_attempt_at":1731705999000,"last_error":"http_500","history":"[{\"at\":1,\"time\":\"1970-01-01T00:00:00Z\",\"response_status\":500,\"response_time_ms\":87,\"error\":\"http_500\",\"response\":\"\"}]","node":"edge-1"})"},
+        {DeliveryRestore{"dlv_2", "evt_2", "wh_1", DeliveryStatus::pending, 0, 0, 0, 5, 6, "", "[]", ""},
+         R"({"op":"delivery.restore","id":"dlv_2","event":"evt_2","endpoint":"wh_1","status":0,"attempts":0,"last_status":0,"last_time_ms":0,"created_at_ms":5,"next_attempt_at":6,"last_error":"","history":"[]"})"},
         {IdempotencyRestore{"acme\x1fk", "evt_1", 2, 1731791521000},
          R"({"op":"idempotency.restore","key":"acme\u001Fk","event":"evt_1","deliveries":2,"expires":1731791521000})"},
+        {DeliveryAdopt{"edge-1", "edge-2"}, R"({"op":"delivery.adopt","from":"edge-1","to":"edge-2"})"},
+        {ReplaySeen{replay_key(), 1731705421},
+         R"({"op":"replay.seen","key":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f","expires":1731705421})"},
+        {ReplaySeen{hash_of_test(), 0},
+         R"({"op":"replay.seen","key":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","expires":0})"},
     };
     for (const auto& [m, text] : cases) {
         EXPECT_EQ(encode(m), text);
@@ -408,6 +453,61 @@ TEST(Mutation, ReadsRecordsAsTheZoneWroteThem) {
     k = decode(upper, &err);
     ASSERT_TRUE(k) << err;
     EXPECT_EQ(std::get<KeyPut>(*k).hash, hash_of_test());
+}
+
+// Records written before fleets (no "node"): still read, with the node
+// empty, and written again byte for byte.
+TEST(Mutation, OlderRecordsWithoutNodeDecode) {
+    const char* event =
+        R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{}","created_at_ms":1731705121000,"deliveries":[{"id":"dlv_1","endpoint":"wh_9ZxY"}]})";
+    const char* replay = R"({"op":"delivery.replay","id":"dlv_1","at":1731705300000})";
+    const char* restore =
+        R"({"op":"delivery.restore","id":"dlv_1","event":"evt_1","endpoint":"wh_9ZxY","status":0,"attempts":1,"last_status":503,"last_time_ms":12,"created_at_ms":1731705121000,"next_attempt_at":1731705181000,"last_error":"http_503","history":"[]"})";
+    std::string err;
+    auto m = decode(event, &err);
+    ASSERT_TRUE(m) << err;
+    const auto& ev = std::get<EventPut>(*m);
+    EXPECT_TRUE(ev.node.empty());
+    EXPECT_EQ(targets(ev.deliveries), (std::vector<std::pair<std::string, std::string>>{{"dlv_1", "wh_9ZxY"}}));
+    EXPECT_EQ(encode(*m), event);
+    m = decode(replay, &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_EQ(fields(std::get<DeliveryReplay>(*m)), fields(DeliveryReplay{"dlv_1", 1731705300000, ""}));
+    EXPECT_EQ(encode(*m), replay);
+    m = decode(restore, &err);
+    ASSERT_TRUE(m) << err;
+    const auto& r = std::get<DeliveryRestore>(*m);
+    EXPECT_EQ(r.id, "dlv_1");
+    EXPECT_EQ(r.status, DeliveryStatus::pending);
+    EXPECT_EQ(r.attempts, 1u);
+    EXPECT_TRUE(r.node.empty());
+    EXPECT_EQ(encode(*m), restore);
+    // An empty node written by hand reads as none, and is then left out.
+    m = decode(R"({"op":"delivery.replay","id":"dlv_1","at":1,"node":""})", &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_TRUE(std::get<DeliveryReplay>(*m).node.empty());
+    EXPECT_EQ(encode(*m), R"({"op":"delivery.replay","id":"dlv_1","at":1})");
+}
+
+TEST(Mutation, ReplaySeenKeyIsHex) {
+    std::string text = std::string(R"({"op":"replay.seen","key":")") + replay_key_hex + R"(","expires":1731705421})";
+    std::string err;
+    auto m = decode(text, &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_EQ(fields(std::get<ReplaySeen>(*m)), fields(ReplaySeen{replay_key(), 1731705421}));
+    EXPECT_EQ(std::get<ReplaySeen>(*m).key.size(), 32u);
+    EXPECT_EQ(encode(*m), text);
+    // Upper-case hex is read too; written lower.
+    std::string upper = text;
+    upper.replace(upper.find("0a0b0c0d0e0f"), 12, "0A0B0C0D0E0F");
+    m = decode(upper, &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_EQ(std::get<ReplaySeen>(*m).key, replay_key());
+    EXPECT_EQ(encode(*m), text);
+    // Negative expiry times are not the decoder's business: read as written.
+    m = decode(std::string(R"({"op":"replay.seen","key":")") + replay_key_hex + R"(","expires":-1})", &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_EQ(std::get<ReplaySeen>(*m).expires, -1);
 }
 
 TEST(Mutation, SnapshotEventsCarryRestore) {
@@ -483,7 +583,7 @@ TEST(MutationDecode, EveryWrittenMemberIsRequired) {
     // Each member the encoder always writes: taken out, or given a value of
     // another kind, the record is refused, naming the op and the member.
     const std::vector<std::string> optional = {"max_keys", "max_webhooks", "max_pending", "expect_revision",
-                                               "idempotency", "disable"};
+                                               "idempotency", "disable",         "node"};
     for (const Mutation& m : samples()) {
         Json o = json_parse(encode(m), nullptr);
         const char* key;
@@ -584,10 +684,28 @@ TEST(MutationDecode, ExactMessages) {
         {with(IdempotencyRestore{"k", "e", 1, 2}, "deliveries", json_integer(-2)),
          R"(idempotency.restore: "deliveries" must be an integer from 0 to 4294967295)"},
         {with(IdempotencyRestore{"k", "e", 1, 2}, "expires", nullptr), R"(idempotency.restore: "expires" must be an integer)"},
-        {with(DeliveryReplay{"d", 1}, "at", json_string("now")), R"(delivery.replay: "at" must be an integer)"},
+        {with(DeliveryReplay{"d", 1, ""}, "at", json_string("now")), R"(delivery.replay: "at" must be an integer)"},
         {with(EndpointStatus{"w", "", 0, 0}, "last_error", nullptr), R"(endpoint.status: "last_error" must be a string)"},
         {with(KeyDel{"k"}, "id", json_string("")), R"(key.del: "id" must not be empty)"},
         {with(EndpointDel{"w"}, "id", json_integer(7)), R"(endpoint.del: "id" must be a string)"},
+        {with(event_put(), "node", json_integer(1)), R"(event.put: "node" must be a string)"},
+        {with(event_put(), "node", json_null()), R"(event.put: "node" must be a string)"},
+        {with(DeliveryReplay{"d", 1, "n"}, "node", json_true()), R"(delivery.replay: "node" must be a string)"},
+        {with(DeliveryReplay{"d", 1, ""}, "node", json_array()), R"(delivery.replay: "node" must be a string)"},
+        {with(delivery_restore(), "node", json_integer(0)), R"(delivery.restore: "node" must be a string)"},
+        {with(DeliveryAdopt{"a", "b"}, "from", json_string("")), R"(delivery.adopt: "from" must not be empty)"},
+        {with(DeliveryAdopt{"a", "b"}, "to", json_string("")), R"(delivery.adopt: "to" must not be empty)"},
+        {with(DeliveryAdopt{"a", "b"}, "from", nullptr), R"(delivery.adopt: "from" must be a string)"},
+        {with(DeliveryAdopt{"a", "b"}, "to", json_integer(2)), R"(delivery.adopt: "to" must be a string)"},
+        {R"({"op":"delivery.adopt"})", R"(delivery.adopt: "from" must be a string)"},
+        {with(ReplaySeen{replay_key(), 1}, "key", json_string("00")), R"(replay.seen: "key" must be 64 hex digits)"},
+        {with(ReplaySeen{replay_key(), 1}, "key", json_string("")), R"(replay.seen: "key" must be 64 hex digits)"},
+        {with(ReplaySeen{replay_key(), 1}, "key", nullptr), R"(replay.seen: "key" must be a string)"},
+        {with(ReplaySeen{replay_key(), 1}, "key", json_integer(1)), R"(replay.seen: "key" must be a string)"},
+        {with(ReplaySeen{replay_key(), 1}, "expires", nullptr), R"(replay.seen: "expires" must be an integer)"},
+        {with(ReplaySeen{replay_key(), 1}, "expires", json_string("1")), R"(replay.seen: "expires" must be an integer)"},
+        {with(ReplaySeen{replay_key(), 1}, "expires", json_real(1.5)), R"(replay.seen: "expires" must be an integer)"},
+        {R"({"op":"replay.seen"})", R"(replay.seen: "key" must be a string)"},
     };
     for (const auto& [text, want] : cases) EXPECT_EQ(decode_error(text), want) << text;
 }
@@ -600,6 +718,20 @@ TEST(MutationDecode, BadHash) {
         EXPECT_EQ(decode_error(with(key_put(), "hash", json_string(hash))), R"(key.put: "hash" must be 64 hex digits)")
             << hash;
     EXPECT_EQ(decode_error(with(key_put(), "hash", json_integer(1))), R"(key.put: "hash" must be a string)");
+}
+
+TEST(MutationDecode, BadReplayKey) {
+    // The key is checked as key.put's hash is: 64 hex digits, no more, no less.
+    std::string hex = replay_key_hex;
+    for (const std::string& key : {std::string(), hex.substr(0, 4), hex.substr(0, 63), hex + "0", hex + "00",
+                                   "z" + hex.substr(1), " " + hex.substr(1), hex.substr(0, 62) + "g0",
+                                   hex.substr(0, 32)})
+        EXPECT_EQ(decode_error(with(ReplaySeen{replay_key(), 1}, "key", json_string(key.c_str()))),
+                  R"(replay.seen: "key" must be 64 hex digits)")
+            << key;
+    // The raw 32 bytes in the record (not hex) are refused too.
+    EXPECT_EQ(decode_error(std::string(R"({"op":"replay.seen","key":")") + std::string(32, 'a') + R"(","expires":1})"),
+              R"(replay.seen: "key" must be 64 hex digits)");
 }
 
 TEST(MutationDecode, ErrorMayBeNull) {
@@ -761,6 +893,9 @@ TEST(DescribeState, CountsWhatTheZoneHolds) {
     state.emplace_back(done);
     state.emplace_back(IdempotencyRestore{});
     state.emplace_back(LimitsPut{});
+    // Fleet records are no part of the count.
+    state.emplace_back(DeliveryAdopt{"a", "b"});
+    state.emplace_back(ReplaySeen{replay_key(), 1});
     EXPECT_EQ(describe_state(state),
               "1 key, 2 endpoints, 1 event, 2 deliveries (1 pending), 1 idempotency key, limits for 1 tenant");
 }
