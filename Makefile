@@ -106,7 +106,7 @@ t/npm/node_modules: t/npm/package.json t/npm/package-lock.json | deps-test
 	@touch $@
 
 # One folder per capability; listed so that prove -r never walks t/npm or t/unit.
-TEST_DIRS  = t/verify t/keys t/api t/deliver t/store t/status t/install t/console t/examples
+TEST_DIRS  = t/verify t/keys t/api t/deliver t/store t/fleet t/status t/install t/console t/examples
 # t/install installs `make deb`'s package: built for Debian's nginx-dev only and
 # never from the SANITIZE=1 module; without WEBHOOK_DEB the test skips.
 ifneq ($(SANITIZE),1)
@@ -118,8 +118,10 @@ endif
 # t/console drives Debian's chromium: here it must run (never skip), and its
 # screenshots go to $(BUILD)/artifacts/console/.
 BROWSER_TEST_ENV = WEBHOOK_REQUIRE_BROWSER=1 WEBHOOK_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts
+# The fleet tests start their own PostgreSQL (deps-test installs it): required, never skipped.
+PG_TEST_ENV = WEBHOOK_REQUIRE_PG=1
 integration: $(MODULE) t/npm/node_modules
-	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) $(DEB_TEST_ENV) $(BROWSER_TEST_ENV) prove -j$(PROVE_JOBS) -r -I t/lib $(or $(T),$(TEST_DIRS))
+	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) $(SAN_TEST_ENV) $(DEB_TEST_ENV) $(BROWSER_TEST_ENV) $(PG_TEST_ENV) prove -j$(PROVE_JOBS) -r -I t/lib $(or $(T),$(TEST_DIRS))
 
 # T= selects test files or folders: only those run (no unit tests).
 test: deps-test $(if $(T),,unit) integration

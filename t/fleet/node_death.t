@@ -8,7 +8,8 @@
 # every delivery B left unfinished: the same delivery ids, webhook-id = the
 # event id, nothing lost (duplicates, at-least-once, are counted and shown),
 # nothing that had already succeeded sent again; A and C then list every
-# delivery `succeeded`, the same on both.
+# delivery `succeeded`, the same on both. Then a node D that publishes and
+# is killed before its first lease renewal: its deliveries too are taken over.
 use v5.36;
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -173,6 +174,36 @@ is(scalar @wrong, 0, "every delivery B left pending succeeded by an attempt of $
     or diag(join "\n", map { "$_: " . join(',', keys %{ $done_node{ $left{$_} } // {} }) } @wrong[0 .. ($#wrong < 4 ? $#wrong : 4)]);
 my @by_b = grep { my $e = $_; my ($d) = grep { $ev_of{$_} eq $e } keys %ev_of; !$done_node{$d}{$nodeB} } keys %done_by_B;
 is(scalar @by_b, 0, 'those B finished were recorded as succeeded by B');
+
+# --- a node that dies before its first lease renewal --------------------------------------------------
+# Node D starts, publishes 5 events at once (202: they are in the store, D owns
+# their deliveries) and is killed before its worker 0 first wrote its lease
+# row (the lease is renewed every 1 s). D made no attempt; A or C must still
+# take its deliveries over and deliver them.
+
+{
+    my $D = fleet_node($pg, admin => $ADMIN, delivery => 'per_endpoint=4', retries => '0s,1s,1s', timeout => '5s');
+    my $t0 = time;
+    $D->start;
+    ok(wait_for(sub { api($D, 'GET', "/webhooks/$wh", undef, key => $ADMIN)->{status} == 200 }, 10),
+       'node D started and sees the endpoint');
+    my @early = map { publish($D, $ADMIN, type => 'fleet.early', data => { n => $_ })->{id} } 1 .. 5;
+    my $t_pub = time - $t0;
+    $D->kill9;
+    my $rows = $pg->psql("select count(*) from webhook_nodes where zone = 'wh'");
+    my ($nodeD) = map { $_->[0] } @{ $q->("select distinct node from webhook_changes where zone = 'wh'"
+                                          . " and record::json->>'op' = 'event.put' and record::json->>'type' = 'fleet.early'") };
+    my $d_leased = $nodeD ? $pg->psql("select count(*) from webhook_nodes where zone = 'wh' and node = '$nodeD'") : 0;
+    diag(sprintf "D (%s) published 5 events %.2f s after its start and was killed; its lease row %s at the kill",
+                 $nodeD // '?', $t_pub, $d_leased ? 'existed' : 'did not exist yet');
+    my @miss;
+    my $t_kill_d = time;
+    wait_for(sub { @miss = $rx->missing(\@early); !@miss }, 25, 0.2);
+    is(scalar @miss, 0, 'the events of a node killed before its first lease renewal are delivered by A or C')
+        or diag(scalar(@miss) . ' of 5 never delivered; A lists ' . join(', ', map { "$_->{event_id} $_->{status}" }
+                grep { my $e = $_->{event_id}; grep { $_ eq $e } @early } @{ deliveries_of($A, $ADMIN, $wh, limit => 1000) }));
+    diag(sprintf 'delivered %.1f s after the kill', time - $t_kill_d) unless @miss;
+}
 
 for my $ng ($A, $C) {
     $ng->log_is_clean("node $name{$ng}: no [alert]/[emerg]/[crit]");

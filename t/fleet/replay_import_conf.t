@@ -59,8 +59,8 @@ sub status_code($res) { return $res->{status} . ' ' . (error_code($res) // '-') 
     sleep 0.3;
     is(status_code(http_post($A->url('/hook'), $body, $h2)), '401 replayed', "B's message is refused on A");
     is($backend->count, 2, 'the application received the two messages once each');
-    $_->log_is_clean('replay node: no [alert]/[emerg]/[crit]') for $A, $B;
-    $_->stop for $A, $B;
+    ok($_->stop, 'replay node: graceful stop') for $A, $B;
+    $_->log_is_clean('replay node, after its stop: no [alert]/[emerg]/[crit]') for $A, $B;
 }
 
 # --- 2. import of state=DIR ----------------------------------------------------------------------
@@ -142,8 +142,8 @@ ok(!-e "$dir2/imported-to-store", 'the refused DIR is not marked');
 is($pg->psql(q{select imported from webhook_zones where zone = 'wh'}), $dir, 'webhook_zones.imported still names the first DIR');
 is($pg->psql(q{select head from webhook_zones where zone = 'wh'}), $head, 'the refused import wrote nothing to the store');
 is(auth_get($S2, '/r', $k4->{key})->{status}, 401, "the refused DIR's key is not in the fleet");
-$_->log_is_clean('import node: no [alert]/[emerg]/[crit]') for $S1, $S2, $S3;
-$_->stop for $S1, $S2, $S3;
+ok($_->stop, 'import node: graceful stop') for $S1, $S2, $S3;
+$_->log_is_clean('import node, after its stop: no [alert]/[emerg]/[crit]') for $solo, $S1, $S2, $solo2, $S3;
 
 # --- 3. configuration ------------------------------------------------------------------------------
 
@@ -191,7 +191,9 @@ for my $bad ('postgresql://webhook@127.0.0.1/%zz', 'postgresql://webhook@127.0.0
         is_deeply([$ng->worker_pids], \@workers, "a reload to $what: the running workers go on");
         is(api($ng, 'GET', "/keys/$k->{id}", undef, key => $ADMIN)->{status}, 200, "a reload to $what: the API still answers");
     }
-    ok(!grep({ /\[(?:alert|crit)\]/ } split /\n/, $ng->error_log), 'reload node: no [alert]/[crit]');
+    ok($ng->stop, 'reload node: graceful stop');
+    ok(!grep({ /\[(?:alert|crit)\]/ } split /\n/, $ng->error_log), 'reload node, after its stop: no [alert]/[crit]')
+        or diag(join "\n", grep { /\[(?:alert|crit)\]/ } split /\n/, $ng->error_log);
 }
 
 done_testing;

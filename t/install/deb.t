@@ -83,6 +83,7 @@ subtest 'metadata: for the nginx of this machine, like Debian\'s own modules' =>
     my %dep = map { /^(\S+)(?:\s+\((.*)\))?$/ ? ($1 => $2 // '') : () } @depends;
     like $dep{libssl3} // '', qr/^>= /, 'Depends: libssl3 (>= ...)';
     like $dep{libjansson4} // '', qr/^>= /, 'Depends: libjansson4 (>= ...)';
+    like $dep{libpq5} // '', qr/^>= /, 'Depends: libpq5 (>= ...) (store=)';
 
     is run('dpkg-deb', '-x', $deb, "$x/root")->{exit}, 0, 'dpkg-deb -x';
     my @libs = library_packages("$x/root$SO");

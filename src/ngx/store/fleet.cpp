@@ -41,6 +41,8 @@ constexpr size_t kMaxQueue = 100000;           // changes waiting per worker: pa
 constexpr uint64_t kSnapshotEvery = 10000;     // changes after a snapshot before the next
 constexpr char kImportedMark[] = "imported-to-store";
 
+constexpr char kImportTx[] = "import";            // the changes of an imported DIR
+
 enum Import : ngx_uint_t { kImportNone = 0, kImportPending = 1, kImportDone = 2, kImportRefused = 3 };
 
 FleetShared* fleet_of(Zone* zone) { return &zone->sh->log->fleet; }
@@ -334,9 +336,12 @@ std::string literal(Fleet* f, std::string_view s) {
 std::string schema_sql(Fleet* f) {
     return std::string("BEGIN;"
                        "SELECT pg_advisory_xact_lock(") + kSchemaLockKey + ");"
-           "CREATE TABLE IF NOT EXISTS webhook_schema (version integer NOT NULL);"
-           "INSERT INTO webhook_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM webhook_schema);"
+           // CREATE runs only when something is missing: a role without
+           // CREATE on the schema connects once the tables exist.
            "DO $m$ BEGIN "
+           "IF to_regclass('webhook_schema') IS NULL THEN "
+           "CREATE TABLE webhook_schema (version integer NOT NULL); INSERT INTO webhook_schema VALUES (0);"
+           "END IF;"
            "IF (SELECT max(version) FROM webhook_schema) < 1 THEN "
            "CREATE TABLE webhook_zones (zone text PRIMARY KEY, head bigint NOT NULL DEFAULT 0, imported text,"
            " created_at timestamptz NOT NULL DEFAULT now());"
@@ -350,6 +355,10 @@ std::string schema_sql(Fleet* f) {
            "END IF; END $m$;"
            "INSERT INTO webhook_zones (zone) VALUES (" + f->zone_lit + ") ON CONFLICT DO NOTHING;"
            "COMMIT;"
+           // This node's lease row exists before it commits anything: a node
+           // that dies at once is given up on like any other.
+           "INSERT INTO webhook_nodes (zone, node, seen) VALUES (" + f->zone_lit + "," + f->node_lit +
+           ", now()) ON CONFLICT (zone, node) DO UPDATE SET seen = now();"
            "SELECT max(version) FROM webhook_schema;"
            "LISTEN webhook_changes;";
 }
@@ -388,7 +397,9 @@ Applied apply_row(Zone* zone, uint64_t seq, std::string_view tx, const store::Mu
         return Applied::done;
     }
     if (m != nullptr) {
-        StateResult rc = log_apply_locked(zone, *m, store::Mode::replay);
+        // An imported DIR's records are a snapshot's (state as it was).
+        store::Mode mode = tx == kImportTx ? store::Mode::restore : store::Mode::replay;
+        StateResult rc = log_apply_locked(zone, *m, mode);
         if (rc == StateResult::zone_full)
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "webhook_zone \"%V\" is full: change %uL of the store could not be applied here (its "
@@ -397,6 +408,22 @@ Applied apply_row(Zone* zone, uint64_t seq, std::string_view tx, const store::Mu
     fs->seq = seq;
     fs->head = std::max(fs->head, seq);
     return Applied::done;
+}
+
+// The store has fewer changes than this node applied (a failover to a
+// standby that had not received them): this node's zone is not the
+// store's any more.
+// `seq`: what this node had applied when it asked (another worker may have
+// moved on since, with changes newer than `head`).
+void store_behind(Fleet* f, uint64_t head, uint64_t seq) {
+    FleetShared* fs = fleet_of(f->zone);
+    Lock lock(f->zone->shpool);
+    if (head >= seq || fs->diverged) return;
+    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                  "webhook_zone \"%V\": the store's log ends at change %uL, this node applied up to %uL (a failover "
+                  "lost changes?): restart nginx on this node to reload the zone from the store", &f->zone->name(),
+                  head, seq);
+    fs->diverged = true;
 }
 
 // Rows (seq, tx, record) in order. false: stopped before the end.
@@ -433,20 +460,33 @@ void catch_up(Fleet* f) {
         Lock lock(f->zone->shpool);
         seq = fleet_of(f->zone)->seq;
     }
-    std::string sql = "SELECT seq, tx, record FROM webhook_changes WHERE zone = " + f->zone_lit +
-                      " AND seq > " + std::to_string(seq) + " ORDER BY seq LIMIT " + std::to_string(kCatchUpRows) +
-                      ";SELECT head FROM webhook_zones WHERE zone = " + f->zone_lit + ";";
-    send(f, sql, [](Fleet* f, Results& res) {
-        bool whole = apply_rows(f, res[0]);
+    // The head first: the changes read after it include every one up to it
+    // (each statement sees what was committed before it started).
+    std::string sql = "SELECT head FROM webhook_zones WHERE zone = " + f->zone_lit +
+                      ";SELECT seq, tx, record FROM webhook_changes WHERE zone = " + f->zone_lit +
+                      " AND seq > " + std::to_string(seq) + " ORDER BY seq LIMIT " + std::to_string(kCatchUpRows) + ";";
+    send(f, sql, [seq](Fleet* f, Results& res) {
+        uint64_t head = PQntuples(res[0].get()) > 0 ? value_u64(res[0], 0, 0) : 0;
+        const Result& rows = res[1];
+        size_t n = PQntuples(rows.get());
+        store_behind(f, head, seq);
+        bool whole = apply_rows(f, rows);
         // Deliveries adopted by this node, or due here: the dispatcher looks.
-        if (PQntuples(res[0].get()) > 0 && f->zone->delivery != nullptr) dispatcher_wake(*f->zone->delivery);
+        if (n > 0 && f->zone->delivery != nullptr) dispatcher_wake(*f->zone->delivery);
         FleetShared* fs = fleet_of(f->zone);
-        uint64_t head = PQntuples(res[1].get()) > 0 ? value_u64(res[1], 0, 0) : 0;
         Lock lock(f->zone->shpool);
         fs->head = std::max(fs->head, head);
+        if (n == 0 && head > seq && !fs->diverged) {
+            // The changes after this node's are gone from the log (compacted
+            // into a snapshot it cannot apply on top of its state).
+            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                          "webhook_zone \"%V\": this node fell behind the store's log (it was compacted after "
+                          "change %uL): restart nginx on this node to reload the zone", &f->zone->name(), seq);
+            fs->diverged = true;
+        }
         if (!whole) {
             if (!f->retry.timer_set) ngx_add_timer(&f->retry, kRetryMs);
-        } else if (static_cast<size_t>(PQntuples(res[0].get())) == kCatchUpRows) {
+        } else if (n == kCatchUpRows) {
             f->want_catch_up = true;   // more to read
         } else if (fs->seq >= head) {
             fs->caught_up_ms = now_ms();
@@ -525,20 +565,27 @@ void import_dir(Fleet* f) {
             send(f, "ROLLBACK;", [](Fleet*, Results&) {});
             return;
         }
+        // The zone's state as changes 1..N of the log (applied as a
+        // snapshot's records, tx "import"): a node that started meanwhile
+        // reads them as any other change.
         StateRecords state = log_capture(f->zone);
-        std::string data;
+        std::string values;
+        uint64_t n = 0;
+        std::string tx = literal(f, kImportTx);
         for (const store::Mutation& m : state.records) {
-            data += store::encode(m);
-            data += '\n';
+            if (!values.empty()) values += ',';
+            values += "(" + f->zone_lit + "," + std::to_string(++n) + "," + tx + "," + f->node_lit + "," +
+                      literal(f, store::encode(m)) + ")";
         }
-        std::string sql = "INSERT INTO webhook_snapshots (zone, seq, data) VALUES (" + f->zone_lit + ", 1, " +
-                          literal(f, data) + ");UPDATE webhook_zones SET head = 1, imported = " + literal(f, dir) +
-                          " WHERE zone = " + f->zone_lit + ";COMMIT;";
-        send(f, sql, [dir](Fleet* f, Results&) {
+        std::string sql = "INSERT INTO webhook_changes (zone, seq, tx, node, record) VALUES " + values +
+                          ";UPDATE webhook_zones SET head = " + std::to_string(n) + ", imported = " + literal(f, dir) +
+                          " WHERE zone = " + f->zone_lit + ";SELECT pg_notify('webhook_changes', " +
+                          literal(f, std::string(sv(f->zone->name()))) + ");COMMIT;";
+        send(f, sql, [dir, n](Fleet* f, Results&) {
             FleetShared* fs = fleet_of(f->zone);
             {
                 Lock lock(f->zone->shpool);
-                fs->seq = fs->head = 1;
+                fs->seq = fs->head = n;
                 fs->import = kImportDone;
             }
             // DIR is imported once: a later start with state= still there
@@ -614,9 +661,10 @@ void append(Fleet* f) {
     std::string sql = "BEGIN;SELECT head FROM webhook_zones WHERE zone = " + f->zone_lit +
                       " FOR UPDATE;SELECT seq, tx, record FROM webhook_changes WHERE zone = " + f->zone_lit +
                       " AND seq > " + std::to_string(seq) + " ORDER BY seq;";
-    send(f, sql, [](Fleet* f, Results& res) {
+    send(f, sql, [seq](Fleet* f, Results& res) {
         FleetShared* fs = fleet_of(f->zone);
         uint64_t head = PQntuples(res[1].get()) > 0 ? value_u64(res[1], 0, 0) : 0;
+        store_behind(f, head, seq);
         bool whole = apply_rows(f, res[2]);
         bool current;
         {
@@ -636,6 +684,14 @@ void append(Fleet* f) {
             }
             current = whole && fs->seq == head && fs->inflight_to == 0;
             if (current) fs->caught_up_ms = now_ms();
+        }
+        if (!current && fleet_of(f->zone)->diverged) {
+            // Not the store's state any more: nothing more is written from it.
+            for (auto& e : f->batch)
+                if (e->done) settle(e.get(), StateResult::unavailable);
+            f->batch.clear();
+            send(f, "ROLLBACK;", [](Fleet*, Results&) {});
+            return;
         }
         if (!current) {
             // Another worker's change is still settling here: try again.
@@ -825,13 +881,17 @@ void pump(Fleet* f) {
         }
         return;
     }
-    if (far_behind || (f->want_catch_up && f->queue.empty())) {
+    // The lease first when it is due: a stream of changes must not starve
+    // it (the node would stop delivering, then be given up on).
+    if (f->want_tick && ngx_worker == 0 && !far_behind) {
+        f->want_tick = false;
+        lease(f);
+    } else if (far_behind || (f->want_catch_up && f->queue.empty())) {
         catch_up(f);
     } else if (!f->queue.empty()) {
         append(f);
     } else if (f->want_tick) {
         f->want_tick = false;
-        if (ngx_worker == 0) lease(f);
     }
 }
 
