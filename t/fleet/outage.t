@@ -189,6 +189,7 @@ ok($same, 'every node lists the same deliveries, none pending') or do {
             my $d = ref $res->{json} eq 'HASH' ? { %{ $res->{json} } } : {};
             delete $d->{payload};
             diag "node $i: GET /deliveries/$id: " . json_encode($d);
+            diag "store: $_" for split /\n/, $pg->psql("select seq, node, at, record from webhook_changes where record like '%$id%' order by seq");
         }
     }
     my ($i, $j) = grep { $lists{0} ne $lists{$_} } 1, 2;
@@ -236,6 +237,11 @@ ok(wait_for(sub { auth_get($D, '/r', $key->{key})->{status} == 200 }, 10), 'D: t
 ok(wait_for(sub { api($D, 'GET', '/v1/keys', undef, key => $ADMIN)->{status} == 200 }, 20), 'D: its API answers 200');
 diag sprintf 'D ready %.2f s after start_again', time - $t_back;
 is(auth_get($D, '/r', 'not-a-key')->{status}, 401, 'D: an unknown key is refused with 401 once loaded');
+{
+    my @d = eval { all_deliveries($D, $ADMIN, $wh->{id}) };
+    is(join("\n", sort map { "$_->{id} $_->{event_id} $_->{status}" } @d), $lists{1} // '',
+       'D lists the same deliveries as node 1');
+}
 ok(wait_ready(@nodes), 'the other nodes answer the API again too');
 
 ok($_->stop, 'graceful stop') for @nodes, $D;

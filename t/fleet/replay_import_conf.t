@@ -86,12 +86,19 @@ is($pg->psql(q{select count(*) from pg_tables where tablename = 'webhook_zones'}
 my $S1 = fleet_node($pg, %node, state => $dir);
 $S1->start;
 ok(wait_ready($S1), 'state= + store=: the node answers the API');
-ok(scalar $S1->wait_log(0, qr/\[notice\].*webhook_zone "wh": imported 2 keys, 1 endpoint.* into the store \(change 1\)/, 10),
+ok(scalar $S1->wait_log(0, qr/\[notice\].*webhook_zone "wh": imported 2 keys, 1 endpoint.* into the store \(change \d+\)/, 10),
    'the error log says DIR was imported into the store') or diag($S1->log_tail);
 is(auth_get($S1, '/r', $_->{key})->{status}, 200, "after the import: key $_->{id} works") for $k1, $k2;
 is(api($S1, 'GET', "/webhooks/$wh->{id}", undef, key => $ADMIN)->{status}, 200, 'after the import: the endpoint is there');
 is($pg->psql(q{select imported from webhook_zones where zone = 'wh'}), $dir, 'webhook_zones.imported names DIR');
-is($pg->psql(q{select count(*) from webhook_snapshots where zone = 'wh'}), '1', 'the store holds one snapshot of "wh"');
+{
+    # DIR's records are the first changes of the log (tx "import"), up to the head.
+    my $imported = $pg->psql(q{select count(*) from webhook_changes where zone = 'wh' and tx = 'import'});
+    cmp_ok($imported, '>=', 4, "the store's log starts with DIR's records ($imported)");
+    is($pg->psql(q{select min(seq) || ' ' || max(seq) from webhook_changes where zone = 'wh' and tx = 'import'}), "1 $imported",
+       'as changes 1..N');
+    is($pg->psql(q{select head from webhook_zones where zone = 'wh'}), $imported, 'the head is the last of them');
+}
 ok(-e "$dir/imported-to-store", 'DIR/imported-to-store marks DIR');
 
 # a node with store= alone sees the same
@@ -121,7 +128,8 @@ ok(scalar $S1->wait_log($mark, qr/webhook_zone "wh": loaded 3 keys, 1 endpoint.*
    'the restart loads the zone from the store (3 keys)') or diag($S1->log_tail);
 is(auth_get($S1, '/r', $_->{key})->{status}, 200, "after the restart: key $_->{id} works") for $k1, $k2, $k3;
 is($pg->psql(q{select head from webhook_zones where zone = 'wh'}), $head, 'the restart wrote nothing to the store');
-is($pg->psql(q{select count(*) from webhook_snapshots where zone = 'wh'}), '1', 'still one snapshot');
+is($pg->psql(q{select count(*) from webhook_changes where zone = 'wh' and tx = 'import'}) > 0 ? 1 : 0, 1,
+   'the imported changes are still there, not written again');
 
 # another DIR, for a zone the store holds already: refused
 my $dir2 = "$root/state2";

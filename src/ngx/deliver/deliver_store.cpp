@@ -524,9 +524,13 @@ StateResult apply_locked(Zone* zone, const store::AttemptDone& m, store::Mode mo
 
     // A report from an attempt whose lease expired while another attempt
     // holds the delivery now goes into the log only: the current attempt
-    // decides. (Replay has no leases: every report applies.)
-    bool current = !d->leased || d->token == m.token;
+    // decides. A report applied from the log (journal at start, or a fleet's
+    // store, where another node made the attempt) applies in the log's
+    // order, whatever this node holds. Once succeeded, a delivery stays so
+    // (a late report of an older attempt goes into the log only).
+    bool current = !live || !d->leased || d->token == m.token;
     if (d->leased && current) unlease(sh, d);
+    if (d->status == kSucceeded && m.outcome != store::AttemptOutcome::succeeded) current = false;
     // The attempt log counts toward the tenant's share of the zone.
     int64_t grown = slab_bytes(history.size()) - slab_bytes(d->history.len);
     if (shm_replace(zone->shpool, &d->history, history)) {

@@ -35,6 +35,7 @@ constexpr int64_t kDeliverLeaseMs = kNodeLeaseMs / 2;   // attempts stop well be
 constexpr int64_t kReachedMs = 3000;           // API reads need an answer from the store this recent
 constexpr ngx_msec_t kBackoffMin = 100, kBackoffMax = 5000;
 constexpr ngx_msec_t kRetryMs = 5;             // another worker's change is in flight
+constexpr ngx_msec_t kQueryTimeout = 15000;    // a connection, or a query's answer
 constexpr size_t kCatchUpRows = 1000;          // changes read per query
 constexpr size_t kBatch = 256;                 // changes per transaction
 constexpr size_t kMaxQueue = 100000;           // changes waiting per worker: past it, refused
@@ -114,6 +115,8 @@ struct Fleet {
     bool want_tick = false;
     std::vector<std::string> given_up;   // nodes adopted from: their lease rows to delete
     bool schema_ok = false;              // this connection created or checked the schema
+    int64_t lease_ms_last = 0;           // worker 0: this node's lease last renewed
+    int64_t lease_since_ms = 0;          //   and renewed without a gap since
     bool snapshot_read = false;          // loading: the snapshot is applied
     bool exiting = false;
     bool logged_down = false;
@@ -124,6 +127,7 @@ namespace {
 void pump(Fleet* f);
 void go_down(Fleet* f, const char* why);
 void fail_batch(Fleet* f);
+void fail_waiting(Fleet* f);
 
 // --- the connection on NGINX's event loop -----------------------------------------
 
@@ -131,11 +135,19 @@ void detach(Fleet* f) {
     ngx_connection_t* c = f->c;
     if (c == nullptr) return;
     if (c->read->timer_set) ngx_del_timer(c->read);
-    if (c->read->posted) ngx_delete_posted_event(c->read);
-    if (c->write->posted) ngx_delete_posted_event(c->write);
-    // libpq owns the socket: its events are removed, never the socket closed here.
-    if (c->read->active) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    if (c->write->active) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    // (a macro of several statements: braces)
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+    // libpq owns the socket and closes it (it may have already, on a lost
+    // connection): closing removes it from epoll, so the events are only
+    // marked inactive (NGX_CLOSE_EVENT: no epoll_ctl on a closed socket).
+    if (c->read->active) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    if (c->write->active) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    c->fd = (ngx_socket_t) -1;   // as ngx_close_connection leaves it (the exit's leak check reads it)
     ngx_free_connection(c);
     f->c = nullptr;
 }
@@ -189,6 +201,7 @@ void connect_step(Fleet* f) {
         go_down(f, "cannot watch the connection's socket");
         return;
     }
+    if (!f->c->read->timer_set) ngx_add_timer(f->c->read, kQueryTimeout);   // the whole connection phase
     if (st == PGRES_POLLING_WRITING) {
         want_write(f, true);
         return;
@@ -196,6 +209,7 @@ void connect_step(Fleet* f) {
     want_write(f, false);
     if (st != PGRES_POLLING_OK) return;
     f->connecting = false;
+    if (f->c->read->timer_set) ngx_del_timer(f->c->read);
     PQsetnonblocking(f->pg, 1);
     f->ready = true;
     pump(f);
@@ -235,6 +249,7 @@ void go_down(Fleet* f, const char* why) {
     // The commit's outcome is unknown: what can be undone is, and comes back
     // from the store if it was committed after all.
     if (had_batch) fail_batch(f);
+    fail_waiting(f);
     if (f->exiting) return;
     if (!f->reconnect.timer_set) ngx_add_timer(&f->reconnect, f->backoff);
     f->backoff = std::min<ngx_msec_t>(f->backoff * 2, kBackoffMax);
@@ -258,6 +273,10 @@ void send(Fleet* f, const std::string& sql, std::function<void(Fleet*, Results&)
     f->busy = true;
     f->then = std::move(then);
     f->results.clear();
+    // A store that stops answering without closing (a network partition)
+    // is given up on after kQueryTimeout, as one that closes.
+    if (f->c->read->timer_set) ngx_del_timer(f->c->read);
+    ngx_add_timer(f->c->read, kQueryTimeout);
     flush(f);
 }
 
@@ -270,6 +289,11 @@ void notified(Fleet* f) {
 
 void on_read(ngx_event_t* ev) {
     auto* f = static_cast<Fleet*>(static_cast<ngx_connection_t*>(ev->data)->data);
+    if (ev->timedout) {
+        ev->timedout = 0;
+        go_down(f, f->connecting ? "no connection within the timeout" : "no answer within the timeout");
+        return;
+    }
     if (f->connecting) {
         connect_step(f);
         return;
@@ -286,6 +310,7 @@ void on_read(ngx_event_t* ev) {
             continue;
         }
         f->busy = false;
+        if (f->c->read->timer_set) ngx_del_timer(f->c->read);
         Results results = std::move(f->results);
         auto then = std::move(f->then);
         f->then = nullptr;
@@ -610,6 +635,18 @@ void import_dir(Fleet* f) {
 
 // --- appending this worker's changes ----------------------------------------------
 
+// Changes someone waits for, not sent yet, while the store cannot be
+// reached: answered now (503), not when it is back; what nobody waits for
+// stays queued.
+void fail_waiting(Fleet* f) {
+    std::deque<std::unique_ptr<Entry>> queue = std::move(f->queue);
+    f->queue.clear();
+    for (auto& e : queue) {
+        if (e->done && !e->applied) settle(e.get(), StateResult::unavailable);
+        else f->queue.push_back(std::move(e));
+    }
+}
+
 // The transaction out failed (or its outcome is unknown).
 void fail_batch(Fleet* f) {
     FleetShared* fs = fleet_of(f->zone);
@@ -791,9 +828,16 @@ void lease(Fleet* f) {
         uint64_t snapshot = value_u64(marks, 0, 0), head = value_u64(marks, 0, 1);
         bool snapshot_now;
         uint64_t seq;
+        int64_t now = now_ms();
+        // Others are given up on only by a node that renewed its own lease
+        // without a gap for a whole lease period: after an outage of the
+        // store, every node gets the time to renew its lease first.
+        if (f->lease_since_ms == 0 || now - f->lease_ms_last > 3 * static_cast<int64_t>(kTick)) f->lease_since_ms = now;
+        f->lease_ms_last = now;
+        bool may_adopt = now - f->lease_since_ms >= kNodeLeaseMs;
         {
             Lock lock(f->zone->shpool);
-            fs->lease_ms = now_ms();
+            fs->lease_ms = now;
             fs->head = std::max(fs->head, head);
             seq = fs->seq;
             snapshot_now = fs->loaded && !fs->diverged && fs->inflight_to == 0 && seq == head &&
@@ -803,7 +847,7 @@ void lease(Fleet* f) {
         // Nodes whose lease ran out: their unfinished deliveries are this
         // node's now (through the log, so one node adopts each).
         std::string me = fs->node;
-        for (int i = 0; i < PQntuples(dead.get()); i++) {
+        for (int i = 0; may_adopt && i < PQntuples(dead.get()); i++) {
             std::string node(value(dead, i, 0));
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "webhook_zone \"%V\": node %s has not renewed its lease for %ds: its deliveries are "
@@ -901,6 +945,12 @@ void on_tick(ngx_event_t* ev) {
     ngx_add_timer(&f->tick, kTick);
     f->want_tick = true;
     f->want_catch_up = true;   // the fallback when a NOTIFY was missed
+    bool silent;
+    {
+        Lock lock(f->zone->shpool);
+        silent = now_ms() - fleet_of(f->zone)->reached_ms >= kReachedMs;
+    }
+    if (silent) fail_waiting(f);
     pump(f);
 }
 
@@ -995,7 +1045,7 @@ void fleet_write(Zone* zone, ngx_http_request_t* r, uint64_t, std::string record
 
 void fleet_submit(Zone* zone, ngx_http_request_t* r, Submission s, Settled done) {
     Fleet* f = fleet_worker(zone);
-    bool ok_to_queue = f != nullptr && f->queue.size() < kMaxQueue;
+    bool ok_to_queue = f != nullptr && f->queue.size() < kMaxQueue && (f->ready || !done);
     if (ok_to_queue) {
         Lock lock(zone->shpool);
         FleetShared* fs = fleet_of(zone);
