@@ -53,10 +53,15 @@ sub nginx_abi() {
 }
 
 # The packages whose libraries the packaged module links to (dpkg -S of each path).
+# The packages of the libraries the module links directly (its NEEDED
+# entries; what those pull in is their packages' business, as for
+# dpkg-shlibdeps).
 sub library_packages($so) {
     my %pkgs;
+    my %needed = map { /NEEDED\s+(\S+)/ ? ($1 => 1) : () } split /\n/, out('objdump', '-p', $so);
     for (split /\n/, out('ldd', $so)) {
-        next unless m{=>\s+(/\S+)};
+        next unless m{^\s*(\S+)\s+=>\s+(/\S+)} && $needed{$1};
+        m{=>\s+(/\S+)};
         # dpkg knows a library under /lib or, moved in merged /usr, under /usr/lib
         my $path = $1;
         my $name = $path =~ s{.*/}{}r;

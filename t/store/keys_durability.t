@@ -108,7 +108,7 @@ for my $case (['another DIR', state => '%%PREFIX%%/state-moved'], ['no state=', 
     my $mark = $ng->log_mark;
     $ng->write_conf(conf => api_conf(%durable, %o), vars => { SIZE => '1m' });
     kill 'HUP', $ng->master_pid;
-    my @emerg = $ng->wait_log($mark, qr/\[emerg\].*webhook_zone "wh": state= changes only with a restart/, 10);
+    my @emerg = $ng->wait_log($mark, qr/\[emerg\].*webhook_zone "wh": state= and store= change only with a restart/, 10);
     ok(@emerg, "a reload to $what is refused with an emerg naming the restart") or diag($ng->log_tail);
     my $now = $o{state} ? 'state="' . $ng->prefix . '/state-moved"' : 'no state=';
     like($emerg[0] // '', qr/\(now \Q$now\E, running state="\Q$state\E"\)/, "a reload to $what: the emerg names both");
@@ -205,7 +205,7 @@ EOF
 
 {
     # The ones expected: the refused reloads (resize, state=).
-    my @bad = grep { /\[(?:alert|emerg|crit)\]/ && !/changes only with a restart/ && !/exited on signal 9/ }
+    my @bad = grep { /\[(?:alert|emerg|crit)\]/ && !/changes? only with a restart/ && !/exited on signal 9/ }
               split /\n/, $ng->error_log;
     ok(!@bad, 'no [alert]/[emerg]/[crit] across reloads, restarts and kill -9 (but the refused reloads)') or diag("@bad[0..2]");
 }

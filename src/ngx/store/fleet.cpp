@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <memory>
 #include <unistd.h>
 #include <vector>
@@ -62,6 +63,10 @@ struct Entry {
     ngx_http_request_t* r = nullptr;   // nullptr once the request is freed
     ngx_pool_cleanup_t* cln = nullptr;
     bool applied = false;              // applied here already: its record only is to be written
+    bool refused = false;              // refused when applied (answered)
+    // Applied here only when read back from the log, as another node's: an
+    // adoption, whose effect depends on which node's commits first.
+    bool via_log = false;
     std::string record;
 };
 
@@ -114,6 +119,9 @@ struct Fleet {
     bool want_catch_up = true;
     bool want_tick = false;
     std::vector<std::string> given_up;   // nodes adopted from: their lease rows to delete
+    ino_t sock_ino = 0;                  // the socket watched (see attach)
+    bool in_then = false;                // a query's continuation runs: pump waits for it
+    int64_t lease_sent_ms = 0;           // worker 0: when the lease query went out
     bool schema_ok = false;              // this connection created or checked the schema
     int64_t lease_ms_last = 0;           // worker 0: this node's lease last renewed
     int64_t lease_since_ms = 0;          //   and renewed without a gap since
@@ -163,11 +171,17 @@ void on_write(ngx_event_t* ev);
 
 // The socket libpq uses now, watched (level-triggered: libpq reads what it
 // can when asked, not necessarily all there is).
+// libpq may replace its socket inside one PQconnectPoll (the next host of a
+// list, an SSL fallback), usually under the same number: a socket is known
+// by its inode, not its number.
 bool attach(Fleet* f) {
     int fd = PQsocket(f->pg);
-    if (f->c != nullptr && f->c->fd == fd) return true;
-    detach(f);
+    struct stat st;
+    ino_t ino = fd >= 0 && fstat(fd, &st) == 0 ? st.st_ino : 0;
+    if (f->c != nullptr && f->c->fd == fd && f->sock_ino == ino) return true;
+    detach(f);   // the old socket is closed already: its events are only marked inactive
     if (fd < 0) return false;
+    f->sock_ino = ino;
     ngx_connection_t* c = ngx_get_connection(fd, ngx_cycle->log);
     if (c == nullptr) return false;
     c->data = f;
@@ -218,7 +232,12 @@ void connect_step(Fleet* f) {
 void start_connect(Fleet* f) {
     if (f->exiting) return;
     close_pg(f);
-    f->pg = PQconnectStart(f->conninfo.c_str());
+    // TCP keepalives and a user timeout by default (the URI may set its
+    // own: it comes after them), so that a store gone silent is noticed.
+    static const char* const keywords[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+                                           "keepalives_count", "tcp_user_timeout", "dbname", nullptr};
+    const char* values[] = {"1", "10", "5", "3", "20000", f->conninfo.c_str(), nullptr};
+    f->pg = PQconnectStartParams(keywords, values, 1);
     if (f->pg == nullptr || PQstatus(f->pg) == CONNECTION_BAD) {
         go_down(f, f->pg != nullptr ? PQerrorMessage(f->pg) : "out of memory");
         return;
@@ -335,7 +354,19 @@ void on_read(ngx_event_t* ev) {
             f->logged_down = false;
         }
         f->backoff = kBackoffMin;
-        then(f, results);
+        // pump waits until the continuation is done: what it submits (an
+        // adoption, a webhook_emit of a request it answers) is queued, not
+        // sent in the middle of it.
+        f->in_then = true;
+        try {
+            then(f, results);
+        } catch (const std::exception& e) {
+            f->in_then = false;
+            log_callback_exception(e.what());
+            go_down(f, "internal error");
+            return;
+        }
+        f->in_then = false;
         if (f->pg == nullptr) return;   // went down meanwhile
         notified(f);
     }
@@ -359,7 +390,14 @@ std::string literal(Fleet* f, std::string_view s) {
 // --- schema -----------------------------------------------------------------------
 
 std::string schema_sql(Fleet* f) {
-    return std::string("BEGIN;"
+    // A node that vanishes mid-transaction must not hold the zone's row: its
+    // backend ends an idle transaction, and no statement waits on a lock for
+    // as long as this node waits for an answer.
+    return std::string("SET standard_conforming_strings = on;"
+                       "SET idle_in_transaction_session_timeout = '10s';"
+                       "SET lock_timeout = '10s';"
+                       "SET statement_timeout = '60s';"
+                       "BEGIN;"
                        "SELECT pg_advisory_xact_lock(") + kSchemaLockKey + ");"
            // CREATE runs only when something is missing: a role without
            // CREATE on the schema connects once the tables exist.
@@ -405,6 +443,21 @@ void schema_done(Fleet* f, Results& res) {
 
 // --- applying the store's changes in its order ------------------------------------
 
+// The change in flight of a worker that died between applying it and
+// seeing its commit: committed, it came back from the store as its own;
+// if not, this zone holds a change the store does not. Under the lock.
+void clear_dead_inflight(Zone* zone) {
+    FleetShared* fs = fleet_of(zone);
+    if (fs->inflight_to == 0 || fs->inflight_pid == ngx_pid || alive(fs->inflight_pid)) return;
+    if (fs->seq < fs->inflight_to && !fs->diverged) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "webhook_zone \"%V\": a worker died while committing a change: this node may hold a change "
+                      "the store does not; restart nginx on this node", &zone->name());
+        fs->diverged = true;
+    }
+    fs->inflight_from = fs->inflight_to = 0;
+}
+
 // Applies the store's change `seq` unless this zone has it already: its
 // own change in flight (applied before its commit) is recognised by its
 // transaction id. false: it cannot be applied yet (a gap, or another
@@ -417,9 +470,12 @@ Applied apply_row(Zone* zone, uint64_t seq, std::string_view tx, const store::Mu
     if (seq <= fs->seq) return Applied::done;
     if (seq != fs->seq + 1) return Applied::gap;
     if (fs->inflight_to != 0 && seq >= fs->inflight_from && seq <= fs->inflight_to) {
-        if (tx != std::string_view(fs->inflight_tx)) return Applied::wait;
-        fs->seq = seq;   // applied already, by the worker that wrote it
-        return Applied::done;
+        if (tx == std::string_view(fs->inflight_tx)) {
+            fs->seq = seq;   // applied already, by the worker that wrote it
+            return Applied::done;
+        }
+        clear_dead_inflight(zone);
+        if (fs->inflight_to != 0) return Applied::wait;   // its worker will see its commit fail
     }
     if (m != nullptr) {
         // An imported DIR's records are a snapshot's (state as it was).
@@ -501,12 +557,12 @@ void catch_up(Fleet* f) {
         FleetShared* fs = fleet_of(f->zone);
         Lock lock(f->zone->shpool);
         fs->head = std::max(fs->head, head);
-        if (n == 0 && head > seq && !fs->diverged) {
+        if (n == 0 && head > fs->seq && !fs->diverged) {
             // The changes after this node's are gone from the log (compacted
             // into a snapshot it cannot apply on top of its state).
             ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
                           "webhook_zone \"%V\": this node fell behind the store's log (it was compacted after "
-                          "change %uL): restart nginx on this node to reload the zone", &f->zone->name(), seq);
+                          "change %uL): restart nginx on this node to reload the zone", &f->zone->name(), fs->seq);
             fs->diverged = true;
         }
         if (!whole) {
@@ -650,17 +706,26 @@ void fail_waiting(Fleet* f) {
 // The transaction out failed (or its outcome is unknown).
 void fail_batch(Fleet* f) {
     FleetShared* fs = fleet_of(f->zone);
+    bool committed = false;
     {
         Lock lock(f->zone->shpool);
-        if (fs->inflight_to != 0 && f->tx == fs->inflight_tx) fs->inflight_from = fs->inflight_to = 0;
+        if (fs->inflight_to != 0 && f->tx == fs->inflight_tx) {
+            // Another worker read this transaction's changes back from the
+            // store meanwhile: the commit happened, its answer was lost.
+            committed = fs->seq >= fs->inflight_to;
+            fs->inflight_from = fs->inflight_to = 0;
+        }
     }
     std::vector<std::unique_ptr<Entry>> batch = std::move(f->batch);
     f->batch.clear();
     std::vector<std::unique_ptr<Entry>> keep;
     for (auto& e : batch) {
-        if (!e->applied) {
-            // Not applied yet: whoever waits is answered now (503), the rest
-            // waits for the store.
+        if (e->refused) continue;   // answered already
+        if (committed) {
+            settle(e.get(), StateResult::ok);
+        } else if (!e->applied) {
+            // Not applied here (or an adoption, applied only as the log's):
+            // whoever waits is answered now (503), the rest waits for the store.
             if (e->done) settle(e.get(), StateResult::unavailable);
             else keep.push_back(std::move(e));
         } else if (e->undo) {
@@ -669,8 +734,8 @@ void fail_batch(Fleet* f) {
             log_apply(f->zone, *e->undo, store::Mode::replay, nullptr);
             settle(e.get(), StateResult::unavailable);
         } else {
-            // Nothing undoes it (an attempt's outcome, a replay id, an
-            // adoption): it stays applied and is written once the store is back.
+            // Nothing undoes it (an attempt's outcome, a replay id): it
+            // stays applied and is written once the store is back.
             if (e->done) settle(e.get(), StateResult::unavailable);
             e->done = nullptr;
             e->on_durable = nullptr;
@@ -691,36 +756,40 @@ void append(Fleet* f) {
         seq = fs->seq;
     }
     f->tx = fleet_of(f->zone)->node + std::string("-") + std::to_string(ngx_pid) + "-" + std::to_string(++f->tx_count);
+    // An adoption goes alone: it is applied here only as the log's (see Entry::via_log).
     while (!f->queue.empty() && f->batch.size() < kBatch) {
+        bool via_log = f->queue.front()->via_log;
+        if (via_log && !f->batch.empty()) break;
         f->batch.push_back(std::move(f->queue.front()));
         f->queue.pop_front();
+        if (via_log) break;
     }
     std::string sql = "BEGIN;SELECT head FROM webhook_zones WHERE zone = " + f->zone_lit +
                       " FOR UPDATE;SELECT seq, tx, record FROM webhook_changes WHERE zone = " + f->zone_lit +
-                      " AND seq > " + std::to_string(seq) + " ORDER BY seq;";
+                      " AND seq > " + std::to_string(seq) + " ORDER BY seq LIMIT " + std::to_string(kCatchUpRows) + ";";
     send(f, sql, [seq](Fleet* f, Results& res) {
         FleetShared* fs = fleet_of(f->zone);
         uint64_t head = PQntuples(res[1].get()) > 0 ? value_u64(res[1], 0, 0) : 0;
         store_behind(f, head, seq);
         bool whole = apply_rows(f, res[2]);
+        bool via_log = f->batch.size() == 1 && f->batch.front()->via_log;
         bool current;
         {
             Lock lock(f->zone->shpool);
             fs->head = std::max(fs->head, head);
-            if (fs->inflight_to != 0 && fs->inflight_pid != ngx_pid && !alive(fs->inflight_pid)) {
-                // Its worker died between applying its change and seeing the
-                // commit: committed, the change came back above as its own;
-                // if not, this zone holds a change the store does not.
-                if (fs->seq < fs->inflight_to && !fs->diverged) {
-                    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                                  "webhook_zone \"%V\": a worker died while committing a change: this node may "
-                                  "hold a change the store does not; restart nginx on this node", &f->zone->name());
-                    fs->diverged = true;
+            clear_dead_inflight(f->zone);
+            current = whole && fs->seq == head && fs->inflight_to == 0 && !fs->diverged;
+            if (current) {
+                fs->caught_up_ms = now_ms();
+                // From here the changes applied are this transaction's: a
+                // catch-up or a snapshot of another worker sees them as such.
+                if (!via_log) {
+                    fs->inflight_from = head + 1;
+                    fs->inflight_to = UINT64_MAX;
+                    fs->inflight_pid = ngx_pid;
+                    ngx_cpystrn((u_char*) fs->inflight_tx, (u_char*) f->tx.c_str(), sizeof(fs->inflight_tx));
                 }
-                fs->inflight_from = fs->inflight_to = 0;
             }
-            current = whole && fs->seq == head && fs->inflight_to == 0;
-            if (current) fs->caught_up_ms = now_ms();
         }
         if (!current && fleet_of(f->zone)->diverged) {
             // Not the store's state any more: nothing more is written from it.
@@ -731,23 +800,27 @@ void append(Fleet* f) {
             return;
         }
         if (!current) {
-            // Another worker's change is still settling here: try again.
+            // Behind, or another worker's change is still settling here: again.
             for (auto it = f->batch.rbegin(); it != f->batch.rend(); ++it) f->queue.push_front(std::move(*it));
             f->batch.clear();
+            f->want_catch_up = true;
             send(f, "ROLLBACK;", [](Fleet* f, Results&) {
                 if (!f->retry.timer_set) ngx_add_timer(&f->retry, kRetryMs);
             });
             return;
         }
-        // This worker's changes, in order, on the state as of `head`.
+        // This worker's changes, in order, on the state as of `head`; the
+        // refused are answered and leave the batch.
         std::string values;
         uint64_t next = head;
-        std::vector<std::unique_ptr<Entry>> accepted;
         for (auto& e : f->batch) {
-            if (!e->applied) {
+            if (via_log) {
+                e->record = store::encode(e->m);
+            } else if (!e->applied) {
                 Change change;
                 StateResult rc = log_apply(f->zone, e->m, store::Mode::live, &change);
                 if (rc != StateResult::ok) {
+                    e->refused = true;
                     settle(e.get(), rc);
                     continue;
                 }
@@ -758,25 +831,24 @@ void append(Fleet* f) {
             if (!values.empty()) values += ',';
             values += "(" + f->zone_lit + "," + std::to_string(next) + "," + literal(f, f->tx) + "," + f->node_lit +
                       "," + literal(f, e->record) + ")";
-            accepted.push_back(std::move(e));
         }
-        f->batch = std::move(accepted);
+        f->batch.erase(std::remove_if(f->batch.begin(), f->batch.end(), [](const auto& e) { return e->refused; }),
+                       f->batch.end());
+        {
+            Lock lock(f->zone->shpool);
+            if (f->tx == fs->inflight_tx) {
+                if (f->batch.empty()) fs->inflight_from = fs->inflight_to = 0;
+                else fs->inflight_to = next;
+            }
+        }
         if (f->batch.empty()) {
             send(f, "ROLLBACK;", [](Fleet*, Results&) {});
             return;
         }
-        {
-            Lock lock(f->zone->shpool);
-            fs->inflight_from = head + 1;
-            fs->inflight_to = next;
-            fs->inflight_pid = ngx_pid;
-            ngx_cpystrn((u_char*) fs->inflight_tx, (u_char*) f->tx.c_str(), sizeof(fs->inflight_tx));
-        }
         std::string sql = "INSERT INTO webhook_changes (zone, seq, tx, node, record) VALUES " + values +
                           ";UPDATE webhook_zones SET head = " + std::to_string(next) + " WHERE zone = " + f->zone_lit +
-                          ";SELECT pg_notify('webhook_changes', " + literal(f, std::string(sv(f->zone->name()))) +
-                          ");COMMIT;";
-        send(f, sql, [next](Fleet* f, Results& res) {
+                          ";SELECT pg_notify('webhook_changes', " + f->zone_lit + ");COMMIT;";
+        send(f, sql, [next, via_log](Fleet* f, Results& res) {
             FleetShared* fs = fleet_of(f->zone);
             // COMMIT of a transaction the server had rolled back answers
             // ROLLBACK: then nothing was committed.
@@ -785,11 +857,13 @@ void append(Fleet* f) {
                 fail_batch(f);
                 return;
             }
-            {
+            if (!via_log) {
                 Lock lock(f->zone->shpool);
                 fs->seq = std::max(fs->seq, next);
                 fs->head = std::max(fs->head, next);
                 if (f->tx == fs->inflight_tx) fs->inflight_from = fs->inflight_to = 0;
+            } else {
+                f->want_catch_up = true;   // applied here as the log's
             }
             std::vector<std::unique_ptr<Entry>> batch = std::move(f->batch);
             f->batch.clear();
@@ -813,16 +887,23 @@ void lease(Fleet* f) {
     for (const std::string& node : f->given_up)
         sql += "DELETE FROM webhook_nodes WHERE zone = " + f->zone_lit + " AND node = " + literal(f, node) + ";";
     f->given_up.clear();
-    sql += "INSERT INTO webhook_nodes (zone, node, seen, applied) VALUES (" + f->zone_lit + "," + f->node_lit +
-           ", now(), " + std::to_string(seq) +
-           ") ON CONFLICT (zone, node) DO UPDATE SET seen = now(), applied = excluded.applied;"
+    // Renewed if this node's row is there; gone, this node was given up on
+    // (its deliveries are another's): the row comes back, the lease counts
+    // from the next renewal, once the adoption is applied here.
+    sql += "WITH renewed AS (UPDATE webhook_nodes SET seen = now(), applied = " + std::to_string(seq) +
+           " WHERE zone = " + f->zone_lit + " AND node = " + f->node_lit + " RETURNING 1) SELECT count(*) FROM renewed;"
+           "INSERT INTO webhook_nodes (zone, node, seen, applied) VALUES (" + f->zone_lit + "," + f->node_lit +
+           ", now(), " + std::to_string(seq) + ") ON CONFLICT (zone, node) DO NOTHING;"
            "SELECT node FROM webhook_nodes WHERE zone = " + f->zone_lit + " AND node <> " + f->node_lit +
            " AND seen < now() - interval '" + std::to_string(kNodeLeaseMs) + " milliseconds';"
            "SELECT coalesce((SELECT seq FROM webhook_snapshots WHERE zone = " + f->zone_lit + "), 0),"
            " (SELECT head FROM webhook_zones WHERE zone = " + f->zone_lit + ");";
-    send(f, sql, [](Fleet* f, Results& res) {
+    // The lease counts from when it was asked for, not from the answer.
+    int64_t sent = now_ms();
+    send(f, sql, [sent](Fleet* f, Results& res) {
         FleetShared* fs = fleet_of(f->zone);
         size_t n = res.size();
+        bool renewed = value_u64(res[n - 4], 0, 0) > 0;
         const Result& dead = res[n - 2];
         const Result& marks = res[n - 1];
         uint64_t snapshot = value_u64(marks, 0, 0), head = value_u64(marks, 0, 1);
@@ -832,12 +913,14 @@ void lease(Fleet* f) {
         // Others are given up on only by a node that renewed its own lease
         // without a gap for a whole lease period: after an outage of the
         // store, every node gets the time to renew its lease first.
-        if (f->lease_since_ms == 0 || now - f->lease_ms_last > 3 * static_cast<int64_t>(kTick)) f->lease_since_ms = now;
+        if (!renewed || f->lease_since_ms == 0 || now - f->lease_ms_last > 3 * static_cast<int64_t>(kTick))
+            f->lease_since_ms = now;
         f->lease_ms_last = now;
-        bool may_adopt = now - f->lease_since_ms >= kNodeLeaseMs;
+        bool may_adopt = renewed && now - f->lease_since_ms >= kNodeLeaseMs;
         {
             Lock lock(f->zone->shpool);
-            fs->lease_ms = now;
+            if (renewed) fs->lease_ms = sent;
+            else f->want_catch_up = true;
             fs->head = std::max(fs->head, head);
             seq = fs->seq;
             snapshot_now = fs->loaded && !fs->diverged && fs->inflight_to == 0 && seq == head &&
@@ -890,7 +973,7 @@ void take_snapshot(Fleet* f, uint64_t seq) {
 // --- what this worker does next ----------------------------------------------------
 
 void pump(Fleet* f) {
-    if (!f->ready || f->busy || f->exiting) return;
+    if (!f->ready || f->busy || f->in_then || f->exiting) return;
     if (!f->schema_ok) {
         send(f, schema_sql(f), schema_done);
         return;
@@ -927,7 +1010,7 @@ void pump(Fleet* f) {
     }
     // The lease first when it is due: a stream of changes must not starve
     // it (the node would stop delivering, then be given up on).
-    if (f->want_tick && ngx_worker == 0 && !far_behind) {
+    if (f->want_tick && ngx_worker == 0) {
         f->want_tick = false;
         lease(f);
     } else if (far_behind || (f->want_catch_up && f->queue.empty())) {
@@ -964,6 +1047,21 @@ Fleet* fleet_worker(Zone* zone) { return static_cast<Fleet*>(zone->fleet); }
 
 // --- StoreOps -------------------------------------------------------------------------
 
+// libpq's words about a URI, without its user part (it may hold a password).
+std::string redacted(const std::string& text, const std::string& uri) {
+    size_t scheme = uri.find("://");
+    size_t at = scheme == std::string::npos ? std::string::npos : uri.rfind('@');
+    if (at == std::string::npos || at < scheme) return text;
+    std::string user = uri.substr(scheme + 3, at - scheme - 3);
+    size_t colon = user.find(':');
+    std::string out = text;
+    for (const std::string& secret : {user, colon == std::string::npos ? std::string() : user.substr(colon + 1)}) {
+        if (secret.size() < 2) continue;
+        for (size_t p; (p = out.find(secret)) != std::string::npos;) out.replace(p, secret.size(), "***");
+    }
+    return out;
+}
+
 ngx_int_t fleet_check(Zone* zone, ngx_log_t* log) {
     std::string uri = zone_uri(zone);
     char* err = nullptr;
@@ -972,6 +1070,7 @@ ngx_int_t fleet_check(Zone* zone, ngx_log_t* log) {
         std::string why = err != nullptr ? err : "out of memory";
         if (err != nullptr) PQfreemem(err);
         while (!why.empty() && why.back() == '\n') why.pop_back();
+        why = redacted(why, uri);
         site_log(NGX_LOG_EMERG, log, 0, zone->site, "webhook_zone \"%V\": store= is not a valid PostgreSQL connection "
                  "URI: %s", &zone->name(), why.c_str());
         return NGX_ERROR;
@@ -998,7 +1097,7 @@ ngx_int_t fleet_check(Zone* zone, ngx_log_t* log) {
         if (!literal)
             site_log(NGX_LOG_WARN, log, 0, zone->site, "webhook_zone \"%V\": store= names the host \"%s\": libpq "
                      "resolves it with a blocking call in the worker at each connection; give its address (or "
-                     "hostaddr=) so that the event loop never waits on DNS", &zone->name(), host.c_str());
+                     "hostaddr=) so that the event loop never waits on DNS", &zone->name(), redacted(host, uri).c_str());
     }
     if (zone->state_dir.len != 0) return kJournalStore.check(zone, log);
     return NGX_OK;
@@ -1020,6 +1119,9 @@ ngx_int_t fleet_load(Zone* zone, ngx_log_t* log) {
         return NGX_OK;
     }
     if (kJournalStore.load(zone, log) != NGX_OK) return NGX_ERROR;   // checks DIR again: cheap
+    // DIR's unfinished deliveries had no node: this one makes them (and the
+    // import says so to the fleet).
+    log_apply(zone, store::DeliveryAdopt{"", node}, store::Mode::replay, nullptr);
     fs->import = kImportPending;
     return NGX_OK;
 }
@@ -1062,6 +1164,17 @@ void fleet_submit(Zone* zone, ngx_http_request_t* r, Submission s, Settled done)
     e->undo = std::move(s.undo);
     e->on_durable = std::move(s.on_durable);
     e->done = std::move(done);
+    e->via_log = std::holds_alternative<store::DeliveryAdopt>(e->m);
+    if (!e->done && !e->undo && !e->via_log) {
+        // What nobody waits for and nothing undoes (an attempt's outcome, a
+        // replay id) takes effect here at once, as on a single node, and is
+        // written behind: its order against other nodes' changes does not
+        // matter.
+        Change change;
+        if (log_apply(zone, e->m, store::Mode::live, &change) != StateResult::ok) return;
+        e->applied = true;
+        e->record = std::move(change.record);
+    }
     if (r != nullptr && e->done) {
         e->cln = ngx_pool_cleanup_add(r->pool, 0);
         if (e->cln == nullptr) throw std::bad_alloc();
@@ -1079,7 +1192,10 @@ ngx_int_t fleet_init_process(ngx_cycle_t* cycle, Zone* zone) {
     zone->fleet = f;
     f->zone = zone;
     f->conninfo = zone_uri(zone);
-    f->zone_lit = "'" + std::string(sv(zone->name())) + "'";   // zone names are NGINX tokens: no quote inside
+    // standard_conforming_strings is on (set at connection): doubling quotes is all.
+    f->zone_lit = "'";
+    for (char ch : sv(zone->name())) f->zone_lit += ch == '\'' ? std::string("''") : std::string(1, ch);
+    f->zone_lit += "'";
     {
         Lock lock(zone->shpool);
         f->node_lit = "'" + std::string(fleet_of(zone)->node) + "'";
