@@ -9,10 +9,15 @@
 #      keys; a restart does not import again ("was imported into the store
 #      before") and the keys go on working; another DIR for a zone the store
 #      already holds is refused ("is not imported: the store holds this zone
-#      already") and that node answers 503 store_unavailable.
+#      already") and that node answers 503 store_unavailable. A delivery still
+#      pending in DIR (its first attempt failed) is imported with the importing
+#      node as its owner: that node delivers it (same delivery id) once the
+#      receiver listens.
 #   3. conf: store= that is not postgresql:// or not a valid PostgreSQL URI is
-#      refused by nginx -t; a valid URI to a port where nothing listens passes
-#      nginx -t (it needs no store); a reload that changes store= is refused.
+#      refused by nginx -t (libpq's reason without the URI's password, e.g.
+#      an invalid percent-escape inside it); a valid URI to a port where
+#      nothing listens passes nginx -t (it needs no store); a reload that
+#      changes store= is refused.
 use v5.36;
 use Test::More;
 use File::Temp qw(tempdir);
@@ -153,6 +158,43 @@ is(auth_get($S2, '/r', $k4->{key})->{status}, 401, "the refused DIR's key is not
 ok($_->stop, 'import node: graceful stop') for $S1, $S2, $S3;
 $_->log_is_clean('import node, after its stop: no [alert]/[emerg]/[crit]') for $solo, $S1, $S2, $solo2, $S3;
 
+# a delivery still pending in DIR is imported with its owner: the importing node makes its attempts
+{
+    $pg->psql('create database pending');
+    (my $uri = $pg->uri) =~ s{/webhook$}{/pending};
+    my $rport = free_port();                  # nothing listens there yet
+    my %p = (%solo, retries => '0s,2s,2s,2s,2s');
+    my $dir3 = "$root/state3";
+    my $solo3 = delivery_nginx(%p, state => $dir3);
+    $solo3->start;
+    my $pwh = create_webhook($solo3, $ADMIN, url => "http://127.0.0.1:$rport/hook", events => ['*']);
+    my $ev = publish($solo3, $ADMIN, type => 'room.on_air', data => { n => 1 });
+    my $d = wait_until(sub {
+        my $x = delivery_detail($solo3, $ADMIN, $pwh->{id}, $ev->{id});
+        $x && $x->{attempts} >= 1 ? $x : undef;
+    }, 10) // {};
+    is(($d->{status} // '-') . ' ' . ($d->{attempts} // '-'), 'pending 1',
+       'state=-only node: the delivery failed its first attempt (nothing listens) and is pending');
+    ok($solo3->stop, 'the state=-only node stops with the delivery pending');
+    my $rx = DeliveryTest::HoldingReceiver->start(port => $rport, children => 2, mode => 'ok');
+    my $S4 = fleet_node($pg, %p, delivery => 1, store => $uri, state => $dir3);
+    $S4->start;
+    ok(wait_ready($S4), 'restarted with state= and store=: the node answers the API');
+    ok(scalar $S4->wait_log(0, qr/\[notice\].*webhook_zone "wh": imported .* into the store/, 10),
+       'DIR (with the pending delivery) was imported') or diag($S4->log_tail);
+    my $t0 = time;
+    if (ok(wait_for(sub { $rx->ids->{ $ev->{id} } }, 15), 'the imported pending delivery is delivered by the importing node')) {
+        diag sprintf 'imported delivery received after %.1f s', time - $t0;
+    } else {
+        diag($S4->log_tail);
+    }
+    my $done = wait_delivery($S4, $ADMIN, $pwh->{id}, $ev->{id}, timeout => 5) // {};
+    is($done->{status} // '-', 'succeeded', 'and is listed succeeded');
+    is($done->{id} // '-', $d->{id} // '?', 'the same delivery id');
+    ok($S4->stop, 'the importing node stops');
+    $_->log_is_clean('pending import node, after its stop: no [alert]/[emerg]/[crit]') for $solo3, $S4;
+}
+
 # --- 3. configuration ------------------------------------------------------------------------------
 
 sub nginx_t_zone($zone) {
@@ -171,6 +213,14 @@ for my $bad ('postgresql://webhook@127.0.0.1/%zz', 'postgresql://webhook@127.0.0
          "store=$bad: not a valid PostgreSQL connection URI, with libpq's reason") or diag($out);
     unlike($out, qr/\Q$bad\E/, "store=$bad: the URI itself is not repeated (it may hold a password)")
         if $bad =~ /%zz/;
+}
+{
+    # an invalid percent-escape in the password: libpq's reason is printed without it
+    my ($exit, $out) = nginx_t_zone('store=postgresql://webhook:s3cr%zzet@127.0.0.1:5432/webhook');
+    isnt($exit, 0, 'nginx -t refuses a URI whose password holds an invalid percent-escape');
+    like($out, qr/\[emerg\].*webhook_zone "wh": store= is not a valid PostgreSQL connection URI/,
+         'naming an invalid PostgreSQL connection URI') or diag($out);
+    unlike($out, qr/s3cr/, 'the output does not show the password') or diag($out);
 }
 {
     my $port = free_port();

@@ -166,7 +166,8 @@ ApiError refusal(StateResult rc, Zone* zone, const char* what) {
         return {409, "conflict", a_what + " with this Idempotency-Key is being published; retry"};
     case StateResult::unavailable:
         return {503, "store_unavailable",
-                zone->store->fleet ? "the store (webhook_zone store=) cannot be reached; nothing was changed, retry later"
+                zone->store->fleet ? "the store (webhook_zone store=) cannot be reached: the change was not made, or not "
+                                     "confirmed; retry later (an Idempotency-Key makes a retried event safe)"
                                    : "the change could not be saved in the state directory and was not made; retry later"};
     default:
         return {500, "internal_error", std::strcmp(what, "event") == 0 ? "the event could not be stored"
