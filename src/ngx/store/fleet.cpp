@@ -876,6 +876,16 @@ void append(Fleet* f) {
 
 void take_snapshot(Fleet* f, uint64_t seq);
 
+// Deletes the changes the snapshot covers, but none that a node seen in the
+// last hour has not applied yet (it would have to reload). Run with each
+// snapshot and each lease: the nodes' positions move after the snapshot.
+std::string compact_sql(Fleet* f) {
+    return "DELETE FROM webhook_changes WHERE zone = " + f->zone_lit +
+           " AND seq <= LEAST((SELECT coalesce(max(seq), 0) FROM webhook_snapshots WHERE zone = " + f->zone_lit +
+           "), (SELECT min(applied) FROM webhook_nodes WHERE zone = " + f->zone_lit +
+           " AND seen > now() - interval '1 hour'));";
+}
+
 void lease(Fleet* f) {
     FleetShared* fs = fleet_of(f->zone);
     uint64_t seq;
@@ -887,6 +897,7 @@ void lease(Fleet* f) {
     for (const std::string& node : f->given_up)
         sql += "DELETE FROM webhook_nodes WHERE zone = " + f->zone_lit + " AND node = " + literal(f, node) + ";";
     f->given_up.clear();
+    sql += compact_sql(f);
     // Renewed if this node's row is there; gone, this node was given up on
     // (its deliveries are another's): the row comes back, the lease counts
     // from the next renewal, once the adoption is applied here.
@@ -962,10 +973,7 @@ void take_snapshot(Fleet* f, uint64_t seq) {
     std::string s = std::to_string(seq);
     std::string sql = "INSERT INTO webhook_snapshots (zone, seq, data) VALUES (" + f->zone_lit + "," + s + "," +
                       literal(f, data) + ") ON CONFLICT (zone) DO UPDATE SET seq = excluded.seq, data = excluded.data,"
-                      " at = now() WHERE webhook_snapshots.seq < excluded.seq;"
-                      "DELETE FROM webhook_changes WHERE zone = " + f->zone_lit + " AND seq <= LEAST(" + s +
-                      ", (SELECT coalesce(min(applied), " + s + ") FROM webhook_nodes WHERE zone = " + f->zone_lit +
-                      " AND seen > now() - interval '1 hour'));";
+                      " at = now() WHERE webhook_snapshots.seq < excluded.seq;" + compact_sql(f);
     ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0, "webhook fleet: snapshot at %uL, %uz bytes", seq, data.size());
     send(f, sql, [](Fleet*, Results&) {});
 }
