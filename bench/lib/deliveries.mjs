@@ -10,33 +10,11 @@
 //
 // BASE is http://127.0.0.1:PORT.  Results are printed as NAME=VALUE lines;
 // failures exit non-zero with a message on stderr.
-import http from "node:http";
 import fs from "node:fs";
 import { performance } from "node:perf_hooks";
+import { request } from "./http.mjs";
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 const now = () => performance.timeOrigin + performance.now(); // ms since the epoch, sub-ms
-
-function request(base, method, path, { admin, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const headers = {};
-    if (admin) headers.Authorization = `Bearer ${admin}`;
-    let data;
-    if (body !== undefined) {
-      data = Buffer.from(JSON.stringify(body));
-      headers["Content-Type"] = "application/json";
-      headers["Content-Length"] = data.length;
-    }
-    const req = http.request(base + path, { method, headers, agent, timeout: 30000 }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timeout`)));
-    req.on("error", reject);
-    req.end(data);
-  });
-}
 
 function fail(msg) {
   process.stderr.write(`deliveries.mjs: ${msg}\n`);

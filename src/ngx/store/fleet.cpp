@@ -567,11 +567,12 @@ void catch_up(Fleet* f) {
         }
         if (!whole) {
             if (!f->retry.timer_set) ngx_add_timer(&f->retry, kRetryMs);
-        } else if (n == kCatchUpRows) {
-            f->want_catch_up = true;   // more to read
-        } else if (fs->seq >= head) {
-            fs->caught_up_ms = now_ms();
+            return;
         }
+        if (n == kCatchUpRows) f->want_catch_up = true;   // more to read
+        // In step: within one read of the head just seen (under a stream of
+        // changes from other nodes, a node is rarely exactly at the head).
+        if (fs->seq + kCatchUpRows >= head) fs->caught_up_ms = now_ms();
     });
 }
 
@@ -584,7 +585,7 @@ void load_done(Fleet* f, bool imported) {
     uint64_t seq;
     {
         Lock lock(f->zone->shpool);
-        fs->loaded = true;
+        __atomic_store_n(&fs->loaded, true, __ATOMIC_RELEASE);
         fs->loader = 0;
         seq = fs->seq;
     }
@@ -1250,8 +1251,8 @@ std::string fleet_node(Zone* zone) {
 
 bool fleet_loaded(Zone* zone) {
     if (!zone->store->fleet) return true;
-    Lock lock(zone->shpool);
-    return fleet_of(zone)->loaded;
+    // Read on every key check: no lock (it only ever turns true).
+    return __atomic_load_n(&fleet_of(zone)->loaded, __ATOMIC_ACQUIRE);
 }
 
 bool fleet_ready(Zone* zone) {
