@@ -45,7 +45,7 @@ SAN_UNIT_ENV = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt
 SAN_TEST_ENV = WEBHOOK_SANITIZER_PRELOAD="$(SAN_PRELOAD)" WEBHOOK_SANITIZER_SUPP=$(CURDIR)/t/sanitize/lsan.supp
 endif
 
-DEB_BUILD   = nginx-core nginx-dev libssl-dev libjansson-dev g++ make postgresql libpq-dev
+DEB_BUILD   = nginx-core nginx-dev libssl-dev libjansson-dev g++ make libpq-dev
 DEB_TEST    = libgtest-dev perl curl libio-socket-ssl-perl openssl python3 chromium postgresql
 DEB_BENCH   = wrk libnginx-mod-http-js libnginx-mod-http-lua util-linux
 DEB_PKG     = dpkg-dev binutils
