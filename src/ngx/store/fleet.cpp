@@ -624,6 +624,23 @@ void load(Fleet* f) {
     });
 }
 
+// The one way the log is written: records appended as changes head+1..
+// of transaction `tx`, the head moved past them (`zone_set` may set more of
+// the zone's row), the nodes woken, the transaction committed.
+std::string append_sql(Fleet* f, uint64_t head, std::string_view tx, const std::vector<std::string_view>& records,
+                       const std::string& zone_set = {}) {
+    std::string tx_lit = literal(f, tx), values;
+    uint64_t seq = head;
+    for (std::string_view record : records) {
+        if (!values.empty()) values += ',';
+        values += "(" + f->zone_lit + "," + std::to_string(++seq) + "," + tx_lit + "," + f->node_lit + "," +
+                  literal(f, record) + ")";
+    }
+    return "INSERT INTO webhook_changes (zone, seq, tx, node, record) VALUES " + values +
+           ";UPDATE webhook_zones SET head = " + std::to_string(seq) + zone_set + " WHERE zone = " + f->zone_lit +
+           ";SELECT pg_notify('webhook_changes', " + f->zone_lit + ");COMMIT;";
+}
+
 // state= beside store=: DIR (loaded into the zone at start) becomes the
 // store's first snapshot, if the store has nothing of this zone yet.
 void import_dir(Fleet* f) {
@@ -651,18 +668,10 @@ void import_dir(Fleet* f) {
         // snapshot's records, tx "import"): a node that started meanwhile
         // reads them as any other change.
         StateRecords state = log_capture(f->zone);
-        std::string values;
-        uint64_t n = 0;
-        std::string tx = literal(f, kImportTx);
-        for (const store::Mutation& m : state.records) {
-            if (!values.empty()) values += ',';
-            values += "(" + f->zone_lit + "," + std::to_string(++n) + "," + tx + "," + f->node_lit + "," +
-                      literal(f, store::encode(m)) + ")";
-        }
-        std::string sql = "INSERT INTO webhook_changes (zone, seq, tx, node, record) VALUES " + values +
-                          ";UPDATE webhook_zones SET head = " + std::to_string(n) + ", imported = " + literal(f, dir) +
-                          " WHERE zone = " + f->zone_lit + ";SELECT pg_notify('webhook_changes', " +
-                          literal(f, std::string(sv(f->zone->name()))) + ");COMMIT;";
+        std::vector<std::string> encoded;
+        for (const store::Mutation& m : state.records) encoded.push_back(store::encode(m));
+        uint64_t n = encoded.size();
+        std::string sql = append_sql(f, 0, kImportTx, {encoded.begin(), encoded.end()}, ", imported = " + literal(f, dir));
         send(f, sql, [dir, n](Fleet* f, Results&) {
             FleetShared* fs = fleet_of(f->zone);
             {
@@ -812,7 +821,6 @@ void append(Fleet* f) {
         }
         // This worker's changes, in order, on the state as of `head`; the
         // refused are answered and leave the batch.
-        std::string values;
         uint64_t next = head;
         for (auto& e : f->batch) {
             if (via_log) {
@@ -829,9 +837,6 @@ void append(Fleet* f) {
                 e->record = std::move(change.record);
             }
             next++;
-            if (!values.empty()) values += ',';
-            values += "(" + f->zone_lit + "," + std::to_string(next) + "," + literal(f, f->tx) + "," + f->node_lit +
-                      "," + literal(f, e->record) + ")";
         }
         f->batch.erase(std::remove_if(f->batch.begin(), f->batch.end(), [](const auto& e) { return e->refused; }),
                        f->batch.end());
@@ -846,9 +851,9 @@ void append(Fleet* f) {
             send(f, "ROLLBACK;", [](Fleet*, Results&) {});
             return;
         }
-        std::string sql = "INSERT INTO webhook_changes (zone, seq, tx, node, record) VALUES " + values +
-                          ";UPDATE webhook_zones SET head = " + std::to_string(next) + " WHERE zone = " + f->zone_lit +
-                          ";SELECT pg_notify('webhook_changes', " + f->zone_lit + ");COMMIT;";
+        std::vector<std::string_view> records;
+        for (const auto& e : f->batch) records.push_back(e->record);
+        std::string sql = append_sql(f, head, f->tx, records);
         send(f, sql, [next, via_log](Fleet* f, Results& res) {
             FleetShared* fs = fleet_of(f->zone);
             // COMMIT of a transaction the server had rolled back answers
