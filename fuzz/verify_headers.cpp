@@ -53,7 +53,7 @@ std::string mac_of(HashAlg alg, const std::string& key, const Parsed& p, std::st
     Hmac h(alg, key);
     h.update(p.signed_prefix);
     h.update(body);
-    return h.finish();
+    return h.finish().str();
 }
 
 void check_parsed(const SchemeConfig& cfg, const Parsed& p, size_t digest_len) {
@@ -62,7 +62,7 @@ void check_parsed(const SchemeConfig& cfg, const Parsed& p, size_t digest_len) {
         FUZZ_CHECK(!p.signatures.empty() && p.signatures.size() <= kMaxSignatures, "ok with %zu candidates",
                    p.signatures.size());
         for (const auto& s : p.signatures)
-            FUZZ_CHECK(s.size() == digest_len, "candidate of %zu bytes, digest is %zu", s.size(), digest_len);
+            FUZZ_CHECK(s.size == digest_len, "candidate of %zu bytes, digest is %zu", s.size, digest_len);
         FUZZ_CHECK(scheme_has_timestamp(cfg.scheme) || p.signed_prefix.empty(),
                    "a body-only scheme signs a prefix");
         break;

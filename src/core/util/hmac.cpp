@@ -1,30 +1,57 @@
 #include "core/util/hmac.hpp"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
+// OpenSSL 3 deprecates the low-level hash functions, but they are the only
+// API whose state is a plain struct: EVP contexts are heap objects that cost
+// a fetch, a reference count and a cleanse each time one is duplicated.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
+#include <cstring>
 #include <stdexcept>
+
+#if defined(OPENSSL_NO_DEPRECATED_3_0)
+#error "ngx_webhook needs OpenSSL's SHA1_/SHA256_/SHA512_ functions (built without no-deprecated)"
+#endif
 
 namespace webhook {
 
+static_assert(sizeof(SHA_CTX) <= Hmac::kStateSize && sizeof(SHA256_CTX) <= Hmac::kStateSize &&
+                  sizeof(SHA512_CTX) <= Hmac::kStateSize,
+              "Hmac::kStateSize holds every hash state");
+static_assert(alignof(SHA512_CTX) <= 8 && alignof(SHA256_CTX) <= 8 && alignof(SHA_CTX) <= 8);
+
 namespace {
 
-const char* digest_name(HashAlg alg) {
+size_t block_size(HashAlg alg) { return alg == HashAlg::sha512 ? SHA512_CBLOCK : SHA256_CBLOCK; }
+
+// The three hash functions behind one switch; `state` is an Hmac's buffer.
+void hash_init(HashAlg alg, void* state) {
     switch (alg) {
-    case HashAlg::sha1: return "SHA1";
-    case HashAlg::sha512: return "SHA512";
+    case HashAlg::sha1: SHA1_Init(static_cast<SHA_CTX*>(state)); return;
+    case HashAlg::sha512: SHA512_Init(static_cast<SHA512_CTX*>(state)); return;
     case HashAlg::sha256: break;
     }
-    return "SHA256";
+    SHA256_Init(static_cast<SHA256_CTX*>(state));
 }
 
-// Fetched once per process; OpenSSL keeps it alive until exit.
-EVP_MAC* hmac_algorithm() {
-    static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    if (mac == nullptr) throw std::runtime_error("HMAC is not available in OpenSSL");
-    return mac;
+void hash_update(HashAlg alg, void* state, const void* data, size_t len) {
+    switch (alg) {
+    case HashAlg::sha1: SHA1_Update(static_cast<SHA_CTX*>(state), data, len); return;
+    case HashAlg::sha512: SHA512_Update(static_cast<SHA512_CTX*>(state), data, len); return;
+    case HashAlg::sha256: break;
+    }
+    SHA256_Update(static_cast<SHA256_CTX*>(state), data, len);
+}
+
+void hash_final(HashAlg alg, void* state, Digest* out) {
+    out->size = hash_alg_size(alg);
+    switch (alg) {
+    case HashAlg::sha1: SHA1_Final(out->bytes, static_cast<SHA_CTX*>(state)); return;
+    case HashAlg::sha512: SHA512_Final(out->bytes, static_cast<SHA512_CTX*>(state)); return;
+    case HashAlg::sha256: break;
+    }
+    SHA256_Final(out->bytes, static_cast<SHA256_CTX*>(state));
 }
 
 }  // namespace
@@ -54,51 +81,71 @@ size_t hash_alg_size(HashAlg alg) {
     return 32;
 }
 
-void Hmac::Free::operator()(evp_mac_ctx_st* ctx) const { EVP_MAC_CTX_free(ctx); }
-
-Hmac::Hmac(HashAlg alg, std::string_view key) : alg_(alg), ctx_(EVP_MAC_CTX_new(hmac_algorithm())) {
-    if (!ctx_) throw std::runtime_error("EVP_MAC_CTX_new failed");
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest_name(alg)), 0),
-        OSSL_PARAM_construct_end(),
-    };
-    // An empty key is legal HMAC; OpenSSL wants a non-null pointer for it.
-    static const unsigned char empty = 0;
-    const auto* k = key.empty() ? &empty : reinterpret_cast<const unsigned char*>(key.data());
-    if (EVP_MAC_init(ctx_.get(), k, key.size(), params) != 1) throw std::runtime_error("EVP_MAC_init failed");
+Hmac::Hmac(HashAlg alg, std::string_view key) noexcept : alg_(alg) {
+    // RFC 2104: a key longer than a block is hashed first; the block is the
+    // key zero-padded, XORed with ipad (inner) and opad (outer).
+    unsigned char block[SHA512_CBLOCK] = {};
+    const size_t bs = block_size(alg);
+    if (key.size() > bs) {
+        hash_init(alg, inner_);
+        hash_update(alg, inner_, key.data(), key.size());
+        Digest d;
+        hash_final(alg, inner_, &d);
+        std::memcpy(block, d.bytes, d.size);
+        OPENSSL_cleanse(d.bytes, sizeof(d.bytes));
+    } else if (!key.empty()) {
+        std::memcpy(block, key.data(), key.size());
+    }
+    unsigned char pad[SHA512_CBLOCK];
+    for (size_t i = 0; i < bs; i++) pad[i] = block[i] ^ 0x36;
+    hash_init(alg, inner_);
+    hash_update(alg, inner_, pad, bs);
+    for (size_t i = 0; i < bs; i++) pad[i] = block[i] ^ 0x5c;
+    hash_init(alg, outer_);
+    hash_update(alg, outer_, pad, bs);
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
 }
 
-Hmac Hmac::clone() const {
-    evp_mac_ctx_st* copy = EVP_MAC_CTX_dup(ctx_.get());
-    if (copy == nullptr) throw std::runtime_error("EVP_MAC_CTX_dup failed");
-    return Hmac(alg_, copy);
+void Hmac::update(const void* data, size_t len) noexcept {
+    if (len > 0) hash_update(alg_, inner_, data, len);
 }
 
-void Hmac::update(const void* data, size_t len) {
-    if (len == 0) return;
-    if (EVP_MAC_update(ctx_.get(), static_cast<const unsigned char*>(data), len) != 1)
-        throw std::runtime_error("EVP_MAC_update failed");
+Digest Hmac::finish() noexcept {
+    Digest inner;
+    hash_final(alg_, inner_, &inner);
+    hash_update(alg_, outer_, inner.bytes, inner.size);
+    Digest out;
+    hash_final(alg_, outer_, &out);
+    return out;
 }
 
-std::string Hmac::finish() {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    size_t len = 0;
-    if (EVP_MAC_final(ctx_.get(), out, &len, sizeof(out)) != 1) throw std::runtime_error("EVP_MAC_final failed");
-    return std::string(reinterpret_cast<char*>(out), len);
+Sha256::Sha256() noexcept {
+    static_assert(sizeof(SHA256_CTX) <= kStateSize);
+    SHA256_Init(reinterpret_cast<SHA256_CTX*>(state_));
+}
+
+void Sha256::update(const void* data, size_t len) noexcept {
+    if (len > 0) SHA256_Update(reinterpret_cast<SHA256_CTX*>(state_), data, len);
+}
+
+Digest Sha256::finish() noexcept {
+    Digest out;
+    out.size = SHA256_DIGEST_LENGTH;
+    SHA256_Final(out.bytes, reinterpret_cast<SHA256_CTX*>(state_));
+    return out;
 }
 
 std::string hmac(HashAlg alg, std::string_view key, std::string_view data) {
     Hmac h(alg, key);
     h.update(data);
-    return h.finish();
+    return h.finish().str();
 }
 
 std::string sha256(std::string_view data) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("EVP_Digest failed");
-    return std::string(reinterpret_cast<char*>(out), len);
+    Sha256 h;
+    h.update(data);
+    return h.finish().str();
 }
 
 std::string random_bytes(size_t n) {

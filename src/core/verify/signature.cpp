@@ -3,6 +3,9 @@
 #include "core/util/encoding.hpp"
 #include "core/util/text.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace webhook {
 
 namespace {
@@ -16,10 +19,6 @@ std::optional<int64_t> parse_unix(std::string_view s) {
         v = v * 10 + (c - '0');
     }
     return v;
-}
-
-std::optional<std::string> decode(Encoding enc, std::string_view text) {
-    return enc == Encoding::hex ? hex_decode(text) : base64_decode(text);
 }
 
 Parsed refuse(Verdict v, std::string detail) {
@@ -119,6 +118,12 @@ std::optional<std::string> derive_key(Scheme scheme, std::string_view secret) {
     return std::string(secret);
 }
 
+void SignedPrefix::append(std::string_view s) {
+    size_t n = std::min(s.size(), kMaxSignedPrefix - size_);
+    std::memcpy(bytes_ + size_, s.data(), n);
+    size_ += n;
+}
+
 namespace {
 
 // What a MAC of `len` bytes looks like in this encoding.
@@ -127,9 +132,35 @@ std::string mac_form(Encoding enc, size_t len) {
     return "the base64 of a " + std::to_string(len) + "-byte HMAC";
 }
 
+// The form a signature header must have, for one with no usable MAC.
+std::string expected_form(const SchemeConfig& cfg, std::string_view S, size_t digest_len) {
+    const std::string s(S);
+    switch (cfg.scheme) {
+    case Scheme::standard: return s + " has no v1,<base64> signature of a 32-byte HMAC-SHA256";
+    case Scheme::stripe: return s + " has no v1= signature of 64 hex digits";
+    case Scheme::slack: return s + " must be v0= and 64 hex digits";
+    case Scheme::github: return s + " must be sha256= and 64 hex digits";
+    case Scheme::shopify: return s + " must be " + mac_form(Encoding::base64, digest_len);
+    case Scheme::hmac: break;
+    }
+    return s + " must be " + (cfg.prefix.empty() ? "" : "\"" + cfg.prefix + "\" and ") + mac_form(cfg.encoding, digest_len);
+}
+
+// Calls f on each sep-separated field of s (no allocation, unlike split()).
+template <typename F>
+void for_each_field(std::string_view s, char sep, F f) {
+    for (;;) {
+        size_t end = s.find(sep);
+        f(s.substr(0, end));
+        if (end == std::string_view::npos) return;
+        s.remove_prefix(end + 1);
+    }
+}
+
 Parsed parse_headers(const SchemeConfig& cfg, const std::vector<HeaderFamily>& families, const HeaderValues& h,
                      const HeaderFamily& n, int64_t now) {
-    const std::string S(n.signature);
+    const std::string_view S = n.signature;
+    auto str = [](std::string_view v) { return std::string(v); };
     if (!h.signature) {
         // Every name the scheme would have read (webhook-signature or svix-signature).
         std::string names;
@@ -143,96 +174,123 @@ Parsed parse_headers(const SchemeConfig& cfg, const std::vector<HeaderFamily>& f
         return refuse(Verdict::missing_signature, "missing " + names + " header");
     }
     std::string_view sig = trim(*h.signature);
-    if (sig.empty()) return refuse(Verdict::missing_signature, "empty " + S + " header");
+    if (sig.empty()) return refuse(Verdict::missing_signature, "empty " + str(S) + " header");
     if (sig.size() > kMaxSignatureHeader)
         return refuse(Verdict::malformed_signature,
-                      S + " header is longer than " + std::to_string(kMaxSignatureHeader) + " bytes");
+                      str(S) + " header is longer than " + std::to_string(kMaxSignatureHeader) + " bytes");
 
     Parsed p;
-    std::optional<int64_t> ts;
     std::string_view ts_text;
-    std::string ts_name = std::string(n.timestamp) + " header";
-    std::string expected;   // the form a signature must have, for a header with none of it
+    auto ts_name = [&] { return str(n.timestamp) + " header"; };
+    bool ts_in_signature = false;   // stripe: t= in the signature header
     const size_t digest_len = hash_alg_size(cfg.scheme == Scheme::hmac ? cfg.alg : HashAlg::sha256);
 
-    auto add_candidate = [&](std::optional<std::string> mac) {
-        if (mac && mac->size() == digest_len && p.signatures.size() < kMaxSignatures)
-            p.signatures.push_back(std::move(*mac));
+    // A candidate counts only when it decodes to exactly the digest's size.
+    auto add_candidate = [&](Encoding enc, std::string_view text) {
+        Digest* d = p.signatures.next();
+        if (d == nullptr) return;
+        auto len = enc == Encoding::hex ? hex_decode_into(text, d->bytes, sizeof(d->bytes))
+                                        : base64_decode_into(text, d->bytes, sizeof(d->bytes));
+        if (len && *len == digest_len) {
+            d->size = *len;
+            p.signatures.add();
+        }
     };
 
     switch (cfg.scheme) {
     case Scheme::standard: {
-        if (!h.id) return refuse(Verdict::malformed_signature, "missing " + std::string(n.id) + " header");
-        if (!h.timestamp) return refuse(Verdict::malformed_signature, "missing " + ts_name);
+        if (!h.id) return refuse(Verdict::malformed_signature, "missing " + str(n.id) + " header");
+        if (!h.timestamp) return refuse(Verdict::malformed_signature, "missing " + ts_name());
         if (h.id->empty() || h.id->size() > kMaxIdHeader)
             return refuse(Verdict::malformed_signature,
-                          std::string(n.id) + " header must be 1 to " + std::to_string(kMaxIdHeader) + " bytes");
+                          str(n.id) + " header must be 1 to " + std::to_string(kMaxIdHeader) + " bytes");
         ts_text = trim(*h.timestamp);
-        for (std::string_view entry : split(sig, ' ')) {
-            if (starts_with(entry, "v1,")) add_candidate(base64_decode(entry.substr(3)));
-        }
-        expected = S + " has no v1,<base64> signature of a 32-byte HMAC-SHA256";
-        p.replay_id = std::string(*h.id);
-        p.signed_prefix.append(*h.id).append(".").append(ts_text).append(".");
+        for_each_field(sig, ' ', [&](std::string_view entry) {
+            if (starts_with(entry, "v1,")) add_candidate(Encoding::base64, entry.substr(3));
+        });
+        p.replay_id = *h.id;
         break;
     }
     case Scheme::stripe: {
-        ts_name = S + " t= timestamp";
-        for (std::string_view item : split(sig, ',')) {
+        ts_in_signature = true;
+        enum { none, two, empty } error = none;   // the first problem, in header order
+        bool seen_t = false;
+        for_each_field(sig, ',', [&](std::string_view item) {
+            if (error != none) return;
             item = trim(item);
             if (starts_with(item, "t=")) {
-                if (!ts_text.empty()) return refuse(Verdict::malformed_signature, S + " has two t= timestamps");
+                if (seen_t) {
+                    error = two;
+                    return;
+                }
+                seen_t = true;
                 ts_text = item.substr(2);
-                if (ts_text.empty()) return refuse(Verdict::malformed_signature, S + " has an empty t= timestamp");
+                if (ts_text.empty()) error = empty;
             } else if (starts_with(item, "v1=")) {
-                add_candidate(hex_decode(item.substr(3)));
+                add_candidate(Encoding::hex, item.substr(3));
             }
-        }
-        if (ts_text.empty()) return refuse(Verdict::malformed_signature, S + " has no t= timestamp");
-        expected = S + " has no v1= signature of 64 hex digits";
-        p.signed_prefix.append(ts_text).append(".");
+        });
+        if (error == two) return refuse(Verdict::malformed_signature, str(S) + " has two t= timestamps");
+        if (error == empty) return refuse(Verdict::malformed_signature, str(S) + " has an empty t= timestamp");
+        if (ts_text.empty()) return refuse(Verdict::malformed_signature, str(S) + " has no t= timestamp");
         break;
     }
     case Scheme::slack: {
-        if (!h.timestamp) return refuse(Verdict::malformed_signature, "missing " + ts_name);
+        if (!h.timestamp) return refuse(Verdict::malformed_signature, "missing " + ts_name());
         ts_text = trim(*h.timestamp);
-        if (!starts_with(sig, "v0=")) return refuse(Verdict::malformed_signature, S + " must start with v0=");
-        add_candidate(hex_decode(sig.substr(3)));
-        expected = S + " must be v0= and 64 hex digits";
-        p.signed_prefix.append("v0:").append(ts_text).append(":");
+        if (!starts_with(sig, "v0=")) return refuse(Verdict::malformed_signature, str(S) + " must start with v0=");
+        add_candidate(Encoding::hex, sig.substr(3));
         break;
     }
     case Scheme::github: {
-        if (!starts_with(sig, "sha256=")) return refuse(Verdict::malformed_signature, S + " must start with sha256=");
-        add_candidate(hex_decode(sig.substr(7)));
-        expected = S + " must be sha256= and 64 hex digits";
+        if (!starts_with(sig, "sha256=")) return refuse(Verdict::malformed_signature, str(S) + " must start with sha256=");
+        add_candidate(Encoding::hex, sig.substr(7));
         break;
     }
     case Scheme::shopify:
-        add_candidate(base64_decode(sig));
-        expected = S + " must be " + mac_form(Encoding::base64, digest_len);
+        add_candidate(Encoding::base64, sig);
         break;
     case Scheme::hmac: {
         if (!starts_with(sig, cfg.prefix))
-            return refuse(Verdict::malformed_signature, S + " must start with \"" + cfg.prefix + "\"");
-        add_candidate(decode(cfg.encoding, sig.substr(cfg.prefix.size())));
-        expected = S + " must be " + (cfg.prefix.empty() ? "" : "\"" + cfg.prefix + "\" and ") +
-                   mac_form(cfg.encoding, digest_len);
+            return refuse(Verdict::malformed_signature, str(S) + " must start with \"" + cfg.prefix + "\"");
+        add_candidate(cfg.encoding, sig.substr(cfg.prefix.size()));
         break;
     }
     }
 
-    if (p.signatures.empty()) return refuse(Verdict::malformed_signature, expected);
+    if (p.signatures.empty()) return refuse(Verdict::malformed_signature, expected_form(cfg, S, digest_len));
 
     // Timestamp schemes always check: an empty header is malformed, not "no timestamp".
     if (scheme_has_timestamp(cfg.scheme)) {
-        ts = parse_unix(ts_text);
-        if (!ts) return refuse(Verdict::malformed_signature, ts_name + " must be Unix seconds");
+        auto name = [&] { return ts_in_signature ? str(S) + " t= timestamp" : ts_name(); };
+        std::optional<int64_t> ts = parse_unix(ts_text);
+        if (!ts) return refuse(Verdict::malformed_signature, name() + " must be Unix seconds");
         int64_t tolerance = effective_tolerance(cfg);
         int64_t skew = now > *ts ? now - *ts : *ts - now;
         if (tolerance > 0 && skew > tolerance)
             return refuse(Verdict::timestamp_out_of_tolerance,
-                          ts_name + " is more than " + std::to_string(tolerance) + " seconds from the server's clock");
+                          name() + " is more than " + std::to_string(tolerance) + " seconds from the server's clock");
+    }
+
+    // The signed prefix, from values now known to be bounded (an id of at
+    // most kMaxIdHeader bytes, a timestamp of at most kMaxTimestamp digits).
+    switch (cfg.scheme) {
+    case Scheme::standard:
+        p.signed_prefix.append(*h.id);
+        p.signed_prefix.append(".");
+        p.signed_prefix.append(ts_text);
+        p.signed_prefix.append(".");
+        break;
+    case Scheme::stripe:
+        p.signed_prefix.append(ts_text);
+        p.signed_prefix.append(".");
+        break;
+    case Scheme::slack:
+        p.signed_prefix.append("v0:");
+        p.signed_prefix.append(ts_text);
+        p.signed_prefix.append(":");
+        break;
+    default: break;
     }
 
     // Only `standard` has an id the sender signs (webhook-id). Every other
@@ -256,8 +314,7 @@ Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& h, int64_t now
     return parse_request(cfg, header_families(cfg), h, now);
 }
 
-std::string verdict_detail(const SchemeConfig& cfg, const Parsed& parsed, Verdict v) {
-    const HeaderFamily& n = parsed.names;
+std::string verdict_detail(const SchemeConfig& cfg, const HeaderFamily& n, Verdict v) {
     std::string S(n.signature);
     if (v == Verdict::replayed) {
         return cfg.scheme == Scheme::standard ? "a webhook with this " + std::string(n.id) + " was already received"
@@ -276,18 +333,25 @@ std::string verdict_detail(const SchemeConfig& cfg, const Parsed& parsed, Verdic
     return S + " does not match the body" + why;
 }
 
-bool signature_matches(const std::vector<std::string>& candidates, std::string_view digest) {
+bool signature_matches(const Digest* candidates, size_t n, std::string_view digest) {
     bool match = false;
-    for (const auto& c : candidates) match |= constant_time_equal(c, digest);
+    for (size_t i = 0; i < n; i++) match |= constant_time_equal(candidates[i], digest);
     return match;
 }
 
-std::string replay_key(Scheme scheme, std::string_view key, std::string_view id) {
-    std::string material(scheme_name(scheme));
-    material.push_back('\0');
-    material.append(sha256(key));
-    material.append(id);
-    return sha256(material);
+Digest replay_key_id(std::string_view key) {
+    Sha256 h;
+    h.update(key);
+    return h.finish();
+}
+
+Digest replay_key(Scheme scheme, const Digest& key_id, std::string_view id) {
+    Sha256 h;
+    h.update(scheme_name(scheme));
+    h.update("", 1);   // the scheme's name ends here
+    h.update(key_id);
+    h.update(id);
+    return h.finish();
 }
 
 }  // namespace webhook

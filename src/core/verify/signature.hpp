@@ -73,14 +73,50 @@ struct HeaderValues {
     HeaderFamily names;
 };
 
-// What is known before the body is read.
+// The MACs a sender put in the signature header, decoded; only those of the
+// digest's size are kept, at most kMaxSignatures. Fixed size: no allocation.
+class Candidates {
+public:
+    size_t size() const { return count_; }
+    bool empty() const { return count_ == 0; }
+    const Digest& operator[](size_t i) const { return macs_[i]; }
+    const Digest* begin() const { return macs_; }
+    const Digest* end() const { return macs_ + count_; }
+    // The next slot, or nullptr when full; add() keeps what was written to it.
+    Digest* next() { return count_ < kMaxSignatures ? &macs_[count_] : nullptr; }
+    void add() { count_++; }
+
+private:
+    Digest macs_[kMaxSignatures];
+    size_t count_ = 0;
+};
+
+// The bytes hashed before the body: standard "<id>.<ts>.", stripe "<ts>.",
+// slack "v0:<ts>:"; the id and timestamp are bounded, so is this.
+constexpr size_t kMaxTimestamp = 12;   // digits of Unix seconds
+constexpr size_t kMaxSignedPrefix = kMaxIdHeader + kMaxTimestamp + 4;
+class SignedPrefix {
+public:
+    std::string_view view() const { return {bytes_, size_}; }
+    operator std::string_view() const { return view(); }
+    bool empty() const { return size_ == 0; }
+    void append(std::string_view s);   // callers stay within kMaxSignedPrefix
+
+private:
+    char bytes_[kMaxSignedPrefix];
+    size_t size_ = 0;
+};
+inline bool operator==(const SignedPrefix& a, std::string_view b) { return a.view() == b; }
+
+// What is known before the body is read. On the accepting path nothing here
+// allocates: detail is set only when refusing.
 struct Parsed {
     Verdict verdict = Verdict::ok;   // not ok: refuse now, no body needed
     std::string detail;              // for the sender: what was wrong, naming the header (never its value)
     HeaderFamily names;              // the header names read
-    std::vector<std::string> signatures;  // decoded candidate MACs
-    std::string signed_prefix;       // bytes hashed before the body
-    std::string replay_id;           // standard: the signed webhook-id; else empty (the matched MAC is the id)
+    Candidates signatures;           // decoded candidate MACs
+    SignedPrefix signed_prefix;      // bytes hashed before the body
+    std::string_view replay_id;      // standard: the signed webhook-id (in the header's value); else empty
 };
 
 // families: header_families(cfg), which a caller parsing many requests
@@ -92,15 +128,20 @@ Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& headers, int64
 
 // The sender's message for a verdict reached once the body is hashed
 // (bad_signature, replayed): which headers did not match, never a value.
-std::string verdict_detail(const SchemeConfig& cfg, const Parsed& parsed, Verdict v);
+std::string verdict_detail(const SchemeConfig& cfg, const HeaderFamily& names, Verdict v);
 
 // True when digest equals any candidate; every candidate is compared in full.
-bool signature_matches(const std::vector<std::string>& candidates, std::string_view digest);
+bool signature_matches(const Digest* candidates, size_t n, std::string_view digest);
+inline bool signature_matches(const Candidates& c, std::string_view digest) {
+    return signature_matches(c.begin(), c.size(), digest);
+}
 
-// A replay-cache key: SHA-256 over the scheme, the HMAC key that verified the
-// message and its id, so ids of any length take a fixed 32 bytes in shared
-// memory and one sender's ids never collide with another's (a sender cannot
-// pre-empt the ids of a location whose secret it does not have).
-std::string replay_key(Scheme scheme, std::string_view key, std::string_view id);
+// A replay-cache key: SHA-256 over the scheme, SHA-256 of the HMAC key that
+// verified the message (key_id, computed once per literal secret) and its id,
+// so ids of any length take a fixed 32 bytes in shared memory and one
+// sender's ids never collide with another's (a sender cannot pre-empt the ids
+// of a location whose secret it does not have).
+Digest replay_key_id(std::string_view key);
+Digest replay_key(Scheme scheme, const Digest& key_id, std::string_view id);
 
 }  // namespace webhook

@@ -209,10 +209,11 @@ std::vector<KeyInfo> keys_list(Zone* zone, std::string_view resource, std::strin
     return out;
 }
 
-bool key_by_hash(Zone* zone, const std::string& hash, ngx_pool_t* pool, KeyAuth* out) {
+bool key_by_hash(Zone* zone, std::string_view hash, ngx_pool_t* pool, KeyAuth* out) {
     Lock lock(zone->shpool);
     KeyRec* k = key_by_hash_locked(zone->sh->keys, hash);
-    if (k == nullptr || CRYPTO_memcmp(k->hash, hash.data(), 32) != 0) return false;
+    if (k == nullptr || hash.size() != sizeof(k->hash) || CRYPTO_memcmp(k->hash, hash.data(), sizeof(k->hash)) != 0)
+        return false;
     auto copy = [pool](const ngx_str_t& s, ngx_str_t* d) {
         d->len = s.len;
         d->data = static_cast<u_char*>(ngx_pnalloc(pool, s.len + 1));

@@ -46,6 +46,6 @@ struct KeyAuth {
     uint32_t scopes;
     int64_t expires_at;
 };
-bool key_by_hash(Zone* zone, const std::string& hash, ngx_pool_t* pool, KeyAuth* out);
+bool key_by_hash(Zone* zone, std::string_view hash, ngx_pool_t* pool, KeyAuth* out);
 
 }  // namespace webhook::ngx

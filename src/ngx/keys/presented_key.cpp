@@ -20,7 +20,9 @@ std::optional<std::string_view> presented_key(ngx_http_request_t* r) {
 
 KeyCheck check_key(Zone* zone, ngx_http_request_t* r, std::string_view presented, KeyAuth* out) {
     if (!plausible_key(presented)) return KeyCheck::invalid;
-    if (!key_by_hash(zone, sha256(presented), r->pool, out)) return KeyCheck::invalid;
+    Sha256 hash;   // streaming on the stack: no allocation per check
+    hash.update(presented);
+    if (!key_by_hash(zone, hash.finish(), r->pool, out)) return KeyCheck::invalid;
     if (out->expires_at != 0 && out->expires_at <= ngx_time()) return KeyCheck::invalid;
     return KeyCheck::ok;
 }

@@ -31,8 +31,8 @@ namespace {
 
 struct Secret {
     ngx_http_complex_value_t* value;   // with variables: keyed per request
-    std::optional<Hmac> keyed;         // literal: keyed once, cloned per request
-    std::string key;                   // literal: the HMAC key (scopes replay ids)
+    std::optional<Hmac> keyed;         // literal: keyed once, copied per request
+    Digest key_id;                     // literal: replay_key_id() of the key (scopes replay ids)
 };
 
 // A reserved message id stays reserved this long at most if its request
@@ -59,9 +59,20 @@ struct LocConf {
 
 struct RequestCtx {
     const VerifyConf* conf = nullptr;   // the configuration deciding (changes on a redirect)
-    std::vector<Hmac> macs;
-    std::vector<std::string> keys;      // with replay=: each mac's key
-    Parsed parsed;           // parsed.detail: the sender's message
+    // One HMAC per usable secret, and with replay= its key's id: arrays in
+    // the request's pool, so the accepting path allocates nothing else.
+    Hmac* macs = nullptr;
+    Digest* key_ids = nullptr;
+    size_t nmacs = 0;
+    // What start() parsed and finish() needs: the header names (for the
+    // sender's message), the candidate MACs (in the pool, as many as the
+    // sender sent, not kMaxSignatures: a small context fits the request's
+    // first pool block) and the signed id.
+    HeaderFamily names;
+    Digest* signatures = nullptr;
+    size_t nsignatures = 0;
+    std::string_view replay_id;   // in the header's value
+    std::string detail;      // the sender's message
     std::string note;        // for the log only: what the sender cannot act on (secrets, internal errors)
     Verdict verdict = Verdict::bad_signature;   // fail closed until finish() says ok
     bool hashing = false;     // the body filter feeds macs
@@ -71,7 +82,7 @@ struct RequestCtx {
     bool decided = false;
     // A reserved replay id, settled in the log phase (or when freed).
     Zone* replay_zone = nullptr;
-    std::string replay_key;
+    Digest replay_key;
     uint64_t replay_token = 0;
     time_t replay_window = 0;
 
@@ -84,9 +95,18 @@ struct RequestCtx {
         // A fleet's other nodes learn it through the store, in a moment
         // (docs/fleet.md: what replay= guarantees across nodes).
         if (remember && replay_zone->store->fleet)
-            log_submit(replay_zone, nullptr, Submission{store::ReplaySeen{replay_key, expires}, nullptr, nullptr}, nullptr);
+            log_submit(replay_zone, nullptr, Submission{store::ReplaySeen{replay_key.str(), expires}, nullptr, nullptr},
+                       nullptr);
     }
-    ~RequestCtx() { settle_replay(false); }
+    // The keyed states are as good as the keys: wiped, not left in the pool.
+    void wipe_macs() {
+        if (macs != nullptr) ngx_explicit_memzero(macs, nmacs * sizeof(Hmac));
+        nmacs = 0;
+    }
+    ~RequestCtx() {
+        settle_replay(false);
+        wipe_macs();
+    }
 };
 
 ngx_http_request_body_filter_pt next_request_body_filter;
@@ -117,7 +137,7 @@ RequestCtx* create_ctx(ngx_http_request_t* r) {
 // --- hashing ------------------------------------------------------------------
 
 void hash_bytes(RequestCtx* ctx, const u_char* p, size_t n) {
-    for (auto& mac : ctx->macs) mac.update(p, n);
+    for (size_t i = 0; i < ctx->nmacs; i++) ctx->macs[i].update(p, n);
 }
 
 // A buffer in memory is hashed in place; one only in a file (a body another
@@ -178,20 +198,36 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
         break;
     }
 
-    ctx->parsed = parse_request(conf.scheme, conf.families, values, ngx_time());
-    if (ctx->parsed.verdict != Verdict::ok) {
-        ctx->verdict = ctx->parsed.verdict;
+    Parsed parsed = parse_request(conf.scheme, conf.families, values, ngx_time());
+    ctx->names = parsed.names;
+    if (parsed.verdict != Verdict::ok) {
+        ctx->verdict = parsed.verdict;
+        ctx->detail = std::move(parsed.detail);
         return false;
     }
+    ctx->nsignatures = parsed.signatures.size();
+    ctx->signatures = static_cast<Digest*>(ngx_palloc(r->pool, ctx->nsignatures * sizeof(Digest)));
+    if (ctx->signatures == nullptr) throw std::bad_alloc();
+    std::copy(parsed.signatures.begin(), parsed.signatures.end(), ctx->signatures);
+    ctx->replay_id = parsed.replay_id;
 
     // A secret= that evaluates to an empty or undecodable value is skipped
     // (fail closed). It is not logged on its own: the refusal's single info
     // line says so, and a request must not cost more than one log line.
+    const size_t n = conf.secrets.size();
+    ctx->macs = static_cast<Hmac*>(ngx_palloc(r->pool, n * sizeof(Hmac)));
+    if (ctx->macs == nullptr) throw std::bad_alloc();
+    if (conf.replay_zone != nullptr) {
+        ctx->key_ids = static_cast<Digest*>(ngx_palloc(r->pool, n * sizeof(Digest)));
+        if (ctx->key_ids == nullptr) throw std::bad_alloc();
+    }
     ngx_uint_t skipped = 0;
     for (const Secret& s : conf.secrets) {
+        size_t i = ctx->nmacs;
         if (s.keyed) {
-            ctx->macs.push_back(s.keyed->clone());
-            if (conf.replay_zone != nullptr) ctx->keys.push_back(s.key);
+            new (&ctx->macs[i]) Hmac(*s.keyed);   // a plain copy: keyed at configuration time
+            if (ctx->key_ids != nullptr) ctx->key_ids[i] = s.key_id;
+            ctx->nmacs++;
             continue;
         }
         ngx_str_t value;
@@ -201,17 +237,20 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
             skipped++;
             continue;
         }
-        ctx->macs.emplace_back(conf.scheme.alg, *key);
-        if (conf.replay_zone != nullptr) ctx->keys.push_back(std::move(*key));
+        new (&ctx->macs[i]) Hmac(conf.scheme.alg, *key);
+        if (ctx->key_ids != nullptr) ctx->key_ids[i] = replay_key_id(*key);
+        ngx_explicit_memzero(key->data(), key->size());
+        ctx->nmacs++;
     }
-    if (ctx->macs.empty()) {
+    if (ctx->nmacs == 0) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = verdict_detail(conf.scheme, ctx->parsed, ctx->verdict);
+        ctx->detail = verdict_detail(conf.scheme, ctx->names, ctx->verdict);
         ctx->note = "no usable secret: every secret= evaluated to an empty or undecodable value";
         return false;
     }
     if (skipped > 0) ctx->note = "a secret= evaluated to an empty or undecodable value";
-    for (auto& mac : ctx->macs) mac.update(ctx->parsed.signed_prefix);
+    std::string_view prefix = parsed.signed_prefix;
+    hash_bytes(ctx, reinterpret_cast<const u_char*>(prefix.data()), prefix.size());
     return true;
 }
 
@@ -220,7 +259,7 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
     const VerifyConf& conf = *ctx->conf;
     if (ctx->hash_failed) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = verdict_detail(conf.scheme, ctx->parsed, ctx->verdict);
+        ctx->detail = verdict_detail(conf.scheme, ctx->names, ctx->verdict);
         ctx->note = "the body could not be hashed";
         return;
     }
@@ -228,36 +267,36 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
     // sender for the replay cache.
     bool match = false;
     size_t which = 0;
-    std::string digest;
-    for (size_t i = 0; i < ctx->macs.size(); i++) {
-        std::string d = ctx->macs[i].finish();
-        if (signature_matches(ctx->parsed.signatures, d) && !match) {
+    Digest digest;
+    for (size_t i = 0; i < ctx->nmacs; i++) {
+        Digest d = ctx->macs[i].finish();
+        if (signature_matches(ctx->signatures, ctx->nsignatures, d) && !match) {
             match = true;
             which = i;
-            digest = std::move(d);
+            digest = d;
         }
     }
-    ctx->macs.clear();
+    ctx->wipe_macs();
     if (!match) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail = verdict_detail(conf.scheme, ctx->parsed, ctx->verdict);
+        ctx->detail = verdict_detail(conf.scheme, ctx->names, ctx->verdict);
         return;
     }
     if (conf.replay_zone != nullptr) {
         time_t now = ngx_time();
         // The id is what the sender signed: webhook-id, else the MAC itself.
-        const std::string& id = ctx->parsed.replay_id.empty() ? digest : ctx->parsed.replay_id;
-        std::string key = replay_key(conf.scheme.scheme, ctx->keys[which], id);
+        std::string_view id = ctx->replay_id.empty() ? digest.view() : ctx->replay_id;
+        Digest key = replay_key(conf.scheme.scheme, ctx->key_ids[which], id);
         uint64_t token = 0;
         time_t pending = now + std::min<time_t>(kReplayPendingSecs, conf.replay_window);
         if (replay_reserve(conf.replay_zone, key, now, pending, &token) == ReplayResult::replayed) {
             ctx->verdict = Verdict::replayed;
-            ctx->parsed.detail = verdict_detail(conf.scheme, ctx->parsed, ctx->verdict);
+            ctx->detail = verdict_detail(conf.scheme, ctx->names, ctx->verdict);
             ctx->note = "seen within the replay window, or in flight";
             return;
         }
         ctx->replay_zone = conf.replay_zone;
-        ctx->replay_key = std::move(key);
+        ctx->replay_key = key;
         ctx->replay_token = token;
         ctx->replay_window = conf.replay_window;
     }
@@ -272,7 +311,7 @@ ngx_int_t respond(ngx_http_request_t* r, RequestCtx* ctx) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "webhook_verify: verdict %d",
                        static_cast<int>(ctx->verdict));
         if (ctx->verdict != Verdict::ok && refusal_logged(r, NGX_HTTP_UNAUTHORIZED)) {
-            std::string reason = ctx->parsed.detail.empty() ? std::string(verdict_message(ctx->verdict)) : ctx->parsed.detail;
+            std::string reason = ctx->detail.empty() ? std::string(verdict_message(ctx->verdict)) : ctx->detail;
             if (!ctx->note.empty()) reason += "; " + ctx->note;
             reason += " (" + std::string(scheme_name(ctx->conf->scheme.scheme)) + ")";
             log_refusal(r, "webhook_verify", NGX_HTTP_UNAUTHORIZED, verdict_code(ctx->verdict), reason,
@@ -281,7 +320,7 @@ ngx_int_t respond(ngx_http_request_t* r, RequestCtx* ctx) {
     }
     if (ctx->verdict == Verdict::ok || ctx->conf->report) return NGX_DECLINED;
     return send_error(r, NGX_HTTP_UNAUTHORIZED, verdict_code(ctx->verdict),
-                      ctx->parsed.detail.empty() ? verdict_message(ctx->verdict) : std::string_view(ctx->parsed.detail));
+                      ctx->detail.empty() ? verdict_message(ctx->verdict) : std::string_view(ctx->detail));
 }
 
 void body_post_handler(ngx_http_request_t* r) {
@@ -291,7 +330,7 @@ void body_post_handler(ngx_http_request_t* r) {
     auto fail_closed = [ctx](const char* what) {   // and go on to answer
         log_callback_exception(what);
         ctx->verdict = Verdict::bad_signature;
-        ctx->parsed.detail.clear();
+        ctx->detail.clear();
         ctx->note = "internal error while checking";
     };
     try {
@@ -564,7 +603,8 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
                 return static_cast<char*>(NGX_CONF_ERROR);
             }
             s.keyed.emplace(vc->scheme.alg, *key);
-            s.key = std::move(*key);
+            s.key_id = replay_key_id(*key);
+            ngx_explicit_memzero(key->data(), key->size());
         }
         vc->secrets.push_back(std::move(s));
     }

@@ -137,7 +137,7 @@ ngx_uint_t replay_capacity(const Zone* zone) {
     return std::max<ngx_uint_t>(entries, kMinReplayEntries);
 }
 
-ReplayResult replay_reserve(Zone* zone, const std::string& key, time_t now, time_t pending_until, uint64_t* token) {
+ReplayResult replay_reserve(Zone* zone, std::string_view key, time_t now, time_t pending_until, uint64_t* token) {
     const auto* hash = reinterpret_cast<const u_char*>(key.data());
     Lock lock(zone->shpool);
     ReplayShared* sh = zone->sh->replay;
@@ -175,7 +175,7 @@ StateResult apply_locked(Zone* zone, const store::ReplaySeen& m, store::Mode) {
     return StateResult::ok;
 }
 
-void replay_settle(Zone* zone, const std::string& key, uint64_t token, bool remember, time_t expires) {
+void replay_settle(Zone* zone, std::string_view key, uint64_t token, bool remember, time_t expires) {
     if (token == 0) return;
     Lock lock(zone->shpool);
     ReplayNode* rn = replay_find(zone->sh->replay, reinterpret_cast<const u_char*>(key.data()));

@@ -30,9 +30,9 @@ ngx_uint_t replay_capacity(const Zone* zone);
 // after a 5xx is then accepted. `replayed` when the id is reserved or
 // remembered already. *token identifies the reservation (0: none was made,
 // the zone being full).
-ReplayResult replay_reserve(Zone* zone, const std::string& key, time_t now, time_t pending_until, uint64_t* token);
+ReplayResult replay_reserve(Zone* zone, std::string_view key, time_t now, time_t pending_until, uint64_t* token);
 // Ends a reservation: remembered until `expires`, or forgotten.
-void replay_settle(Zone* zone, const std::string& key, uint64_t token, bool remember, time_t expires);
+void replay_settle(Zone* zone, std::string_view key, uint64_t token, bool remember, time_t expires);
 
 // An id accepted on another node of the fleet (store=): remembered here too.
 StateResult apply_locked(Zone* zone, const store::ReplaySeen& m, store::Mode mode);

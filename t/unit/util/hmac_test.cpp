@@ -1,4 +1,4 @@
-// Unit tests for src/core/util/hmac: published HMAC vectors, streaming, clone, helpers.
+// Unit tests for src/core/util/hmac: published HMAC vectors, streaming, copies, keys around the block size, helpers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,6 +7,8 @@
 
 #include "core/util/encoding.hpp"
 #include "core/util/hmac.hpp"
+
+#include <openssl/evp.h>
 
 using namespace webhook;
 
@@ -50,6 +52,23 @@ std::vector<Vector> rfc4231() {
          "e37b6a775dc87dbaa4dfa9f96e5e3ffddebd71f8867289865df5a32d20cdc944"
          "b6022cac3c4982b10d5eeb55c3e4de15134676fb6de0446065c97440fa8c6a58"},
     };
+}
+
+}  // namespace
+
+namespace {
+
+// OpenSSL's one-call HMAC, as an independent reference.
+std::string openssl_hmac(HashAlg alg, const std::string& key, const std::string& msg) {
+    const char* name = alg == HashAlg::sha1 ? "SHA1" : alg == HashAlg::sha512 ? "SHA512" : "SHA256";
+    unsigned char out[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    static const unsigned char empty = 0;
+    const unsigned char* k = key.empty() ? &empty : reinterpret_cast<const unsigned char*>(key.data());
+    if (EVP_Q_mac(nullptr, "HMAC", nullptr, name, nullptr, k, key.size(),
+                  reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, sizeof(out), &len) == nullptr)
+        return "EVP_Q_mac failed";
+    return std::string(reinterpret_cast<char*>(out), len);
 }
 
 }  // namespace
@@ -132,12 +151,12 @@ TEST(Hmac, StreamingEqualsOneShot) {
             Hmac h(alg, key);
             h.update(msg.substr(0, split));
             h.update(msg.data() + split, msg.size() - split);
-            ASSERT_EQ(h.finish(), expected) << "split=" << split;
+            ASSERT_EQ(h.finish().str(), expected) << "split=" << split;
         }
         // Byte by byte.
         Hmac b(alg, key);
         for (char c : msg) b.update(&c, 1);
-        EXPECT_EQ(b.finish(), expected);
+        EXPECT_EQ(b.finish().str(), expected);
         // Uneven chunks, with empty updates mixed in.
         Hmac u(alg, key);
         size_t pos = 0, step = 1;
@@ -148,7 +167,7 @@ TEST(Hmac, StreamingEqualsOneShot) {
             pos += n;
             step = step * 3 + 1;
         }
-        EXPECT_EQ(u.finish(), expected);
+        EXPECT_EQ(u.finish().str(), expected);
     }
 }
 
@@ -160,35 +179,49 @@ TEST(Hmac, StreamingRfcVector) {
     EXPECT_EQ(hex_encode(h.finish()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
-TEST(Hmac, CloneGivesIndependentComputations) {
+TEST(Hmac, CopiesAreIndependentComputations) {
     const Hmac keyed(HashAlg::sha256, "Jefe");
-    Hmac a = keyed.clone();
-    Hmac b = keyed.clone();
+    Hmac a = keyed;
+    Hmac b = keyed;
     a.update("what do ya want for nothing?");
     b.update("something else");
     EXPECT_EQ(hex_encode(a.finish()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    EXPECT_EQ(b.finish(), hmac(HashAlg::sha256, "Jefe", "something else"));
+    EXPECT_EQ(b.finish().str(), hmac(HashAlg::sha256, "Jefe", "something else"));
 
-    // The template is unaffected by the clones and can be cloned again.
-    Hmac c = keyed.clone();
+    // The template is unaffected by its copies and can be copied again.
+    Hmac c = keyed;
     c.update("what do ya want for nothing?");
     EXPECT_EQ(hex_encode(c.finish()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     EXPECT_EQ(c.alg(), HashAlg::sha256);
 
-    // Cloning mid-stream carries the state so far.
+    // A copy made mid-stream carries the state so far.
     Hmac d(HashAlg::sha512, "Jefe");
     d.update("what do ya ");
-    Hmac e = d.clone();
+    Hmac e = d;
     d.update("want for nothing?");
     e.update("want for something?");
-    EXPECT_EQ(d.finish(), hmac(HashAlg::sha512, "Jefe", "what do ya want for nothing?"));
-    EXPECT_EQ(e.finish(), hmac(HashAlg::sha512, "Jefe", "what do ya want for something?"));
+    EXPECT_EQ(d.finish().str(), hmac(HashAlg::sha512, "Jefe", "what do ya want for nothing?"));
+    EXPECT_EQ(e.finish().str(), hmac(HashAlg::sha512, "Jefe", "what do ya want for something?"));
 }
 
-TEST(Hmac, CloneOfUnusedTemplateWithEmptyMessage) {
+TEST(Hmac, CopyOfUnusedTemplateWithEmptyMessage) {
     Hmac keyed(HashAlg::sha256, "");
-    Hmac c = keyed.clone();
+    Hmac c = keyed;
     EXPECT_EQ(hex_encode(c.finish()), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+// Keys at, just under and over each hash's block size (64 bytes; 128 for
+// SHA-512): over it the key is hashed first (RFC 2104). Checked against
+// OpenSSL's own HMAC (EVP_Q_mac), which shares no code with ours.
+TEST(Hmac, KeysAroundTheBlockSizeMatchOpenSsl) {
+    std::string msg = "The quick brown fox jumps over the lazy dog";
+    for (HashAlg alg : {HashAlg::sha1, HashAlg::sha256, HashAlg::sha512}) {
+        for (size_t len : {0, 1, 63, 64, 65, 127, 128, 129, 200, 1000}) {
+            std::string key;
+            for (size_t i = 0; i < len; i++) key.push_back(static_cast<char>((i * 131 + 7) & 0xff));
+            EXPECT_EQ(hmac(alg, key, msg), openssl_hmac(alg, key, msg)) << hash_alg_name(alg) << " key " << len;
+        }
+    }
 }
 
 TEST(Sha256, KnownValues) {

@@ -2,6 +2,7 @@
 // parsing, tolerance, key derivation and replay ids.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -131,15 +132,30 @@ TEST(Vectors, Slack) {
 
 // ---- signature_matches --------------------------------------------------------
 
+namespace {
+
+Candidates candidates(std::initializer_list<std::string> macs) {
+    Candidates c;
+    for (const std::string& m : macs) {
+        Digest* d = c.next();
+        std::memcpy(d->bytes, m.data(), m.size());
+        d->size = m.size();
+        c.add();
+    }
+    return c;
+}
+
+}  // namespace
+
 TEST(SignatureMatches, AnyCandidate) {
     std::string d = hmac(HashAlg::sha256, "k", "m");
     std::string other = hmac(HashAlg::sha256, "k", "n");
-    EXPECT_TRUE(signature_matches({d}, d));
-    EXPECT_TRUE(signature_matches({other, d}, d));
-    EXPECT_TRUE(signature_matches({d, other}, d));
-    EXPECT_FALSE(signature_matches({other}, d));
-    EXPECT_FALSE(signature_matches({}, d));
-    EXPECT_FALSE(signature_matches({d.substr(0, 31)}, d));
+    EXPECT_TRUE(signature_matches(candidates({d}), d));
+    EXPECT_TRUE(signature_matches(candidates({other, d}), d));
+    EXPECT_TRUE(signature_matches(candidates({d, other}), d));
+    EXPECT_FALSE(signature_matches(candidates({other}), d));
+    EXPECT_FALSE(signature_matches(candidates({}), d));
+    EXPECT_FALSE(signature_matches(candidates({d.substr(0, 31)}), d));
 }
 
 // ---- Stripe ---------------------------------------------------------------------
@@ -449,7 +465,7 @@ TEST(GenericHmac, PrefixEncodingAlg) {
     Parsed p = parse_request(cfg, headers("sha512=" + base64_encode(mac)), 0);
     ASSERT_EQ(p.verdict, Verdict::ok) << p.detail;
     ASSERT_EQ(p.signatures.size(), 1u);
-    EXPECT_EQ(p.signatures[0], mac);
+    EXPECT_EQ(p.signatures[0].str(), mac);
     EXPECT_TRUE(verify(cfg, p, "stairoids", "body bytes"));
 
     // Prefix missing, hex where base64 is configured, sha256-sized digest.
@@ -494,18 +510,35 @@ TEST(ReplayId, OnlyStandardHasASignedId) {
     EXPECT_TRUE(sl.replay_id.empty());
 }
 
+namespace {
+
+std::string rkey(Scheme s, std::string_view key, std::string_view id) {
+    return replay_key(s, replay_key_id(key), id).str();
+}
+
+}  // namespace
+
 TEST(ReplayKey, FixedSizeSchemeAndKeySeparated) {
-    std::string k = replay_key(Scheme::standard, "key", "msg_1");
+    std::string k = rkey(Scheme::standard, "key", "msg_1");
     EXPECT_EQ(k.size(), 32u);
-    EXPECT_EQ(replay_key(Scheme::standard, "key", "msg_1"), k);
-    EXPECT_NE(replay_key(Scheme::standard, "other key", "msg_1"), k);
-    EXPECT_NE(replay_key(Scheme::github, "key", "msg_1"), k);
-    EXPECT_NE(replay_key(Scheme::stripe, "key", "msg_1"), k);
-    EXPECT_NE(replay_key(Scheme::slack, "key", "msg_1"), replay_key(Scheme::stripe, "key", "msg_1"));
-    EXPECT_NE(replay_key(Scheme::shopify, "key", "msg_1"), replay_key(Scheme::hmac, "key", "msg_1"));
-    EXPECT_NE(replay_key(Scheme::standard, "key", "msg_2"), k);
-    EXPECT_EQ(replay_key(Scheme::hmac, "key", std::string(10000, 'x')).size(), 32u);
-    EXPECT_EQ(replay_key(Scheme::hmac, "", "").size(), 32u);
+    EXPECT_EQ(rkey(Scheme::standard, "key", "msg_1"), k);
+    EXPECT_NE(rkey(Scheme::standard, "other key", "msg_1"), k);
+    EXPECT_NE(rkey(Scheme::github, "key", "msg_1"), k);
+    EXPECT_NE(rkey(Scheme::stripe, "key", "msg_1"), k);
+    EXPECT_NE(rkey(Scheme::slack, "key", "msg_1"), rkey(Scheme::stripe, "key", "msg_1"));
+    EXPECT_NE(rkey(Scheme::shopify, "key", "msg_1"), rkey(Scheme::hmac, "key", "msg_1"));
+    EXPECT_NE(rkey(Scheme::standard, "key", "msg_2"), k);
+    EXPECT_EQ(rkey(Scheme::hmac, "key", std::string(10000, 'x')).size(), 32u);
+    EXPECT_EQ(rkey(Scheme::hmac, "", "").size(), 32u);
+}
+
+// Replay keys are kept across restarts (state=, the fleet's log): the
+// formula is fixed, SHA-256("<scheme>\0" || SHA-256(key) || id).
+TEST(ReplayKey, StableFormula) {
+    std::string material = std::string("github") + '\0' + sha256("key") + "msg_1";
+    EXPECT_EQ(rkey(Scheme::github, "key", "msg_1"), sha256(material));
+    EXPECT_EQ(hex_encode(rkey(Scheme::standard, "whsec key", "msg_2v1")),
+              hex_encode(sha256(std::string("standard") + '\0' + sha256("whsec key") + "msg_2v1")));
 }
 
 // ---- limits -------------------------------------------------------------------------
@@ -641,21 +674,21 @@ TEST(Messages, AfterTheBody) {
     int64_t now = 1731705121;
     auto std_cfg = cfg_for(Scheme::standard);
     Parsed p = parse_request(std_cfg, headers(kStdSig, kStdTs, kStdId), now);
-    EXPECT_EQ(verdict_detail(std_cfg, p, Verdict::bad_signature),
+    EXPECT_EQ(verdict_detail(std_cfg, p.names, Verdict::bad_signature),
               "no signature in webhook-signature matches webhook-id, webhook-timestamp and the body (signed with "
               "another secret, or the body was changed)");
-    EXPECT_EQ(verdict_detail(std_cfg, p, Verdict::replayed), "a webhook with this webhook-id was already received");
+    EXPECT_EQ(verdict_detail(std_cfg, p.names, Verdict::replayed), "a webhook with this webhook-id was already received");
     auto gh = cfg_for(Scheme::github);
     Parsed g = parse_request(gh, headers(kGhSig), 0);
-    EXPECT_EQ(verdict_detail(gh, g, Verdict::bad_signature),
+    EXPECT_EQ(verdict_detail(gh, g.names, Verdict::bad_signature),
               "X-Hub-Signature-256 does not match the body (signed with another secret, or the body was changed)");
-    EXPECT_EQ(verdict_detail(gh, g, Verdict::replayed), "a webhook with this signature was already received");
+    EXPECT_EQ(verdict_detail(gh, g.names, Verdict::replayed), "a webhook with this signature was already received");
     auto stripe = cfg_for(Scheme::stripe);
     Parsed st = parse_request(stripe, headers("t=1700000000,v1=" + hex_mac("k", "m")), 1700000000);
-    EXPECT_EQ(verdict_detail(stripe, st, Verdict::bad_signature).substr(0, 54),
+    EXPECT_EQ(verdict_detail(stripe, st.names, Verdict::bad_signature).substr(0, 54),
               "no v1= signature in Stripe-Signature matches t= and th");
     auto slack = cfg_for(Scheme::slack);
     Parsed sl = parse_request(slack, headers(kSlackSig, "1531420618"), 1531420618);
-    EXPECT_EQ(verdict_detail(slack, sl, Verdict::bad_signature).substr(0, 68),
+    EXPECT_EQ(verdict_detail(slack, sl.names, Verdict::bad_signature).substr(0, 68),
               "X-Slack-Signature does not match X-Slack-Request-Timestamp and the b");
 }
