@@ -59,12 +59,7 @@ AuthCtx* resolve(ngx_http_request_t* r) {
     } else if (check_key(conf->zone, r, *presented, &ctx->key) != KeyCheck::ok) {
         ctx->state = KeyState::invalid;
     } else {
-        ctx->state = KeyState::ok;
-        std::string text = scopes_text(ctx->key.scopes);
-        ctx->scopes.len = text.size();
-        ctx->scopes.data = static_cast<u_char*>(ngx_pnalloc(r->pool, text.size() + 1));
-        if (ctx->scopes.data == nullptr) throw std::bad_alloc();
-        ngx_memcpy(ctx->scopes.data, text.data(), text.size());
+        ctx->state = KeyState::ok;   // ctx->scopes: made when $api_key_scopes is read
     }
     ngx_http_set_ctx(r->main, ctx, ngx_http_api_key_auth_module);
     return ctx;
@@ -135,6 +130,13 @@ ngx_int_t key_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
     if (ctx == nullptr || ctx->state != KeyState::ok) {
         v->not_found = 1;
         return NGX_OK;
+    }
+    if (offset == offsetof(AuthCtx, scopes) && ctx->scopes.data == nullptr) {
+        std::string text = scopes_text(ctx->key.scopes);
+        ctx->scopes.data = static_cast<u_char*>(ngx_pnalloc(r->pool, text.size() + 1));
+        if (ctx->scopes.data == nullptr) throw std::bad_alloc();
+        ngx_memcpy(ctx->scopes.data, text.data(), text.size());
+        ctx->scopes.len = text.size();
     }
     auto* s = reinterpret_cast<ngx_str_t*>(reinterpret_cast<u_char*>(ctx) + offset);
     v->data = s->data;
