@@ -70,8 +70,9 @@ Json attempt_json(const AttemptRecord& a) {
     return o;
 }
 
-// --- the attempt's two texts, written directly ------------------------------------
-// Each delivery attempt writes its journal record and its attempt log; built
+// --- the delivery path's texts, written directly -----------------------------------
+// Each delivery attempt writes its journal record and its attempt log, each
+// publish its event's record; built
 // as jansson trees they cost a delivery more than its TCP exchange does in
 // user space (an allocation per member, then the dump). These write the bytes
 // json_dump writes for those trees: jansson's compact form, its escapes
@@ -173,6 +174,47 @@ std::string encode_attempt_done(const AttemptDone& m) {
     out += ",\"attempt\":{";
     put_attempt_members(out, m.attempt);
     out += "}}";
+    return out;
+}
+
+// encode() of an EventPut: one per publish, with a member per delivery.
+std::string encode_event_put(const EventPut& m) {
+    std::string out;
+    size_t size = 200 + m.id.size() + m.tenant.size() + m.type.size() + m.payload.size() + m.idempotency.size() +
+                  m.node.size();
+    for (const DeliveryTarget& d : m.deliveries) size += 32 + d.id.size() + d.endpoint.size();
+    out.reserve(size);
+    out += "{\"op\":";
+    put_string(out, EventPut::op);
+    out += ",\"id\":";
+    put_string(out, m.id);
+    out += ",\"tenant\":";
+    put_string(out, m.tenant);
+    out += ",\"type\":";
+    put_string(out, m.type);
+    out += ",\"payload\":";
+    put_string(out, m.payload);
+    out += ",\"created_at_ms\":";
+    put_int(out, m.created_at_ms);
+    if (!m.idempotency.empty()) {
+        out += ",\"idempotency\":";
+        put_string(out, m.idempotency);
+    }
+    out += ",\"deliveries\":[";
+    for (size_t i = 0; i < m.deliveries.size(); i++) {
+        out += i == 0 ? "{\"id\":" : ",{\"id\":";
+        put_string(out, m.deliveries[i].id);
+        out += ",\"endpoint\":";
+        put_string(out, m.deliveries[i].endpoint);
+        out.push_back('}');
+    }
+    out.push_back(']');
+    if (m.restore) out += ",\"restore\":true";
+    if (!m.node.empty()) {
+        out += ",\"node\":";
+        put_string(out, m.node);
+    }
+    out.push_back('}');
     return out;
 }
 
@@ -605,7 +647,9 @@ std::string_view op_name(const Mutation& m) {
 }
 
 std::string encode(const Mutation& m) {
-    if (const auto* a = std::get_if<AttemptDone>(&m)) return encode_attempt_done(*a);   // one per attempt
+    // The records of the delivery path: one per attempt, one per publish.
+    if (const auto* a = std::get_if<AttemptDone>(&m)) return encode_attempt_done(*a);
+    if (const auto* e = std::get_if<EventPut>(&m)) return encode_event_put(*e);
     return encode_tree(m);
 }
 

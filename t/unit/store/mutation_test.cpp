@@ -968,3 +968,22 @@ TEST(AttemptText, FirstLogEntryIsWhatTheTreeDumps) {
     }
     EXPECT_EQ(attempt_log_append("", 1, attempt_at(1), 0), "[]");
 }
+
+TEST(AttemptText, EventRecordIsWhatTheTreeDumps) {
+    for (const std::string& s : awkward_strings()) {
+        for (size_t n : {0, 1, 3}) {
+            EventPut m = event_put();
+            m.id = "evt_" + s;
+            m.tenant = s;
+            m.type = s + "t";
+            m.payload = "{\"data\":" + s + "}";
+            m.created_at_ms = n == 1 ? -1 : 1731705121999;
+            m.idempotency = n == 3 ? idempotency_slot(s, "k") : "";
+            m.deliveries.clear();
+            for (size_t i = 0; i < n; i++) m.deliveries.push_back({"dlv_" + std::to_string(i) + s, "wh_" + s});
+            m.restore = n == 1;
+            m.node = n == 0 ? "" : s + "n";
+            EXPECT_EQ(encode(m), encode_tree(m));
+        }
+    }
+}
