@@ -1,5 +1,6 @@
 #include "core/deliver/events.hpp"
 
+#include "core/util/hmac.hpp"
 #include "core/util/rfc3339.hpp"
 
 namespace webhook {
@@ -42,6 +43,29 @@ std::string build_payload(std::string_view type, int64_t ts, std::string_view da
     out += "\",\"timestamp\":\"" + format_rfc3339(ts) + "\",\"data\":";
     out.append(data_json);
     out += "}";
+    return out;
+}
+
+std::vector<std::string> random_ids(std::string_view prefix, size_t chars, size_t count) {
+    static constexpr char kBase62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    std::vector<std::string> out(count);
+    size_t need = chars * count;
+    // 248 of 256 byte values are kept (4 * 62: a uniform draw); an eighth
+    // more covers the rest but for bad luck, when more is drawn.
+    std::string bytes = random_bytes(need + need / 8 + 16);
+    size_t used = 0;
+    for (std::string& id : out) {
+        id.reserve(prefix.size() + chars);
+        id.append(prefix);
+        while (id.size() < prefix.size() + chars) {
+            if (used == bytes.size()) {
+                bytes = random_bytes(chars + 16);
+                used = 0;
+            }
+            auto b = static_cast<unsigned char>(bytes[used++]);
+            if (b < 248) id.push_back(kBase62[b % 62]);
+        }
+    }
     return out;
 }
 

@@ -196,6 +196,10 @@ std::string_view op_name(const Mutation& m);
 // The record's JSON text. Strings of any bytes are stored (invalid UTF-8
 // becomes U+FFFD); throws std::bad_alloc only.
 std::string encode(const Mutation& m);
+// The same text built as a jansson tree, for every record type: encode()
+// writes the attempt records directly (one per delivery attempt), and the
+// unit tests hold the two to the same bytes.
+std::string encode_tree(const Mutation& m);
 
 // A record read back: nullopt (and why, naming the op and the field) when
 // it is not valid JSON, names no known op, or lacks a field of its op.

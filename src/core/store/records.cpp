@@ -7,14 +7,26 @@ namespace webhook {
 
 namespace {
 
-std::array<uint32_t, 256> make_crc_table() {
-    std::array<uint32_t, 256> t{};
+// Slicing-by-8: t[0] is the byte-at-a-time table, t[k] a byte's CRC
+// followed by k zero bytes, so eight bytes take one step (every journal
+// record is summed when written and when read back).
+using CrcTables = std::array<std::array<uint32_t, 256>, 8>;
+
+CrcTables make_crc_tables() {
+    CrcTables t{};
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0x82f63b78u ^ (c >> 1) : c >> 1;
-        t[i] = c;
+        t[0][i] = c;
     }
+    for (size_t k = 1; k < 8; k++)
+        for (uint32_t i = 0; i < 256; i++) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
     return t;
+}
+
+uint32_t load_le32(const unsigned char* p) {
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+           static_cast<uint32_t>(p[3]) << 24;
 }
 
 void put_u32(std::string& out, uint32_t v) {
@@ -40,10 +52,15 @@ uint32_t record_crc(uint64_t seq, std::string_view payload) {
 }  // namespace
 
 uint32_t crc32c(const void* data, size_t len, uint32_t crc) {
-    static const std::array<uint32_t, 256> table = make_crc_table();
+    static const CrcTables t = make_crc_tables();
     const auto* p = static_cast<const unsigned char*>(data);
     crc = ~crc;
-    for (size_t i = 0; i < len; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    for (; len >= 8; p += 8, len -= 8) {
+        uint32_t lo = crc ^ load_le32(p), hi = load_le32(p + 4);
+        crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
+              t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+    }
+    for (; len > 0; p++, len--) crc = t[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 

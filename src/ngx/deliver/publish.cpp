@@ -29,7 +29,7 @@ std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishReque
         return ApiError{413, "payload_too_large", "the event is larger than max_payload"};
 
     store::EventPut event;
-    event.id = "evt_" + random_base62(20);
+    event.id = random_ids("evt_", 20, 1).front();
     event.tenant = std::string(req.tenant);
     event.type = std::string(req.type);
     event.payload = std::move(payload);
@@ -38,7 +38,9 @@ std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishReque
     std::vector<std::string> targets;
     if (!req.only_endpoint.empty()) targets.emplace_back(req.only_endpoint);
     else targets = matching_endpoints(zone, req.tenant, req.type);
-    for (std::string& endpoint : targets) event.deliveries.push_back({"dlv_" + random_base62(20), std::move(endpoint)});
+    std::vector<std::string> ids = random_ids("dlv_", 20, targets.size());
+    event.deliveries.reserve(targets.size());
+    for (size_t i = 0; i < targets.size(); i++) event.deliveries.push_back({std::move(ids[i]), std::move(targets[i])});
 
     event.node = fleet_node(zone);
 

@@ -2,6 +2,9 @@
 // subscribe with, and the payload an event is delivered as.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <set>
+
 #include <string>
 
 #include "core/deliver/events.hpp"
@@ -120,4 +123,24 @@ TEST(AnyFilterMatches, OneFilterPerLine) {
     EXPECT_FALSE(any_filter_matches("order.cre\nated", "order.created"));
     EXPECT_FALSE(any_filter_matches("order.created\n", "order"));
     EXPECT_TRUE(any_filter_matches("order.created\n", "order.created"));
+}
+
+TEST(RandomIds, PrefixedBase62OfTheLengthAllDistinct) {
+    EXPECT_TRUE(random_ids("dlv_", 20, 0).empty());
+    std::vector<std::string> ids = random_ids("dlv_", 20, 1000);
+    ASSERT_EQ(ids.size(), 1000u);
+    std::set<std::string> seen;
+    std::set<char> chars;
+    for (const std::string& id : ids) {
+        ASSERT_EQ(id.size(), 24u) << id;
+        EXPECT_EQ(id.substr(0, 4), "dlv_");
+        for (char c : id.substr(4)) {
+            EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c))) << id;
+            chars.insert(c);
+        }
+        seen.insert(id);
+    }
+    EXPECT_EQ(seen.size(), ids.size());
+    EXPECT_EQ(chars.size(), 62u);   // 20 000 draws use the whole alphabet
+    EXPECT_EQ(random_ids("", 3, 2).size(), 2u);
 }
