@@ -159,6 +159,9 @@ stop:
 
 # ---- bench -----------------------------------------------------------------
 
+# bench/run's knobs come from the environment (BENCH_ONLY, BENCH_ROUNDS,
+# BENCH_PERF=1, ...: see its header); it ends with one summary table and keeps
+# the raw runs in bench/results/<UTC time>/ (BENCH_RESULTS elsewhere).
 bench: $(MODULE) deps-bench
 	WEBHOOK_MODULE=$(CURDIR)/$(MODULE) bench/run
 
