@@ -121,24 +121,12 @@ void put_int(std::string& out, int64_t v) {
     out.append(buf, end);
 }
 
-// format_rfc3339, made once per second: a delivering worker writes thousands
-// of attempts a second.
-const std::string& rfc3339_of(int64_t seconds) {
-    thread_local int64_t last = std::numeric_limits<int64_t>::min();
-    thread_local std::string text;
-    if (seconds != last) {
-        text = format_rfc3339(seconds);
-        last = seconds;
-    }
-    return text;
-}
-
 // attempt_json's members, without the braces.
 void put_attempt_members(std::string& out, const AttemptRecord& a) {
     out += "\"at\":";
     put_int(out, a.at_ms);
     out += ",\"time\":";
-    put_string(out, rfc3339_of(a.at_ms / 1000));
+    put_string(out, format_rfc3339(a.at_ms / 1000));
     out += ",\"response_status\":";
     if (a.response_status) put_int(out, a.response_status);
     else out += "null";
