@@ -81,37 +81,8 @@ Json attempt_json(const AttemptRecord& a) {
 
 // A string member's value, repaired as json_set_str repairs it.
 void put_string(std::string& out, std::string_view s) {
-    std::string fixed;
-    if (!utf8_valid(s) || s.find('\0') != std::string_view::npos) {
-        fixed = utf8_sanitize(s, nullptr);
-        for (size_t i = fixed.find('\0'); i != std::string::npos; i = fixed.find('\0', i))
-            fixed.replace(i, 1, "\xef\xbf\xbd");
-        s = fixed;
-    }
-    static const char hex[] = "0123456789ABCDEF";
-    out.push_back('"');
-    size_t run = 0;   // start of the bytes that need no escape
-    for (size_t i = 0; i < s.size(); i++) {
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s.data() + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            out += "\\u00";
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 0xf]);
-        }
-    }
-    out.append(s.data() + run, s.size() - run);
-    out.push_back('"');
+    std::string scratch;
+    json_quote(out, json_repaired(s, scratch));
 }
 
 void put_int(std::string& out, int64_t v) {

@@ -113,48 +113,58 @@ bool utf8_valid(std::string_view value) {
     return true;
 }
 
-void json_set_str(json_t* obj, const char* key, std::string_view value) {
+std::string_view json_repaired(std::string_view value, std::string& scratch) {
     // JSON text is UTF-8, and json_dump fails (throws) on a string that is not:
     // a byte outside a well-formed sequence (a response excerpt cut mid-character
     // or in Latin-1, a header value) becomes U+FFFD. So does NUL: json_parse
-    // refuses it, and what is set here must parse again (journal records,
+    // refuses it, and what is written must parse again (journal records,
     // attempt logs).
-    std::string fixed;
-    if (!utf8_valid(value) || value.find('\0') != std::string_view::npos) {
-        fixed = utf8_sanitize(value, nullptr);
-        for (size_t i = fixed.find('\0'); i != std::string::npos; i = fixed.find('\0', i))
-            fixed.replace(i, 1, "\xef\xbf\xbd");
-        value = fixed;
-    }
+    if (utf8_valid(value) && value.find('\0') == std::string_view::npos) return value;
+    scratch = utf8_sanitize(value, nullptr);
+    for (size_t i = scratch.find('\0'); i != std::string::npos; i = scratch.find('\0', i))
+        scratch.replace(i, 1, "\xef\xbf\xbd");
+    return scratch;
+}
+
+void json_set_str(json_t* obj, const char* key, std::string_view value) {
+    std::string scratch;
+    value = json_repaired(value, scratch);
     json_t* s = value.empty() ? json_string("") : json_stringn_nocheck(value.data(), value.size());
     if (s == nullptr || json_object_set_new(obj, key, s) != 0) throw std::bad_alloc();
 }
 
 void json_quote(std::string& out, std::string_view s) {
-    static const char hex[] = "0123456789abcdef";
+    // json_dump's escapes (the journal's direct writers must produce its very
+    // bytes): \b \f \n \r \t, other controls as \u00XX; runs that need no
+    // escape are appended whole.
+    static const char hex[] = "0123456789ABCDEF";
     std::string clean;
     if (!utf8_valid(s)) {   // JSON text is UTF-8: a stray byte becomes U+FFFD
         clean = utf8_sanitize(s);
         s = clean;
     }
     out.push_back('"');
-    for (unsigned char c : s) {
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); i++) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
         switch (c) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
         case '\n': out += "\\n"; break;
         case '\r': out += "\\r"; break;
         case '\t': out += "\\t"; break;
         default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out.push_back(hex[c >> 4]);
-                out.push_back(hex[c & 0xf]);
-            } else {
-                out.push_back(static_cast<char>(c));
-            }
+            out += "\\u00";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 0xf]);
         }
     }
+    out.append(s.data() + run, s.size() - run);
     out.push_back('"');
 }
 

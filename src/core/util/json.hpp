@@ -48,10 +48,13 @@ std::string utf8_sanitize(std::string_view s, bool* replaced = nullptr);
 
 // Adds a string of any bytes: invalid UTF-8 is replaced (see utf8_sanitize),
 // so the object can always be dumped.
+// value as a JSON string may carry it: invalid UTF-8 and NUL become U+FFFD
+// (in scratch, when anything changes).
+std::string_view json_repaired(std::string_view value, std::string& scratch);
 void json_set_str(json_t* obj, const char* key, std::string_view value);
 
-// Appends s as a JSON string literal (quotes included; invalid UTF-8 as
-// U+FFFD).
+// Appends s as a JSON string literal, byte for byte as json_dump writes it
+// (quotes included; invalid UTF-8 as U+FFFD).
 void json_quote(std::string& out, std::string_view s);
 
 // {"error":{"code":…,"message":…}}: the one error body of the module.
