@@ -208,7 +208,12 @@ await flow('create endpoint (event picker, secret once, copy)', async () => {
   await page.keyboard.press('Enter');   // follows the focused "New endpoint" link
   await page.waitForSelector('#endpoint-form');
   const offered = await page.$$eval('#event-picker input[name="event"]', (l) => l.map((i) => i.value));
-  eq(offered, ['*', 'room.on_air', 'room.off_air', 'ticket.sold'], 'the picker offers "*" and the catalog (GET /event-types)');
+  eq(offered, ['*', 'room.on_air', 'room.off_air', 'ticket.sold', 'webhook.endpoint.disabled', 'webhook.endpoint.enabled',
+               'webhook.endpoint.failing', 'webhook.delivery.failed'],
+     'the picker offers "*", the catalog and the operational types (GET /event-types)');
+  eq(await page.$$eval('#operational-picker input[name="event"]', (l) => l.map((i) => i.value)),
+     ['webhook.endpoint.disabled', 'webhook.endpoint.enabled', 'webhook.endpoint.failing', 'webhook.delivery.failed'],
+     'the operational types are grouped apart');
   check((await text('#event-picker')).includes('Room goes on air'), 'the picker shows the types\' descriptions');
   await fill('#endpoint-form input[name="url"]', RECV + '/ok');
   await fill('#endpoint-form input[name="name"]', 'Studio hooks');

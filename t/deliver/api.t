@@ -420,16 +420,22 @@ is(api($ng, 'PUT', '/limits/lim', { max_webhooks => 50 }, key => $kl->{key})->{s
 
 $res = api($ng, 'GET', '/event-types', undef, key => $ADMIN);
 is($res->{status}, 200, 'GET /event-types: 200');
-is($res->{json}{total}, 3, 'GET /event-types: total 3');
-is_deeply($res->{json}{event_types}, [
-    { type => 'room.on_air', description => 'Room goes on air', timeout => 5 },
-    { type => 'room.off_air', description => undef, timeout => undef },
-    { type => 'ticket.sold', description => 'A ticket was sold', timeout => undef },
+is($res->{json}{total}, 7, 'GET /event-types: total 7 (3 declared, 4 operational)');
+my @declared = grep { !$_->{operational} } @{ $res->{json}{event_types} };
+is_deeply(\@declared, [
+    { type => 'room.on_air', description => 'Room goes on air', timeout => 5, operational => JSON::PP::false() },
+    { type => 'room.off_air', description => undef, timeout => undef, operational => JSON::PP::false() },
+    { type => 'ticket.sold', description => 'A ticket was sold', timeout => undef, operational => JSON::PP::false() },
 ], 'GET /event-types: the catalog in configuration order');
+is_deeply([map { $_->{type} } @{ $res->{json}{event_types} }[3 .. 6]],
+          [qw(webhook.endpoint.disabled webhook.endpoint.enabled webhook.endpoint.failing webhook.delivery.failed)],
+          'GET /event-types: then the operational types (t/deliver/operational.t)');
 is(api($ng, 'GET', '/event-types', undef, key => $kpub->{key})->{status}, 200, 'GET /event-types with any valid key');
 is(api($ng, 'GET', '/event-types')->{status}, 401, 'GET /event-types without a key: 401');
 $res = api($strict, 'GET', '/event-types', undef, key => $ADMIN);
-is_deeply($res->{json}, { event_types => [], total => 0 }, 'no webhook_event_type: an empty catalog');
+is_deeply([map { $_->{type} } grep { !$_->{operational} } @{ $res->{json}{event_types} }], [],
+          'no webhook_event_type: no declared types');
+is($res->{json}{total}, 4, 'no webhook_event_type: the operational types only');
 
 # --- /events input ---------------------------------------------------------------------------------
 

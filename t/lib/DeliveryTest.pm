@@ -13,6 +13,7 @@ package DeliveryTest;
 #   my $d  = wait_delivery($ng, $ADMIN, $wh->{id}, $ev->{id});   # final (succeeded/failed) delivery, with detail
 #   my @r  = $recv->requests('/a');                       # what arrived
 #   library_verify($secret, @r)                          # standardwebhooks + svix verdicts
+#   ed25519_verify($public_key, @r)                      # v1a: Node crypto, noble, tweetnacl verdicts
 #
 # Receivers, by purpose (each stopped by WebhookTest's END cleanup):
 #   DeliveryTest::ScriptedReceiver  answers per path from a script (statuses,
@@ -36,7 +37,7 @@ use KeysTest ();
 
 our @EXPORT_OK = qw(delivery_conf delivery_nginx create_webhook publish deliveries deliveries_of delivery_for
                     delivery_detail wait_delivery settled_delivery delivery_counts all_deliveries raise_limit
-                    library_verify standard_verify make_ca make_cert);
+                    library_verify ed25519_verify standard_verify make_ca make_cert);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 # The http{} block of a delivering nginx: KeysTest::api_conf (the zone, the
@@ -187,28 +188,44 @@ sub raise_limit($ng, $caller, $tenant, $n) {
 
 # --- signatures of what a receiver got ------------------------------------------------
 
-# Verifies recorded requests with the npm libraries standardwebhooks and svix
-# (t/npm/verify.mjs). Returns one {standardwebhooks => 1|error, svix => 1|error}
-# per request.
-sub library_verify($secret, @requests) {
+# Runs t/npm/SCRIPT over recorded requests, each sent as {KEY_FIELD => $key,
+# headers (those named like $headers), body_b64}; returns one hash per request
+# of the verdicts named in @names (1, 0 or the reason).
+sub _npm_verdicts($script, $key_field, $key, $headers, $names, @requests) {
     return () unless @requests;
     my $dir = WebhookTest::npm_dir();
     croak 't/npm/node_modules is missing: run `npm ci` in t/npm (make integration does)' unless -d "$dir/node_modules";
     my @items = map {
         my $r = $_;
-        { secret => $secret, body_b64 => encode_base64($r->{body}, ''),
-          headers => { map { $_ => $r->{headers}{$_} } grep { /^(?:webhook|svix)-/ } keys %{ $r->{headers} } } }
+        { $key_field => $key, body_b64 => encode_base64($r->{body}, ''),
+          headers => { map { $_ => $r->{headers}{$_} } grep { $_ =~ $headers } keys %{ $r->{headers} } } }
     } @requests;
     my $tmp = File::Temp->new(TEMPLATE => 'whverifyXXXXXX', TMPDIR => 1);
     print {$tmp} WebhookTest::json_encode(\@items);
     close $tmp;
-    my $out = WebhookTest::_capture('node', "$dir/verify.mjs", $tmp->filename);
-    croak "verify.mjs failed: $out->{output}" if $out->{exit} != 0;
-    my $res = WebhookTest::json_decode($out->{stdout}) or croak "verify.mjs: unreadable output $out->{stdout}";
+    my $out = WebhookTest::_capture('node', "$dir/$script", $tmp->filename);
+    croak "$script failed: $out->{output}" if $out->{exit} != 0;
+    my $res = WebhookTest::json_decode($out->{stdout}) or croak "$script: unreadable output $out->{stdout}";
     return map {
         my $v = $_;
-        +{ map { my $x = $v->{$_}; ($_ => (ref $x ? ($x ? 1 : 0) : $x)) } qw(standardwebhooks svix) }
+        +{ map { my $x = $v->{$_}; ($_ => (ref $x ? ($x ? 1 : 0) : $x)) } @$names }
     } @$res;
+}
+
+# Verifies recorded requests with the npm libraries standardwebhooks and svix
+# (t/npm/verify.mjs). Returns one {standardwebhooks => 1|error, svix => 1|error}
+# per request.
+sub library_verify($secret, @requests) {
+    return _npm_verdicts('verify.mjs', secret => $secret, qr/^(?:webhook|svix)-/, [qw(standardwebhooks svix)], @requests);
+}
+
+# Standard Webhooks v1a (Ed25519) check of recorded requests against a public
+# key (whpk_…) by Node's crypto, @noble/ed25519 and tweetnacl
+# (t/npm/verify_ed25519.mjs): one {node, noble, tweetnacl} per request, 1 or
+# the reason.
+sub ed25519_verify($public_key, @requests) {
+    return _npm_verdicts('verify_ed25519.mjs', public_key => $public_key, qr/^webhook-/, [qw(node noble tweetnacl)],
+                         @requests);
 }
 
 # Perl-side Standard Webhooks check of one request against $secret: true when

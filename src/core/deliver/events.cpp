@@ -20,8 +20,10 @@ bool valid_event_filter(std::string_view f) {
     return valid_event_type(f);
 }
 
+bool reserved_event_type(std::string_view type) { return type.substr(0, 8) == "webhook."; }
+
 bool event_matches(std::string_view f, std::string_view type) {
-    if (f == "*") return true;
+    if (f == "*") return !reserved_event_type(type);
     if (f.size() > 2 && f.substr(f.size() - 2) == ".*")
         return type.size() > f.size() - 1 && type.substr(0, f.size() - 1) == f.substr(0, f.size() - 1);
     return f == type;

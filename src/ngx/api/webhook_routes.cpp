@@ -11,6 +11,7 @@
 #include "ngx/api/webhook_routes.hpp"
 #include "ngx/deliver/deliver_store.hpp"
 #include "ngx/deliver/delivery_conf.hpp"
+#include "ngx/deliver/operational.hpp"
 #include "ngx/deliver/publish.hpp"
 
 namespace webhook::ngx {
@@ -32,6 +33,14 @@ json_t* endpoint_json(const EndpointInfo& e) {
     json_object_set_new(o, "timeout", json_integer(e.timeout_ms / 1000));
     json_object_set_new(o, "enabled", json_boolean(e.enabled));
     json_opt_str(o, "disabled_reason", e.disabled_reason);
+    // How deliveries are signed; an Ed25519 endpoint's public key is no
+    // secret: shown any time, with the previous one while both sign.
+    json_set_str(o, "signing", signing_name(signing_of(e.secret)));
+    if (auto pk = endpoint_public_key(e.secret)) json_set_str(o, "public_key", *pk);
+    if (!e.old_secret.empty() && e.old_secret_until > ngx_time()) {
+        if (auto pk = endpoint_public_key(e.old_secret)) json_set_str(o, "previous_public_key", *pk);
+        json_set_str(o, "previous_secret_expires_at", format_rfc3339(e.old_secret_until));
+    }
     json_opt_str(o, "last_error", e.last_error);
     json_time_ms(o, "last_error_at", e.last_error_at);
     json_set_str(o, "created_at", format_rfc3339(e.created_at));
@@ -94,6 +103,45 @@ std::optional<std::string> text_field(const json_t* body, const char* name, size
         return std::nullopt;
     }
     return std::string(s);
+}
+
+// "signing" of POST and PATCH: nullopt when absent.
+std::optional<Signing> signing_field(const json_t* body, std::optional<ApiError>* err) {
+    json_t* v = json_object_get(body, "signing");
+    if (v == nullptr || json_is_null(v)) return std::nullopt;
+    auto kind = json_is_string(v) ? signing_from_name(json_sv(v)) : std::nullopt;
+    if (!kind) *err = invalid_request("signing must be \"hmac\" or \"ed25519\"");
+    return kind;
+}
+
+// Ed25519 endpoints sign with webhook-signature v1a: there is no Ed25519
+// form of a single-header HMAC (webhook_sign hmac).
+std::optional<ApiError> check_signing_supported(Signing kind) {
+    if (kind == Signing::ed25519 && !sign_conf().standard)
+        return ApiError{422, "invalid_request",
+                        "signing: ed25519 needs webhook_sign standard (this server signs with webhook_sign hmac)"};
+    return std::nullopt;
+}
+
+// A new secret of the kind, the current one signing beside it until the
+// overlap ends (rotate-secret, and PATCH to another kind). The answer shows
+// the new HMAC secret (once), or the new public key.
+void rotate_into(EndpointInfo* e, Signing kind, json_t* answer) {
+    e->old_secret = e->secret;
+    e->old_secret_until = ngx_time() + kRotationOverlap;
+    e->secret = generate_endpoint_secret(kind);
+    e->updated_at = ngx_time();
+    if (kind == Signing::hmac) json_set_str(answer, "secret", e->secret);
+    json_set_str(answer, "previous_secret_expires_at", format_rfc3339(e->old_secret_until));
+}
+
+// Once an endpoint's enabled changed through the API: the operational event.
+std::function<void()> announce_enabled(DeliveryConf& conf, const EndpointInfo& e) {
+    return [&conf, id = e.id, tenant = e.tenant, url = e.url, enabled = e.enabled] {
+        EndpointFacts facts{id, tenant, url};
+        if (enabled) publish_endpoint_enabled(conf, facts);
+        else publish_endpoint_disabled(conf, facts, "disabled through the API");
+    };
 }
 
 // The fields POST and PATCH share, checked into an endpoint.
@@ -192,7 +240,8 @@ std::variant<std::string, ApiError> tenant_for(ApiRequest& q, const json_t* give
 Outcome create_webhook(ApiRequest& q) {
     const json_t* body = q.body.get();
     if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
-    if (auto e = reject_unknown_fields(body, {"url", "events", "tenant", "name", "description", "secret", "timeout", "enabled"}))
+    if (auto e = reject_unknown_fields(body, {"url", "events", "tenant", "name", "description", "secret", "timeout",
+                                              "enabled", "signing"}))
         return Outcome::error(*e);
     auto tenant = tenant_for(q, json_object_get(body, "tenant"));
     if (auto* e = std::get_if<ApiError>(&tenant)) return Outcome::error(*e);
@@ -205,12 +254,26 @@ Outcome create_webhook(ApiRequest& q) {
     auto secret = text_field(body, "secret", kMaxSecret, true, &err);
     if (err) return Outcome::error(*err);
     if (secret && secret->size() < 8) return Outcome::error(invalid_request("secret must be at least 8 bytes"));
-    e.secret = secret ? *secret : generate_endpoint_secret();
+    // The kind: as asked, else as a supplied secret says (a whsk_ key
+    // imported from another sender is Ed25519).
+    auto kind = signing_field(body, &err);
+    if (err) return Outcome::error(*err);
+    if (!kind) kind = secret ? signing_of(*secret) : Signing::hmac;
+    if (secret && signing_of(*secret) != *kind)
+        return Outcome::error(invalid_request(*kind == Signing::ed25519
+                                                  ? "secret: signing ed25519 takes a whsk_ secret key (or none)"
+                                                  : "secret: a whsk_ secret key signs with signing ed25519"));
+    if (secret && *kind == Signing::ed25519 && !endpoint_public_key(*secret))
+        return Outcome::error(invalid_request("secret: not an Ed25519 secret key (whsk_ and the base64 of 32 or 64 bytes)"));
+    if (auto unsupported = check_signing_supported(*kind)) return Outcome::error(*unsupported);
+    e.secret = secret ? *secret : generate_endpoint_secret(*kind);
     e.id = "wh_" + random_base62(20);
     e.created_at = e.updated_at = ngx_time();
 
     json_t* extra = json_object();
-    if (!secret) json_set_str(extra, "secret", e.secret);   // shown once; a supplied one is the caller's already
+    // A generated HMAC secret is shown once (a supplied one is the caller's
+    // already); an Ed25519 secret key never: the receiver needs public_key.
+    if (!secret && *kind == Signing::hmac) json_set_str(extra, "secret", e.secret);
     return save_endpoint(q, e, nullptr, 201, extra);
 }
 
@@ -235,14 +298,28 @@ Outcome get_webhook(ApiRequest& q) {
 Outcome update_webhook(ApiRequest& q) {
     const json_t* body = q.body.get();
     if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
-    if (auto e = reject_unknown_fields(body, {"url", "events", "name", "description", "timeout", "enabled"}))
+    if (auto e = reject_unknown_fields(body, {"url", "events", "name", "description", "timeout", "enabled", "signing"}))
         return Outcome::error(*e);
     auto e = visible_endpoint(q);
     if (!e) return Outcome::error(kNoWebhook);
     EndpointInfo before = *e;
     if (auto err = apply_fields(q, body, &*e, false)) return Outcome::error(*err);
+    std::optional<ApiError> err;
+    auto kind = signing_field(body, &err);
+    if (err) return Outcome::error(*err);
     e->updated_at = ngx_time();
-    return save_endpoint(q, *e, &before, 200, nullptr);
+    json_t* extra = json_object();
+    if (kind && *kind != signing_of(e->secret)) {   // another kind: a rotation into it
+        if (auto unsupported = check_signing_supported(*kind)) {
+            json_decref(extra);
+            return Outcome::error(*unsupported);
+        }
+        rotate_into(&*e, *kind, extra);
+    }
+    Outcome out = save_endpoint(q, *e, &before, 200, extra);
+    if (out.change && before.enabled != e->enabled && q.zone->delivery != nullptr)
+        out.change->on_durable = announce_enabled(*q.zone->delivery, *e);
+    return out;
 }
 
 Outcome delete_webhook(ApiRequest& q) {
@@ -255,13 +332,12 @@ Outcome rotate_webhook_secret(ApiRequest& q) {
     auto e = visible_endpoint(q);
     if (!e) return Outcome::error(kNoWebhook);
     EndpointInfo before = *e;
-    e->old_secret = e->secret;
-    e->old_secret_until = ngx_time() + kRotationOverlap;
-    e->secret = generate_endpoint_secret();
-    e->updated_at = ngx_time();
-    Json doc(json_object());   // the new secret, shown once
-    json_set_str(doc.get(), "secret", e->secret);
-    json_set_str(doc.get(), "previous_secret_expires_at", format_rfc3339(e->old_secret_until));
+    Signing kind = signing_of(e->secret);
+    Json doc(json_object());   // the new HMAC secret, shown once; or the new public key
+    rotate_into(&*e, kind, doc.get());
+    json_set_str(doc.get(), "signing", signing_name(kind));
+    if (auto pk = endpoint_public_key(e->secret)) json_set_str(doc.get(), "public_key", *pk);
+    if (auto pk = endpoint_public_key(e->old_secret)) json_set_str(doc.get(), "previous_public_key", *pk);
     return put_endpoint(q, *e, &before, 200, std::move(doc));
 }
 
@@ -356,6 +432,8 @@ Outcome publish_events(ApiRequest& q) {
     json_t* type = json_object_get(body, "type");
     if (!json_is_string(type) || !valid_event_type(json_sv(type)))
         return Outcome::error(invalid_request("type is required: lowercase letters, digits and . _ - :"));
+    if (reserved_event_type(json_sv(type)))
+        return Outcome::error(unprocessable("reserved_event_type", "type: the webhook.* types are the module's own (operational events)"));
     if (!event_type_known(json_sv(type)))
         return Outcome::error(unprocessable("unknown_event_type", "type \"" + std::string(json_sv(type)) + "\" is not in the event catalog"));
     auto tenant = tenant_for(q, json_object_get(body, "tenant"));
@@ -385,6 +463,16 @@ Outcome list_event_types(ApiRequest&) {
         if (t.description.empty()) json_object_set_new(o, "description", json_null());
         else json_set_str(o, "description", t.description);
         json_object_set_new(o, "timeout", t.timeout_ms ? json_integer(t.timeout_ms / 1000) : json_null());
+        json_object_set_new(o, "operational", json_false());
+        json_array_append_new(list, o);
+    }
+    // The module's own: subscribed to like any other (by name or webhook.*).
+    for (const OperationalType& t : kOperationalTypes) {
+        json_t* o = json_object();
+        json_set_str(o, "type", t.type);
+        json_set_str(o, "description", t.description);
+        json_object_set_new(o, "timeout", json_null());
+        json_object_set_new(o, "operational", json_true());
         json_array_append_new(list, o);
     }
     json_t* doc = json_object();

@@ -24,6 +24,8 @@ const std::vector<EventType>& event_types() { return delivery_main_conf(const_ca
 bool event_type_known(std::string_view f) {
     const auto& types = event_types();
     if (types.empty() || f == "*" || f == "webhook.test") return true;
+    for (const OperationalType& t : kOperationalTypes)
+        if (event_matches(f, t.type)) return true;
     for (const EventType& t : types)
         if (event_matches(f, t.type)) return true;
     return false;

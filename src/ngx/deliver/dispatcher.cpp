@@ -32,6 +32,7 @@
 #include "core/util/text.hpp"
 #include "ngx/common/shm.hpp"
 #include "ngx/deliver/deliver_store.hpp"
+#include "ngx/deliver/operational.hpp"
 #include "ngx/store/mutation_log.hpp"
 #include "ngx/store/fleet.hpp"
 
@@ -116,6 +117,17 @@ void wake(Dispatcher* d) {
 
 // --- the end of an attempt ---------------------------------------------------------
 
+// The operational events of a failed attempt: the endpoint's first failure
+// since a success, a delivery failed for good, an endpoint disabled now.
+void announce_failure(DeliveryConf& conf, const Attempt& a, const store::AttemptDone& m, const EndpointInfo& before) {
+    const Claim& cl = a.claim;
+    EndpointFacts e{before.id, before.tenant, before.url};
+    FailedAttempt f{cl.delivery_id, cl.event_id, cl.type, a.error, m.number, static_cast<int>(a.status)};
+    if (before.failing_since == 0) publish_endpoint_failing(conf, e, f);
+    if (m.outcome == store::AttemptOutcome::failed) publish_delivery_failed(conf, e, f);
+    if (!m.disable.empty() && before.enabled) publish_endpoint_disabled(conf, e, m.disable);
+}
+
 void record(Attempt* a) {
     DeliveryConf& conf = *a->d->conf;
     int64_t now = now_ms();
@@ -146,9 +158,15 @@ void record(Attempt* a) {
     if (!ok) m.attempt.error = a->error;
     m.attempt.response = a->excerpt;
 
+    // The endpoint as the outcome finds it, for the operational events the
+    // outcome causes (read before it is applied).
+    std::optional<EndpointInfo> before;
+    if (!ok) before = endpoint_by_id(conf.zone, a->claim.endpoint_id);
+
     // An outcome is written with the next batch and nobody waits for it: at
     // worst a crash repeats the attempt (at-least-once).
     log_submit(conf.zone, nullptr, Submission{m, nullptr, nullptr}, nullptr);
+    if (before) announce_failure(conf, *a, m, *before);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &a->log, 0, "webhook attempt %ui: status %i, outcome %i",
                    static_cast<ngx_uint_t>(m.number), static_cast<ngx_int_t>(a->status),
@@ -276,22 +294,27 @@ bool add_header(ngx_http_request_t* r, std::string_view name, std::string_view v
     return true;
 }
 
-bool add_signature_headers(Attempt* a) {
+// The signature headers, or why there are none (the attempt's error).
+const char* add_signature_headers(Attempt* a) {
     ngx_http_request_t* r = a->r;
     const SignConf& s = sign_conf();
     const Claim& cl = a->claim;
     int64_t ts = ngx_time();
     if (s.standard) {
-        std::vector<std::string> keys;
-        for (const std::string& secret : cl.secrets) keys.push_back(endpoint_key(secret));
-        return add_header(r, "webhook-id", cl.event_id) && add_header(r, "webhook-timestamp", std::to_string(ts)) &&
-               add_header(r, "webhook-signature", standard_signature(keys, cl.event_id, ts, cl.payload));
+        auto sig = endpoint_signature(cl.secrets, cl.event_id, ts, cl.payload);
+        if (!sig) return "signing_failed";
+        bool ok = add_header(r, "webhook-id", cl.event_id) && add_header(r, "webhook-timestamp", std::to_string(ts)) &&
+                  add_header(r, "webhook-signature", *sig);
+        return ok ? nullptr : "request_setup_failed";
     }
+    // A single-header HMAC has no Ed25519 form: such an endpoint needs
+    // webhook_sign standard (its registration is refused otherwise).
+    if (signing_of(cl.secrets.front()) != Signing::hmac) return "ed25519_needs_webhook_sign_standard";
     bool ok = add_header(r, s.header, body_signature(HashAlg::sha256, cl.secrets.front(), cl.payload, s.encoding, s.prefix));
     if (ok && !s.event_header.empty()) ok = add_header(r, s.event_header, cl.type);
     if (ok && !s.id_header.empty()) ok = add_header(r, s.id_header, cl.delivery_id);
     if (ok && !s.timestamp_header.empty()) ok = add_header(r, s.timestamp_header, std::to_string(ts));
-    return ok;
+    return ok ? nullptr : "request_setup_failed";
 }
 
 // Builds the socketless request and starts the subrequest. After the call `a`
@@ -355,10 +378,10 @@ void launch(Attempt* a) {
     auto* ps = static_cast<ngx_http_post_subrequest_t*>(ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
     bool ok = body && cl && r->request_body && ps &&
               ngx_list_init(&r->headers_in.headers, r->pool, 8, sizeof(ngx_table_elt_t)) == NGX_OK &&
-              add_header(r, "Content-Type", "application/json") && add_header(r, "User-Agent", "ngx_webhook/1.0") &&
-              add_signature_headers(a);
-    if (!ok) {
-        a->error = "request_setup_failed";
+              add_header(r, "Content-Type", "application/json") && add_header(r, "User-Agent", "ngx_webhook/1.0");
+    const char* unsigned_why = ok ? add_signature_headers(a) : "request_setup_failed";
+    if (unsigned_why != nullptr) {
+        a->error = unsigned_why;
         complete(a);
         return;
     }

@@ -196,6 +196,9 @@ char* webhook_event_type(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     EventType t{std::string(sv(value[1])), "", 0};
     if (!valid_event_type(t.type))
         return conf_error(cf, "webhook_event_type: invalid type \"%V\" (a-z 0-9 . _ - :)", &value[1]);
+    if (reserved_event_type(t.type))
+        return conf_error(cf, "webhook_event_type: \"%V\": the webhook.* types are the module's own (operational events)",
+                          &value[1]);
     for (auto& known : mcf->types)
         if (known.type == t.type) return conf_error(cf, "webhook_event_type: duplicate type \"%V\"", &value[1]);
     ngx_uint_t first = 2;
@@ -225,6 +228,9 @@ char* webhook_emit(ngx_conf_t* cf, ngx_command_t*, void* conf) {
         return static_cast<char*>(NGX_CONF_ERROR);
     Emit e{std::string(sv(value[1])), {}, nullptr, nullptr, nullptr, nullptr, conf_site(cf)};
     if (!valid_event_type(e.type)) return conf_error(cf, "webhook_emit: invalid event type \"%V\"", &value[1]);
+    if (reserved_event_type(e.type))
+        return conf_error(cf, "webhook_emit: \"%V\": the webhook.* types are the module's own (operational events)",
+                          &value[1]);
     if (char* rv = parse_params(cf, &e, kEmitParams, 2); rv != NGX_CONF_OK) return rv;
     lcf->emits->push_back(e);
     return NGX_CONF_OK;

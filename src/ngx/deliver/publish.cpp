@@ -1,5 +1,7 @@
 #include "ngx/deliver/publish.hpp"
 
+#include <algorithm>
+
 #include "core/deliver/events.hpp"
 #include "core/util/text.hpp"
 #include "ngx/deliver/deliver_store.hpp"
@@ -38,6 +40,8 @@ std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishReque
     std::vector<std::string> targets;
     if (!req.only_endpoint.empty()) targets.emplace_back(req.only_endpoint);
     else targets = matching_endpoints(zone, req.tenant, req.type);
+    if (!req.except_endpoint.empty())
+        targets.erase(std::remove(targets.begin(), targets.end(), req.except_endpoint), targets.end());
     std::vector<std::string> ids = random_ids("dlv_", 20, targets.size());
     event.deliveries.reserve(targets.size());
     for (size_t i = 0; i < targets.size(); i++) event.deliveries.push_back({std::move(ids[i]), std::move(targets[i])});

@@ -20,6 +20,7 @@ struct PublishRequest {
     std::string_view data_json;         // JSON text
     std::string_view idempotency_key;   // empty: none
     std::string_view only_endpoint;     // non-empty: to this endpoint only (a test)
+    std::string_view except_endpoint;   // non-empty: never to this one (the subject of an operational event)
 };
 
 struct Published {

@@ -144,3 +144,20 @@ TEST(RandomIds, PrefixedBase62OfTheLengthAllDistinct) {
     EXPECT_EQ(chars.size(), 62u);   // 20 000 draws use the whole alphabet
     EXPECT_EQ(random_ids("", 3, 2).size(), 2u);
 }
+
+TEST(Events, OperationalTypesAreReservedAndOptIn) {
+    for (const OperationalType& t : kOperationalTypes) {
+        EXPECT_TRUE(valid_event_type(t.type)) << t.type;
+        EXPECT_TRUE(reserved_event_type(t.type)) << t.type;
+        EXPECT_FALSE(t.description.empty()) << t.type;
+        EXPECT_FALSE(event_matches("*", t.type)) << "\"*\" must not subscribe to " << t.type;
+        EXPECT_TRUE(event_matches("webhook.*", t.type));
+        EXPECT_TRUE(event_matches(t.type, t.type));
+    }
+    EXPECT_TRUE(reserved_event_type("webhook.test"));
+    EXPECT_FALSE(reserved_event_type("webhooks.created"));
+    EXPECT_FALSE(reserved_event_type("room.webhook.x"));
+    EXPECT_TRUE(event_matches("*", "webhooks.created"));
+    EXPECT_FALSE(any_filter_matches("*\nroom.*", "webhook.delivery.failed"));
+    EXPECT_TRUE(any_filter_matches("*\nwebhook.delivery.failed", "webhook.delivery.failed"));
+}

@@ -7,6 +7,7 @@
 
 #include "core/deliver/signing.hpp"
 #include "core/util/encoding.hpp"
+#include "core/util/ed25519.hpp"
 #include "core/util/hmac.hpp"
 
 using namespace webhook;
@@ -99,4 +100,44 @@ TEST(BodySignature, Base64AndOtherAlgorithms) {
               "v1=Ee01WmF+mBNOhCASp5RMz1nBAlbLGCNXvX46QgE/8Hw3b4wUz1zBkj2iC1HWQlay+4678QCqZ6YTJvYf6oERvA==");
     EXPECT_EQ(body_signature(HashAlg::sha256, "key", "", Encoding::hex, ""),
               "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0");
+}
+
+// ---- Ed25519 endpoints (v1a) ---------------------------------------------------------
+
+TEST(Signing, KindFollowsTheSecret) {
+    EXPECT_EQ(signing_of(kStdSecret), Signing::hmac);
+    EXPECT_EQ(signing_of("raw secret bytes"), Signing::hmac);
+    std::string sk = generate_endpoint_secret(Signing::ed25519);
+    EXPECT_EQ(sk.substr(0, 5), "whsk_");
+    EXPECT_EQ(signing_of(sk), Signing::ed25519);
+    EXPECT_EQ(signing_from_name("ed25519"), Signing::ed25519);
+    EXPECT_EQ(signing_from_name("hmac"), Signing::hmac);
+    EXPECT_FALSE(signing_from_name("ED25519"));
+    EXPECT_EQ(signing_name(Signing::ed25519), "ed25519");
+    auto pk = endpoint_public_key(sk);
+    ASSERT_TRUE(pk);
+    EXPECT_EQ(pk->substr(0, 5), "whpk_");
+    EXPECT_FALSE(endpoint_public_key(kStdSecret));
+    EXPECT_FALSE(endpoint_public_key("whsk_notakey"));
+}
+
+TEST(Signing, EndpointSignatureMixesV1AndV1a) {
+    std::string sk = generate_endpoint_secret(Signing::ed25519);
+    auto key = Ed25519Key::from_public(*endpoint_public_key(sk));
+    ASSERT_TRUE(key);
+    auto sig = endpoint_signature({sk, kStdSecret}, kStdId, kStdTimestamp, kStdBody);
+    ASSERT_TRUE(sig);
+    size_t space = sig->find(' ');
+    ASSERT_NE(space, std::string::npos);
+    EXPECT_EQ(sig->substr(space + 1), kStdSignature);   // the HMAC entry as before
+    std::string v1a = sig->substr(0, space);
+    ASSERT_EQ(v1a.substr(0, 4), "v1a,");
+    auto raw = base64_decode(v1a.substr(4));
+    ASSERT_TRUE(raw);
+    ASSERT_EQ(raw->size(), 64u);
+    std::string msg = kStdId + "." + std::to_string(kStdTimestamp) + "." + kStdBody;
+    EXPECT_TRUE(key->verify(msg, reinterpret_cast<const unsigned char*>(raw->data()), raw->size()));
+    EXPECT_FALSE(key->verify(msg + " ", reinterpret_cast<const unsigned char*>(raw->data()), raw->size()));
+    EXPECT_EQ(endpoint_signature({kStdSecret}, kStdId, kStdTimestamp, kStdBody), kStdSignature);
+    EXPECT_FALSE(endpoint_signature({"whsk_AAAA"}, kStdId, kStdTimestamp, kStdBody));   // not a key: no signature
 }

@@ -411,17 +411,23 @@
   function eventPicker(catalog, current) {
     const known = new Set(catalog.map((t) => t.type));
     const chosen = new Set(current);
+    const declared = catalog.filter((t) => !t.operational);
+    const operational = catalog.filter((t) => t.operational);
+    const box = (t) => check(t.type, { name: 'event', value: t.type, checked: chosen.has(t.type) }, t.description || '');
     const boxes = [check('All events (*)', { name: 'event', value: '*', checked: chosen.has('*') },
-                         'Every event type, present and future.')];
-    for (const t of catalog)
-      boxes.push(check(t.type, { name: 'event', value: t.type, checked: chosen.has(t.type) }, t.description || ''));
+                         'Every event type, present and future (but not the operational events below).')];
+    for (const t of declared) boxes.push(box(t));
     const other = h('input', { type: 'text', name: 'other-events', autocomplete: 'off',
       value: current.filter((f) => f !== '*' && !known.has(f)).join(' ') });
     const fieldset = h('fieldset', { id: 'event-picker' }, h('legend', {}, 'Events'),
-      catalog.length === 0
+      declared.length === 0
         ? h('p', { class: 'hint' }, 'No event catalog is declared (webhook_event_type): type the events below.')
         : null,
       boxes,
+      operational.length === 0 ? null : h('fieldset', { id: 'operational-picker' },
+        h('legend', {}, 'Operational events'),
+        h('p', { class: 'hint' }, 'Sent by the module about this tenant\'s other endpoints (never about this one).'),
+        operational.map(box)),
       field('Other filters', other, 'Separated by spaces or commas: exact types, or a prefix such as room.*'));
     fieldset.chosenEvents = () => {
       const picked = [...fieldset.querySelectorAll('input[name="event"]:checked')].map((i) => i.value);
