@@ -197,7 +197,7 @@ sub _npm_verdicts($script, $key_field, $key, $headers, $names, @requests) {
     croak 't/npm/node_modules is missing: run `npm ci` in t/npm (make integration does)' unless -d "$dir/node_modules";
     my @items = map {
         my $r = $_;
-        { $key_field => $key, body_b64 => encode_base64($r->{body}, ''),
+        +{ $key_field => $key, body_b64 => encode_base64($r->{body}, q{}),
           headers => { map { $_ => $r->{headers}{$_} } grep { $_ =~ $headers } keys %{ $r->{headers} } } }
     } @requests;
     my $tmp = File::Temp->new(TEMPLATE => 'whverifyXXXXXX', TMPDIR => 1);
