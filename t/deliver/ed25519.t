@@ -174,7 +174,7 @@ $ng->log_lacks(substr($sk, 5, 20), 'the imported secret key is not logged');
 my $hs = delivery_nginx(admin => $ADMIN, sign => 'webhook_sign hmac header=X-Signature prefix=sha256= encoding=hex;');
 $hs->start;
 $res = api($hs, 'POST', '/webhooks', { url => $recv->url('/x'), events => ['*'], signing => 'ed25519' }, key => $ADMIN);
-is($res->{status}, 422, 'webhook_sign hmac: signing ed25519 is refused (422)');
+is($res->{status}, 400, 'webhook_sign hmac: signing ed25519 is refused (400)');
 like($res->{json}{error}{message} // '', qr/signing: ed25519 needs webhook_sign standard/, '… naming the directive');
 $hs->log_is_clean('hmac instance: error log has no [alert]/[emerg]/[crit]');
 

@@ -118,8 +118,7 @@ std::optional<Signing> signing_field(const json_t* body, std::optional<ApiError>
 // form of a single-header HMAC (webhook_sign hmac).
 std::optional<ApiError> check_signing_supported(Signing kind) {
     if (kind == Signing::ed25519 && !sign_conf().standard)
-        return ApiError{422, "invalid_request",
-                        "signing: ed25519 needs webhook_sign standard (this server signs with webhook_sign hmac)"};
+        return invalid_request("signing: ed25519 needs webhook_sign standard (this server signs with webhook_sign hmac)");
     return std::nullopt;
 }
 
