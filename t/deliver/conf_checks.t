@@ -8,7 +8,8 @@ use Test::More;
 use WebhookTest qw(:all);
 use ConfTest qw(refused warned accepted);
 
-my $GOOD = 'location /_webhook { internal; proxy_pass $webhook_url; }';
+my $SNI = 'proxy_ssl_server_name on; proxy_ssl_name $webhook_server_name;';
+my $GOOD = "location /_webhook { internal; proxy_pass \$webhook_url; $SNI }";
 
 sub conf($locations, %o) {
     my $delivery = $o{delivery} // 'webhook_delivery location=/_webhook;';
@@ -59,7 +60,7 @@ warned('a return inside if at the level of the delivery location\'s server',
        . 'sends it; move that "return" into the server\'s locations for clients, or location=/_webhook into a server '
        . 'of its own');
 accepted('a return inside if in the delivery location (a guard)',
-         conf('location /_webhook { internal; if ($webhook_url = "") { return 404; } proxy_pass $webhook_url; }'));
+         conf('location /_webhook { internal; if ($webhook_url = "") { return 404; } proxy_pass $webhook_url; ' . $SNI . ' }'));
 
 # Not internal: a client reaching the location gets an error, nothing goes out.
 {
@@ -71,6 +72,12 @@ accepted('a return inside if in the delivery location (a guard)',
     is(http_post($ng->url('/_webhook'), '{}')->{status}, 500, 'not internal: a client request gets 500 (empty $webhook_url)');
     $ng->stop;
 }
+# $webhook_url holds the checked address: without proxy_ssl_name, no SNI.
+warned('no proxy_ssl_name $webhook_server_name', conf('location /_webhook { internal; proxy_pass $webhook_url; }'),
+       'webhook_delivery',
+       'webhook_delivery: no directive uses $webhook_server_name, so https:// endpoints get no SNI and proxy_ssl_verify '
+       . 'would check the address, not the name; add "proxy_ssl_server_name on; proxy_ssl_name $webhook_server_name;" '
+       . 'to location "/_webhook"');
 warned('no resolver', conf($GOOD, resolver => ''), 'webhook_delivery',
        'webhook_delivery: no "resolver" applies to location "/_webhook": attempts to endpoints given by host name will '
        . 'fail with no_resolver; add "resolver ADDRESS;" (e.g. to the http block)');

@@ -426,7 +426,7 @@ bool variable_used(ngx_conf_t* cf, std::string_view name) {
 // attempts on (proxy_pass $webhook_url); it should be internal and have a
 // resolver. Which content handler it has is NGINX's private matter, so
 // proxy_pass is recognised by a handler being set and $webhook_url being used.
-ngx_int_t check_delivery_location(ngx_conf_t* cf, const DeliveryConf* dc, bool url_used) {
+ngx_int_t check_delivery_location(ngx_conf_t* cf, const DeliveryConf* dc, bool url_used, bool server_name_used) {
     const ngx_http_core_loc_conf_t* clcf = dc->location_clcf;
     if (clcf->handler == nullptr) {
         site_error(cf, dc->site,
@@ -444,6 +444,14 @@ ngx_int_t check_delivery_location(ngx_conf_t* cf, const DeliveryConf* dc, bool u
         site_log(NGX_LOG_WARN, cf->log, 0, dc->site,
                  "webhook_delivery: location \"%V\", which serves location=%V, is not internal: clients can request "
                  "it (they get an error, nothing is sent); add \"internal;\" to it", &clcf->name, &dc->location);
+    // $webhook_url holds the checked address, not the name: without
+    // proxy_ssl_name the TLS handshake has no SNI and proxy_ssl_verify checks
+    // the address.
+    if (!server_name_used)
+        site_log(NGX_LOG_WARN, cf->log, 0, dc->site,
+                 "webhook_delivery: no directive uses $webhook_server_name, so https:// endpoints get no SNI and "
+                 "proxy_ssl_verify would check the address, not the name; add \"proxy_ssl_server_name on; "
+                 "proxy_ssl_name $webhook_server_name;\" to location \"%V\"", &clcf->name);
     if (clcf->resolver == nullptr || clcf->resolver->connections.nelts == 0)
         site_log(NGX_LOG_WARN, cf->log, 0, dc->site,
                  "webhook_delivery: no \"resolver\" applies to location \"%V\": attempts to endpoints given by host "
@@ -461,7 +469,8 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
                        &dc->location);
             return NGX_ERROR;
         }
-        if (check_delivery_location(cf, dc, variable_used(cf, "webhook_url")) != NGX_OK) return NGX_ERROR;
+        if (check_delivery_location(cf, dc, variable_used(cf, "webhook_url"), variable_used(cf, "webhook_server_name")) != NGX_OK)
+            return NGX_ERROR;
     }
     auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
     auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));
