@@ -1,6 +1,7 @@
 #include "core/deliver/url_policy.hpp"
 
 #include <arpa/inet.h>
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 #include <utility>
@@ -34,10 +35,38 @@ std::string Url::host_header() const {
     return h;
 }
 
+namespace {
+
+// The address in a form no configuration writes: every IPv4 octet in three
+// digits, every IPv6 group in four hex digits (NGINX parses both as the same
+// address). A variable proxy_pass looks its host up among the upstream{}
+// names first, and `proxy_pass https://ADDR:PORT` anywhere makes one: an
+// attempt would use that upstream's peer, resuming a TLS session (with the
+// client certificate of another endpoint or location) kept there. Written
+// so, each attempt gets a peer of its own.
+std::string unmatched_form(std::string_view ip, bool ipv6) {
+    char text[64];
+    if (ip.size() >= sizeof text) return std::string(ip);
+    std::memcpy(text, ip.data(), ip.size());
+    text[ip.size()] = '\0';
+    unsigned char a[16];
+    char out[48];
+    if (!ipv6) {
+        if (inet_pton(AF_INET, text, a) != 1) return std::string(ip);
+        std::snprintf(out, sizeof out, "%03u.%03u.%03u.%03u", a[0], a[1], a[2], a[3]);
+        return out;
+    }
+    if (inet_pton(AF_INET6, text, a) != 1) return "[" + std::string(ip) + "]";
+    std::snprintf(out, sizeof out, "[%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x]", a[0], a[1],
+                  a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+    return out;
+}
+
+}  // namespace
+
 std::string Url::with_address(std::string_view ip, bool ipv6) const {
     std::string out = https ? "https://" : "http://";
-    if (ipv6) out.append("[").append(ip).append("]");
-    else out.append(ip);
+    out += unmatched_form(ip, ipv6);
     out += ":" + std::to_string(port);
     out += path;
     return out;

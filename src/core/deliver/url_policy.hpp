@@ -29,7 +29,8 @@ struct Url {
 
     // host[:port] as the Host header carries it (brackets for IPv6)
     std::string host_header() const;
-    // The URL with the host replaced by a checked address.
+    // The URL with the host replaced by a checked address, written so that
+    // no upstream{} name matches it (see url_policy.cpp).
     std::string with_address(std::string_view ip_text, bool ipv6) const;
 };
 

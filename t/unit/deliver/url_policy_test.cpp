@@ -330,11 +330,12 @@ TEST(Url, HostHeader) {
 
 TEST(Url, WithAddress) {
     Url u = url_ok("https://hooks.example.com/x?y=1");
-    EXPECT_EQ(u.with_address("93.184.216.34", false), "https://93.184.216.34:443/x?y=1");
-    EXPECT_EQ(u.with_address("2606:4700::1111", true), "https://[2606:4700::1111]:443/x?y=1");
-    EXPECT_EQ(url_ok("http://example.com:8080", true).with_address("10.0.0.1", false), "http://10.0.0.1:8080/");
-    EXPECT_EQ(url_ok("http://example.com", true).with_address("10.0.0.1", false), "http://10.0.0.1:80/");
-    EXPECT_EQ(url_ok("https://[::1]:8443/p").with_address("::1", true), "https://[::1]:8443/p");
+    // Padded: no upstream{} name (proxy_pass https://93.184.216.34 makes one) matches it.
+    EXPECT_EQ(u.with_address("93.184.216.34", false), "https://093.184.216.034:443/x?y=1");
+    EXPECT_EQ(u.with_address("2606:4700::1111", true), "https://[2606:4700:0000:0000:0000:0000:0000:1111]:443/x?y=1");
+    EXPECT_EQ(url_ok("http://example.com:8080", true).with_address("10.0.0.1", false), "http://010.000.000.001:8080/");
+    EXPECT_EQ(url_ok("http://example.com", true).with_address("10.0.0.1", false), "http://010.000.000.001:80/");
+    EXPECT_EQ(url_ok("https://[::1]:8443/p").with_address("::1", true), "https://[0000:0000:0000:0000:0000:0000:0000:0001]:8443/p");
 }
 
 // ---- parse_ip -----------------------------------------------------------------------
