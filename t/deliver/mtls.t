@@ -357,7 +357,7 @@ for my $case (['rogue', qr/^FAILED:/], ['selfsigned', qr/^FAILED:self[- ]signed 
 # one: attempts then share its peers, whose TLS session NGINX keeps for the
 # next connection. A resumed session carries the client certificate of the
 # attempt that made it: proxy_ssl_session_reuse off (examples/mtls.conf)
-# keeps each endpoint's identity its own. Left on, a TODO below.
+# keeps each endpoint's identity its own.
 # Three rounds of acme, globex and the endpoint with no certificate, one
 # delivery at a time (so that each attempt finds the session the one before
 # left, whichever worker makes it): the deliveries, the subjects acme's and
@@ -398,11 +398,7 @@ identities_kept('shared', 'another proxy_pass to the same address', sub { $map_e
 # Without that other upstream, each attempt has peers of its own, and no
 # session outlives it.
 identities_kept('own', 'TLS sessions reused, no other upstream of that address', sub { $map_edit->(); $reuse->() });
-identities_kept('reused', 'TLS sessions reused and another proxy_pass to the same address',
-    sub { $map_edit->(); $static->(); $reuse->() },
-    'NGINX uses the upstream that a static proxy_pass to the same address:port made, with its peer\'s cached TLS '
-    . 'session: without proxy_ssl_session_reuse off, an attempt resumes the session of an earlier attempt to that '
-    . 'address, and the receiver sees that attempt\'s client certificate');
+# Left on, with that other upstream: a TODO, run last (below).
 
 # --- (a) one fixed certificate for every endpoint ---------------------------------------------
 
@@ -449,6 +445,25 @@ $ng->reload;
     }
     diag("without proxy_ssl_name: $d->{status}, error " . ($d->{error} // 'none'));
 }
+
+# --- TLS sessions reused, and another upstream of the receiver's address ----------------------
+
+# NGINX keeps the TLS session on that upstream's peer until the worker exits,
+# and does not free it then: under SANITIZE=1 LeakSanitizer reports the
+# SSL_SESSION (allocated in SSL_read by libssl, no frame of the module). This
+# last case runs with leak detection off; any other sanitizer report still
+# fails the test.
+if ($ENV{WEBHOOK_SANITIZER_PRELOAD}) {
+    $ng->stop;
+    $ng->set_env(ASAN_OPTIONS => join ':', 'log_path=' . $ng->sanitizer_dir . '/asan', 'detect_leaks=0',
+                                           'malloc_context_size=20');
+    $ng->start;
+}
+identities_kept('reused', 'TLS sessions reused and another proxy_pass to the same address',
+    sub { $map_edit->(); $static->(); $reuse->() },
+    'NGINX uses the upstream that a static proxy_pass to the same address:port made, with its peer\'s cached TLS '
+    . 'session: without proxy_ssl_session_reuse off, an attempt resumes the session of an earlier attempt to that '
+    . 'address, and the receiver sees that attempt\'s client certificate');
 
 # NGINX 1.22 logs a receiver's TLS 1.3 certificate_required alert at [crit]
 # (later NGINX at info: nginx/nginx#1258): that line only.
