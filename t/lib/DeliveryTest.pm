@@ -37,7 +37,7 @@ use KeysTest ();
 
 our @EXPORT_OK = qw(delivery_conf delivery_nginx create_webhook publish deliveries deliveries_of delivery_for
                     delivery_detail wait_delivery settled_delivery delivery_counts all_deliveries raise_limit
-                    library_verify ed25519_verify standard_verify make_ca make_cert);
+                    library_verify ed25519_verify standard_verify make_ca make_cert make_client_cert);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 # The http{} block of a delivering nginx: KeysTest::api_conf (the zone, the
@@ -273,6 +273,30 @@ sub make_cert($dir, $ca, $name, $host) {
               '-CAcreateserial', '-out', "$dir/$name.crt", '-days', '2', '-extfile', "$dir/$name.ext") == 0
         or croak "openssl: cannot sign $name";
     return ("$dir/$name.crt", "$dir/$name.key");
+}
+
+# A client certificate (extendedKeyUsage clientAuth) with subject
+# /O=ngx_webhook test/CN=$cn, signed by the CA $ca, or self-signed when $ca is
+# undef: $dir/$name.crt / $name.key, and $dir/$name.pem holding both (as
+# proxy_ssl_certificate and proxy_ssl_certificate_key can share one file).
+sub make_client_cert($dir, $ca, $name, $cn) {
+    my @ec = ('-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes');
+    my @subj = ('-subj', "/O=ngx_webhook test/CN=$cn");
+    my @ext = ('basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth');
+    if (defined $ca) {
+        WebhookTest::write_file("$dir/$name.ext", join '', map { "$_\n" } @ext);
+        run_quiet('openssl', 'req', @ec, '-keyout', "$dir/$name.key", '-out', "$dir/$name.csr", @subj) == 0
+            or croak "openssl: cannot make the request for $name";
+        run_quiet('openssl', 'x509', '-req', '-in', "$dir/$name.csr", '-CA', "$dir/$ca.crt", '-CAkey', "$dir/$ca.key",
+                  '-CAcreateserial', '-out', "$dir/$name.crt", '-days', '2', '-extfile', "$dir/$name.ext") == 0
+            or croak "openssl: cannot sign $name";
+    } else {
+        run_quiet('openssl', 'req', '-x509', @ec, '-keyout', "$dir/$name.key", '-out', "$dir/$name.crt", '-days', '2',
+                  @subj, map { ('-addext', $_) } @ext) == 0
+            or croak "openssl: cannot make the self-signed $name";
+    }
+    WebhookTest::write_file("$dir/$name.pem", WebhookTest::read_file("$dir/$name.crt") . WebhookTest::read_file("$dir/$name.key"));
+    return "$dir/$name.pem";
 }
 
 # ==============================================================================
