@@ -13,35 +13,29 @@ namespace {
 
 const char* kExample = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";   // the specification's
 
-std::optional<std::string> tp(std::string_view v) {
+using Parser = std::optional<std::string> (*)(std::string_view, const char**);
+
+// What the parser keeps; a refusal has a reason.
+std::optional<std::string> kept(Parser parse, std::string_view v) {
     const char* why = nullptr;
-    auto out = parse_traceparent(v, &why);
+    auto out = parse(v, &why);
     if (!out) {
         EXPECT_NE(why, nullptr) << v;
     }
     return out;
 }
 
-std::string tp_why(std::string_view v) {
+// Why the parser refuses v (which it must).
+std::string refused(Parser parse, std::string_view v) {
     const char* why = nullptr;
-    EXPECT_FALSE(parse_traceparent(v, &why).has_value()) << v;
+    EXPECT_FALSE(parse(v, &why).has_value()) << v;
     return why ? why : "";
 }
 
-std::optional<std::string> ts(std::string_view v) {
-    const char* why = nullptr;
-    auto out = parse_tracestate(v, &why);
-    if (!out) {
-        EXPECT_NE(why, nullptr) << v;
-    }
-    return out;
-}
-
-std::string ts_why(std::string_view v) {
-    const char* why = nullptr;
-    EXPECT_FALSE(parse_tracestate(v, &why).has_value()) << v;
-    return why ? why : "";
-}
+std::optional<std::string> tp(std::string_view v) { return kept(parse_traceparent, v); }
+std::string tp_why(std::string_view v) { return refused(parse_traceparent, v); }
+std::optional<std::string> ts(std::string_view v) { return kept(parse_tracestate, v); }
+std::string ts_why(std::string_view v) { return refused(parse_tracestate, v); }
 
 }  // namespace
 
