@@ -42,6 +42,10 @@ void verify(const std::string& name, const std::string& ctl, const std::string& 
 }
 
 void verify_seeds() {
+    // W3C Trace Context headers in the signature and id lines (the target
+    // checks parse_traceparent / parse_tracestate on them too).
+    verify("trace_context", "0700", "1731705121", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+           "1731705121", "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE,,a@b=c d", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "{}");
     // TEST-VECTORS.md: Standard Webhooks / Svix.
     const std::string std_body = R"({"event_type":"ping","data":{"success":true}})";
     verify("standard_vector", "07000", "1731705121", "v1,rAvfW3dJ/X/qxhsaXPOyyCGmRKsaKWcsNccKXlIktD0=", "1731705121",
@@ -207,6 +211,10 @@ void mutation_seeds() {
     m("endpoint_del", store::EndpointDel{"wh_9ZxY"});
     m("endpoint_status", store::EndpointStatus{"wh_9ZxY", "timeout", 1731705121000, 1731700000000});
     m("event_put", ev);
+    store::EventPut traced = ev;
+    traced.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    traced.tracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+    m("event_put_traced", traced);
     m("event_del", store::EventDel{"evt_1", ev.idempotency});
     m("attempt_done", done);
     m("delivery_replay", store::DeliveryReplay{"dlv_1", 1731705121000});

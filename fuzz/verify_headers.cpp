@@ -24,15 +24,21 @@
 //    each sender builds them (and as our own outbound signer, standard_signature
 //    / body_signature, builds them) parse "ok" and the HMAC of
 //    signed_prefix + body matches.
+//  - The signature and id lines read as W3C trace context headers
+//    (core/deliver/trace_context): what is kept is in the form it is kept in
+//    (reading it again gives it back), fits a header, and stays within the
+//    limits; what is refused has a reason.
 #include <cstdint>
 #include <string>
 
 #include "core/deliver/events.hpp"
 #include "core/deliver/retry.hpp"
 #include "core/deliver/signing.hpp"
+#include "core/deliver/trace_context.hpp"
 #include "core/deliver/url_policy.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/hmac.hpp"
+#include "core/util/text.hpp"
 #include "core/verify/signature.hpp"
 #include "fuzz_util.hpp"
 
@@ -134,6 +140,25 @@ void check_sender(const SchemeConfig& cfg, std::string_view secret, std::string_
                "a correct %s signature does not match: %s", std::string(scheme_name(cfg.scheme)).c_str(), sig.c_str());
 }
 
+void check_trace_context(std::string_view v) {
+    const char* why = nullptr;
+    if (auto tp = parse_traceparent(v, &why)) {
+        FUZZ_CHECK(tp->size() == kTraceparentSize && traceparent_kept_form(*tp) && header_safe(*tp),
+                   "a traceparent kept in another form");
+    } else {
+        FUZZ_CHECK(why != nullptr, "a traceparent refused without a reason");
+    }
+    why = nullptr;
+    if (auto ts = parse_tracestate(v, &why)) {
+        FUZZ_CHECK(ts->size() <= kMaxTracestate && header_safe(*ts), "a tracestate kept past its limits");
+        const char* again = nullptr;
+        auto twice = parse_tracestate(*ts, &again);
+        FUZZ_CHECK(twice && *twice == *ts, "a kept tracestate reads back otherwise");
+    } else {
+        FUZZ_CHECK(why != nullptr, "a tracestate refused without a reason");
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -172,5 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void) endpoint_key(secret);
 
     check_sender(cfg, secret, hv.id.value_or(""), now, body);
+    check_trace_context(fuzz::field(f, 2));
+    check_trace_context(fuzz::field(f, 4));
     return 0;
 }

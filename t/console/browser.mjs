@@ -370,6 +370,7 @@ await flow('last error, delivery detail, replay', async () => {
   check(rows.every((r) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/.test(r[1])), 'detail: each attempt\'s time', JSON.stringify(rows));
   const payload = JSON.parse(await text('#payload'));
   eq([payload.type, payload.data], ['webhook.test', { webhook_id: flakyId }], 'detail: the payload');
+  check(!(await page.$('#delivery-trace')), 'detail: no trace line for an event without trace context');
   await shot('delivery-detail-failed');
   await tap('#replay-delivery');
   await noticeSays('Replay queued');
@@ -380,10 +381,20 @@ await flow('last error, delivery detail, replay', async () => {
   await shot('delivery-detail-replayed');
 });
 
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+let tracedEvent;
+
 await flow('delivery log pagination', async () => {
   for (let i = 0; i < 12; i++) {
-    const r = await api('POST', 'events', { type: 'room.on_air', data: { n: i } });
+    // The first with the publisher's trace context (shown in its detail).
+    const r = i > 0 ? await api('POST', 'events', { type: 'room.on_air', data: { n: i } })
+      : await fetch(API + 'events', {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json', traceparent: TRACEPARENT },
+        body: JSON.stringify({ type: 'room.on_air', data: { n: i } }),
+      });
     if (r.status !== 202) throw new Error('POST /events: ' + r.status);
+    if (i === 0) tracedEvent = (await r.json()).id;
   }
   await until(async () => (await deliveries(okId, '?status=succeeded&limit=100')).length === 13, '13 succeeded deliveries');
   const page1 = (await deliveries(okId, '?status=succeeded&limit=10')).map((d) => d.id);
@@ -403,6 +414,12 @@ await flow('delivery log pagination', async () => {
   await tap('#newer-deliveries');
   await waitText('#delivery-page', 'Page 1');
   eq(await ids(), page1, 'back to page 1');
+  const traced = (await deliveries(okId, '?status=succeeded&limit=100')).find((d) => d.event_id === tracedEvent);
+  await go('#/deliveries/' + encodeURIComponent(traced.id));
+  await heading('Delivery ' + traced.id);
+  await waitText('#delivery-trace', TRACEPARENT);
+  await go('#/endpoints/' + okId);
+  await page.waitForSelector('#delivery-status');
 });
 
 await flow('rotate secret', async () => {

@@ -5,7 +5,9 @@
 # webhook-id = the event id; the delivery log read from A, B and C is the
 # same: the same delivery ids, each `succeeded` after one attempt; and the
 # store's change log shows each attempt made by the node that published the
-# event (its event.put and its attempt.done committed by the same node).
+# event (its event.put and its attempt.done committed by the same node). An
+# event published with a traceparent shows it in the delivery log of every
+# node (its event.put in the store carries it).
 use v5.36;
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -139,6 +141,25 @@ is(scalar @done, 2 * $EVENTS, 2 * $EVENTS . ' attempt.done changes in the store 
 my @foreign = grep { my ($d, $node) = @$_; !defined $event_of{$d} || ($put_by{ $event_of{$d} } // '') ne $node } @done;
 is(scalar @foreign, 0, 'every attempt was made (and recorded) by the node that published its event')
     or diag(join "\n", map { "@$_ (event " . ($event_of{ $_->[0] } // '?') . ')' } @foreign[0 .. ($#foreign < 4 ? $#foreign : 4)]);
+
+# --- the publisher's trace context, fleet-wide -----------------------------------------------
+# Published on B with a traceparent and a tracestate: the event.put in the
+# store carries them, and A and C, which applied it from the store, show them
+# in the delivery log.
+
+{
+    my ($tp, $ts) = ('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'rojo=00f067aa0ba902b7');
+    my $res = api($B, 'POST', '/events', { type => 'fleet.traced', data => {} }, key => $ADMIN,
+                  headers => { traceparent => $tp, tracestate => $ts });
+    is($res->{status}, 202, 'a traced event published on B');
+    my $id = ($res->{json} // {})->{id} // '';
+    for my $ng ($A, $C) {
+        my $d = wait_delivery($ng, $ADMIN, $wh[0], $id, status => 'succeeded') // {};
+        is_deeply([$d->{traceparent}, $d->{tracestate}], [$tp, $ts], "node $name{$ng} shows the event's trace context");
+    }
+    is($pg->psql("select record::json->>'traceparent' from webhook_changes where zone = 'wh' and record::json->>'id' = '$id'"),
+       $tp, 'the event.put in the store carries the traceparent');
+}
 
 $_->log_is_clean("node $name{$_}: no [alert]/[emerg]/[crit]") for @nodes;
 done_testing;

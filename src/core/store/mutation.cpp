@@ -6,6 +6,7 @@
 #include <new>
 #include <type_traits>
 
+#include "core/deliver/trace_context.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/json.hpp"
 #include "core/util/rfc3339.hpp"
@@ -140,7 +141,7 @@ std::string encode_attempt_done(const AttemptDone& m) {
 std::string encode_event_put(const EventPut& m) {
     std::string out;
     size_t size = 200 + m.id.size() + m.tenant.size() + m.type.size() + m.payload.size() + m.idempotency.size() +
-                  m.node.size();
+                  m.node.size() + m.traceparent.size() + m.tracestate.size();
     for (const DeliveryTarget& d : m.deliveries) size += 32 + d.id.size() + d.endpoint.size();
     out.reserve(size);
     out += "{\"op\":";
@@ -172,6 +173,14 @@ std::string encode_event_put(const EventPut& m) {
     if (!m.node.empty()) {
         out += ",\"node\":";
         put_string(out, m.node);
+    }
+    if (!m.traceparent.empty()) {
+        out += ",\"traceparent\":";
+        put_string(out, m.traceparent);
+    }
+    if (!m.tracestate.empty()) {
+        out += ",\"tracestate\":";
+        put_string(out, m.tracestate);
     }
     out.push_back('}');
     return out;
@@ -247,6 +256,8 @@ void write(json_t* o, const EventPut& m) {
     set(o, "deliveries", list.release());
     if (m.restore) set(o, "restore", checked(json_true()));
     if (!m.node.empty()) json_set_str(o, "node", m.node);
+    if (!m.traceparent.empty()) json_set_str(o, "traceparent", m.traceparent);
+    if (!m.tracestate.empty()) json_set_str(o, "tracestate", m.tracestate);
 }
 
 void write(json_t* o, const EventDel& m) {
@@ -496,7 +507,16 @@ bool read(const Fields& f, EventPut& m) {
     }
     m.restore = false;
     if (f.get("restore") != nullptr && !f.boolean("restore", m.restore)) return false;
-    return f.opt_str("node", m.node);
+    if (!f.opt_str("node", m.node)) return false;
+    // The trace context goes into request headers: held to the form the
+    // publish path keeps (a record written by an older module has none).
+    if (!f.opt_str("traceparent", m.traceparent) || !f.opt_str("tracestate", m.tracestate)) return false;
+    if (!m.traceparent.empty() && !traceparent_kept_form(m.traceparent))
+        return f.fail("traceparent", "must be a W3C traceparent of version 00 (55 characters)");
+    const char* why = nullptr;
+    auto state = m.tracestate.empty() ? std::optional<std::string>("") : parse_tracestate(m.tracestate, &why);
+    if (!state || *state != m.tracestate) return f.fail("tracestate", "must be a W3C tracestate of at most 512 bytes");
+    return true;
 }
 
 bool read(const Fields& f, EventDel& m) { return f.id("id", m.id) && f.opt_str("idempotency", m.idempotency); }

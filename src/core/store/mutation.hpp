@@ -100,6 +100,11 @@ struct EventPut {
     // A snapshot's event. The mode of the apply says as much; the flag is
     // written for readers that go by it (an older module, after a rollback).
     bool restore = false;
+    // The publisher's W3C trace context, sent with every attempt: a
+    // traceparent in version 00's form (55 characters) or empty, and a
+    // tracestate (at most 512 bytes; empty without a traceparent). Written
+    // only when there is one; a record without them has none.
+    std::string traceparent, tracestate;
 };
 
 // Takes back an event whose record could not be made durable.

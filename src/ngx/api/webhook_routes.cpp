@@ -64,6 +64,8 @@ json_t* delivery_json(const DeliveryInfo& d, bool detail) {
     if (detail) {
         Json payload = json_parse(d.payload, nullptr);
         json_object_set_new(o, "payload", payload ? payload.release() : json_stringn(d.payload.data(), d.payload.size()));
+        json_opt_str(o, "traceparent", d.traceparent);
+        json_opt_str(o, "tracestate", d.tracestate);
         json_object_set_new(o, "attempt_log", store::attempt_log_numbered(d.history, d.attempts).release());
     }
     return o;
@@ -450,7 +452,10 @@ Outcome publish_events(ApiRequest& q) {
         // An earlier publish with this key: its answer is the answer.
         if (auto first = published_before(q.zone, std::get<std::string>(tenant), key)) return published_answer(*first);
     }
-    return published(q.zone, publish(*dc, PublishRequest{std::get<std::string>(tenant), json_sv(type), data_json, key, ""}),
+    TraceContext trace = request_trace_context(q.r, true);
+    return published(q.zone,
+                     publish(*dc, PublishRequest{std::get<std::string>(tenant), json_sv(type), data_json, key, "",
+                                                 trace.traceparent, trace.tracestate}),
                      std::get<std::string>(tenant), std::string(key));
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/deliver/events.hpp"
+#include "core/deliver/trace_context.hpp"
 #include "core/util/text.hpp"
 #include "ngx/common/shm.hpp"
 #include "ngx/status/counters.hpp"
@@ -78,6 +79,9 @@ struct EventRec {
     ngx_str_node_t node;                 // id
     ngx_queue_t deliveries;              // DeliveryRec::event_link
     ngx_str_t tenant, type, payload;
+    ngx_str_t tracestate;                // only with a traceparent
+    char traceparent[kTraceparentSize];  // version 00's form, when traced (inline: it
+    bool traced;                         // fits in the slab slot the record takes anyway)
     int64_t created_at;
     ngx_uint_t refs;
     TenantRec* owner;                    // its tenant's backlog counts it (tenant records stay)
@@ -201,6 +205,7 @@ void event_release(Zone* zone, EventRec* e) {
     shm_free(zone->shpool, &e->tenant);
     shm_free(zone->shpool, &e->type);
     shm_free(zone->shpool, &e->payload);
+    shm_free(zone->shpool, &e->tracestate);
     ngx_slab_free_locked(zone->shpool, e);
 }
 
@@ -389,6 +394,11 @@ StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode)
     DeliverShared* sh = zone->sh->deliver;
     bool live = mode == store::Mode::live;
     if (m.id.empty() || m.tenant.empty() || event_locked(sh, m.id) != nullptr) return StateResult::invalid;
+    // The trace context as the record's decoder and the publish path make
+    // it: bounded before it is counted or copied.
+    if ((!m.traceparent.empty() && m.traceparent.size() != kTraceparentSize) || m.tracestate.size() > kMaxTracestate)
+        return StateResult::invalid;
+    std::string_view tracestate = m.traceparent.empty() ? std::string_view() : std::string_view(m.tracestate);
     if (!m.idempotency.empty()) {
         IdemRec* prior = idempotency_locked(sh, m.idempotency);
         if (prior != nullptr && prior->expires > m.created_at_ms && live) return StateResult::duplicate;
@@ -399,7 +409,7 @@ StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode)
     if (t == nullptr) return StateResult::zone_full;
     int64_t targets = 0;
     int64_t bytes = slab_bytes(sizeof(EventRec) + m.id.size()) + slab_bytes(m.tenant.size()) +
-                    slab_bytes(m.type.size()) + slab_bytes(m.payload.size()) +
+                    slab_bytes(m.type.size()) + slab_bytes(m.payload.size()) + slab_bytes(tracestate.size()) +
                     (m.idempotency.empty() ? 0 : slab_bytes(sizeof(IdemRec) + m.idempotency.size()) + slab_bytes(m.id.size()));
     for (const store::DeliveryTarget& target : m.deliveries) {
         if (endpoint_locked(sh, target.endpoint) == nullptr) continue;
@@ -430,7 +440,7 @@ StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode)
     std::vector<DeliveryRec*> made;
     made.reserve(m.deliveries.size());   // no allocation (and no throw) once the slab is being used
     bool full = !shm_dup(zone->shpool, m.tenant, &ev->tenant) || !shm_dup(zone->shpool, m.type, &ev->type) ||
-                !shm_dup(zone->shpool, m.payload, &ev->payload);
+                !shm_dup(zone->shpool, m.payload, &ev->payload) || !shm_dup(zone->shpool, tracestate, &ev->tracestate);
     for (const store::DeliveryTarget& target : m.deliveries) {
         if (full) break;
         EndpointRec* ep = endpoint_locked(sh, target.endpoint);
@@ -451,11 +461,14 @@ StateResult apply_locked(Zone* zone, const store::EventPut& m, store::Mode mode)
         shm_free(zone->shpool, &ev->tenant);
         shm_free(zone->shpool, &ev->type);
         shm_free(zone->shpool, &ev->payload);
+        shm_free(zone->shpool, &ev->tracestate);
         ngx_slab_free_locked(zone->shpool, ev);
         tenant_release(zone, t);
         return StateResult::zone_full;
     }
 
+    ev->traced = !m.traceparent.empty();
+    if (ev->traced) std::memcpy(ev->traceparent, m.traceparent.data(), kTraceparentSize);
     ev->created_at = m.created_at_ms;
     ev->refs = made.size() + 1;   // +1 while we link the deliveries
     ev->owner = t;
@@ -684,6 +697,10 @@ namespace {
 
 // --- copies for the API -------------------------------------------------------------
 
+std::string traceparent_of(const EventRec* ev) {
+    return ev->traced ? std::string(ev->traceparent, kTraceparentSize) : std::string();
+}
+
 EndpointInfo endpoint_info(const EndpointRec* ep) {
     EndpointInfo e;
     e.id = std::string(sv(ep->node.str));
@@ -724,6 +741,8 @@ DeliveryInfo delivery_info(const DeliveryRec* d, bool detail) {
     if (detail) {
         i.payload = std::string(sv(d->event->payload));
         i.history = std::string(sv(d->history));
+        i.traceparent = traceparent_of(d->event);
+        i.tracestate = std::string(sv(d->event->tracestate));
     }
     return i;
 }
@@ -766,6 +785,8 @@ void deliver_capture_locked(Zone* zone, std::vector<store::Mutation>& out) {
         m.type = std::string(sv(ev->type));
         m.payload = std::string(sv(ev->payload));
         m.created_at_ms = ev->created_at;
+        m.traceparent = traceparent_of(ev);
+        m.tracestate = std::string(sv(ev->tracestate));
         m.restore = true;
         out.emplace_back(std::move(m));
     });
@@ -956,6 +977,8 @@ std::vector<Claim> claim_due(Zone* zone, int64_t now_ms, const DispatchLimits& l
             c.type = std::string(sv(d->event->type));
             c.url = std::string(sv(ep->url));
             c.payload = std::string(sv(d->event->payload));
+            c.traceparent = traceparent_of(d->event);
+            c.tracestate = std::string(sv(d->event->tracestate));
             c.secrets.emplace_back(sv(ep->secret));
             if (ep->old_secret.len > 0 && ep->old_secret_until > now_ms / 1000) c.secrets.emplace_back(sv(ep->old_secret));
             else if (ep->old_secret.len > 0) shm_free(zone->shpool, &ep->old_secret);   // its overlap is over

@@ -84,6 +84,7 @@ struct DeliveryInfo {
     int last_status = 0, last_time_ms = 0;
     int64_t created_at = 0, next_attempt_at = 0;   // ms
     std::string payload, history;                  // detail only
+    std::string traceparent, tracestate;           // detail only: the event's trace context
 };
 
 // *cursor_found is false when `after` names no delivery of the list.
@@ -102,6 +103,7 @@ std::optional<IdempotentAnswer> idempotent_answer(Zone* zone, std::string_view t
 
 struct Claim {
     std::string delivery_id, event_id, endpoint_id, tenant, type, url, payload;
+    std::string traceparent, tracestate;   // the event's trace context (empty: none)
     std::vector<std::string> secrets;   // current, then the previous one during a rotation
     uint32_t attempts = 0;              // made before this one
     int64_t timeout_ms = 10000;

@@ -317,6 +317,15 @@ const char* add_signature_headers(Attempt* a) {
     return ok ? nullptr : "request_setup_failed";
 }
 
+// The publisher's trace context, on every attempt as it was published (the
+// module records no span of its own: docs/delivery.md#trace-context).
+bool add_trace_headers(Attempt* a) {
+    const Claim& cl = a->claim;
+    if (cl.traceparent.empty()) return true;
+    return add_header(a->r, "traceparent", cl.traceparent) &&
+           (cl.tracestate.empty() || add_header(a->r, "tracestate", cl.tracestate));
+}
+
 // Builds the socketless request and starts the subrequest. After the call `a`
 // may already be gone (an attempt can finish synchronously).
 void launch(Attempt* a) {
@@ -378,7 +387,8 @@ void launch(Attempt* a) {
     auto* ps = static_cast<ngx_http_post_subrequest_t*>(ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
     bool ok = body && cl && r->request_body && ps &&
               ngx_list_init(&r->headers_in.headers, r->pool, 8, sizeof(ngx_table_elt_t)) == NGX_OK &&
-              add_header(r, "Content-Type", "application/json") && add_header(r, "User-Agent", "ngx_webhook/1.0");
+              add_header(r, "Content-Type", "application/json") && add_header(r, "User-Agent", "ngx_webhook/1.0") &&
+              add_trace_headers(a);
     const char* unsigned_why = ok ? add_signature_headers(a) : "request_setup_failed";
     if (unsigned_why != nullptr) {
         a->error = unsigned_why;
@@ -589,6 +599,7 @@ ngx_int_t attempt_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, 
         [](const Attempt& a) -> const std::string& { return a.attempt_text; },       // attempt
         [](const Attempt& a) -> const std::string& { return a.host_header; },        // host
         [](const Attempt& a) -> const std::string& { return a.url.host; },           // server_name
+        [](const Attempt& a) -> const std::string& { return a.claim.traceparent; },  // traceparent
     };
     Attempt* a = attempt_of(r);
     if (a == nullptr || which >= sizeof(kFields) / sizeof(kFields[0])) {

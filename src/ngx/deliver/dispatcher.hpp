@@ -13,7 +13,7 @@ void dispatcher_exit_process(DeliveryConf& conf);
 void dispatcher_wake(DeliveryConf& conf);
 
 // $webhook_url, $webhook_id, … of an attempt's subrequest.
-enum class AttemptVariable { url, id, event, endpoint_id, attempt, host, server_name };
+enum class AttemptVariable { url, id, event, endpoint_id, attempt, host, server_name, traceparent };
 ngx_int_t attempt_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t which);
 // An attempt's response body: an excerpt is kept, nothing goes on. Sets
 // *handled for an attempt's subrequest.

@@ -246,7 +246,9 @@ std::string emit_data(ngx_http_request_t* r, const Emit& e) {
     return quoted;
 }
 
-void emit_one(ngx_http_request_t* r, const Emit& e) {
+// `trace`: the request's trace context, read (and a bad header logged) by
+// the first event that is published.
+void emit_one(ngx_http_request_t* r, const Emit& e, std::optional<TraceContext>& trace) {
     if (e.cond != nullptr) {
         ngx_str_t c = complex_value(r, e.cond);
         if (c.len == 0 || (c.len == 1 && c.data[0] == '0')) return;
@@ -271,7 +273,8 @@ void emit_one(ngx_http_request_t* r, const Emit& e) {
         return;
     }
     std::string data = emit_data(r, e);
-    auto result = publish(*dc, PublishRequest{tenant_sv, e.type, data, "", ""});
+    if (!trace) trace = request_trace_context(r, true);
+    auto result = publish(*dc, PublishRequest{tenant_sv, e.type, data, "", "", trace->traceparent, trace->tracestate});
     if (auto* err = std::get_if<ApiError>(&result)) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "webhook_emit \"%s\": not published: %d %s: %s",
                       e.type.c_str(), err->status, err->code.c_str(), err->message.c_str());
@@ -297,11 +300,30 @@ ngx_int_t emit_handler(ngx_http_request_t* r) {
     if (lcf->emits == nullptr || r != r->main) return NGX_DECLINED;
     ngx_uint_t status = r->headers_out.status;
     if (status < 200 || status > 299) return NGX_DECLINED;
-    for (const Emit& e : *lcf->emits) emit_one(r, e);
+    std::optional<TraceContext> trace;
+    for (const Emit& e : *lcf->emits) emit_one(r, e, trace);
     return NGX_DECLINED;
 }
 
 // --- variables ------------------------------------------------------------------
+
+// $webhook_traceparent: in an attempt (the delivery location), the
+// traceparent it sends; in any other request, the request's own
+// traceparent as a publish from it keeps it (POST /events, webhook_emit),
+// empty when it has none or an invalid one.
+ngx_int_t traceparent_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) {
+    ngx_int_t rc = attempt_variable(r, v, static_cast<uintptr_t>(AttemptVariable::traceparent));
+    if (rc != NGX_OK || !v->not_found) return rc;   // an attempt's
+    TraceContext trace = request_trace_context(r, false);
+    ngx_str_t value = pool_copy(r->pool, trace.traceparent);
+    if (value.data == nullptr) return NGX_ERROR;
+    v->data = value.data;
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = trace.traceparent.empty();
+    return NGX_OK;
+}
 
 ngx_http_variable_t variables[] = {
     {ngx_string("webhook_url"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::url),
@@ -318,6 +340,7 @@ ngx_http_variable_t variables[] = {
      NGX_HTTP_VAR_NOCACHEABLE, 0},
     {ngx_string("webhook_server_name"), nullptr, callback<attempt_variable>, static_cast<uintptr_t>(AttemptVariable::server_name),
      NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("webhook_traceparent"), nullptr, callback<traceparent_variable>, 0, NGX_HTTP_VAR_NOCACHEABLE, 0},
     ngx_http_null_variable,
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/deliver/events.hpp"
+#include "core/deliver/trace_context.hpp"
 #include "core/util/text.hpp"
 #include "ngx/deliver/deliver_store.hpp"
 #include "ngx/deliver/dispatcher.hpp"
@@ -22,6 +23,59 @@ std::function<void()> release_when_durable(Zone* zone, std::string event_id) {
 }
 
 }  // namespace
+
+TraceContext request_trace_context(ngx_http_request_t* r, bool log) {
+    TraceContext tc;
+    const ngx_table_elt_t* parent = nullptr;
+    size_t parents = 0, state_bytes = 0;
+    bool has_state = false;
+    std::string state;   // the tracestate fields joined with "," (RFC 9110), up to the limit
+    for_each_header(&r->headers_in.headers, [&](ngx_table_elt_t* h) {
+        std::string_view key = sv(h->key);
+        if (ascii_iequals(key, "traceparent")) {
+            parents++;
+            parent = h;
+        } else if (ascii_iequals(key, "tracestate")) {
+            size_t add = (has_state ? 1 : 0) + h->value.len;
+            if (state_bytes + add <= kMaxTracestate) {
+                if (has_state) state.push_back(',');
+                state.append(sv(h->value));
+            }
+            has_state = true;
+            state_bytes += add;
+        }
+        return true;
+    });
+    if (parents == 0) return tc;   // a tracestate alone means nothing (W3C)
+    if (parents > 1) {   // which one would be a guess: W3C restarts the trace
+        if (log)
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "webhook: traceparent ignored (the header is sent %uz times): the event has no trace "
+                          "context", parents);
+        return tc;
+    }
+    const char* why = nullptr;
+    if (auto kept = parse_traceparent(sv(parent->value), &why)) tc.traceparent = std::move(*kept);
+    if (tc.traceparent.empty()) {
+        if (log)
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "webhook: traceparent ignored (%s; %uz bytes): the event has no trace context", why,
+                          parent->value.len);
+        return tc;
+    }
+    if (!has_state) return tc;
+    std::optional<std::string> kept;
+    if (state_bytes > kMaxTracestate) why = "longer than 512 bytes";
+    else kept = parse_tracestate(state, &why);
+    if (kept) {
+        tc.tracestate = std::move(*kept);
+        return tc;
+    }
+    if (log)
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "webhook: tracestate dropped (%s; %uz bytes): the event keeps its traceparent", why, state_bytes);
+    return tc;
+}
 
 std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishRequest& req) {
     Zone* zone = conf.zone;
@@ -47,6 +101,10 @@ std::variant<Published, ApiError> publish(DeliveryConf& conf, const PublishReque
     for (size_t i = 0; i < targets.size(); i++) event.deliveries.push_back({std::move(ids[i]), std::move(targets[i])});
 
     event.node = fleet_node(zone);
+    if (!req.traceparent.empty()) {
+        event.traceparent = std::string(req.traceparent);
+        event.tracestate = std::string(req.tracestate);
+    }
 
     Published p;
     p.event_id = event.id;

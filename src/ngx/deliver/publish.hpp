@@ -21,7 +21,21 @@ struct PublishRequest {
     std::string_view idempotency_key;   // empty: none
     std::string_view only_endpoint;     // non-empty: to this endpoint only (a test)
     std::string_view except_endpoint;   // non-empty: never to this one (the subject of an operational event)
+    // The publisher's trace context, as request_trace_context gives it
+    // (empty: none; a tracestate goes only with a traceparent).
+    std::string_view traceparent = {}, tracestate = {};
 };
+
+// A request's W3C trace context (its traceparent and tracestate headers) in
+// the form an event keeps it (core/deliver/trace_context): empty strings
+// when it has none. An invalid traceparent is ignored (a participant
+// restarts the trace, it does not refuse the request), and so is the
+// tracestate with it; an invalid tracestate is dropped alone. With `log`,
+// either is said at info, with the reason and the size, never the value.
+struct TraceContext {
+    std::string traceparent, tracestate;
+};
+TraceContext request_trace_context(ngx_http_request_t* r, bool log);
 
 struct Published {
     std::string event_id;

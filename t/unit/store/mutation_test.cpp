@@ -40,7 +40,7 @@ std::vector<std::pair<std::string, std::string>> targets(const std::vector<Deliv
 }
 auto fields(const EventPut& m) {
     return std::make_tuple(m.id, m.tenant, m.type, m.payload, m.created_at_ms, m.idempotency, targets(m.deliveries),
-                           m.node, m.restore);
+                           m.node, m.restore, m.traceparent, m.tracestate);
 }
 auto fields(const EventDel& m) { return std::tie(m.id, m.idempotency); }
 auto fields(const AttemptRecord& a) {
@@ -119,6 +119,8 @@ EventPut event_put() {
     m.idempotency = idempotency_slot("acme", "order-17");
     m.deliveries = {{"dlv_1", "wh_9ZxY"}, {"dlv_2", "wh_other"}};
     m.node = "edge-1";
+    m.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    m.tracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
     return m;
 }
 
@@ -388,11 +390,13 @@ TEST(Mutation, WireTextOfEveryOp) {
         {EndpointStatus{"wh_9ZxY", "timeout", 1731705121000, 1731700000000},
          R"({"op":"endpoint.status","id":"wh_9ZxY","last_error":"timeout","last_error_at":1731705121000,"failing_since":1731700000000})"},
         {event_put(),
-         R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{\"type\":\"room.on_air\",\"data\":{}}","created_at_ms":1731705121123,"idempotency":"acme\u001Forder-17","deliveries":[{"id":"dlv_1","endpoint":"wh_9ZxY"},{"id":"dlv_2","endpoint":"wh_other"}],"node":"edge-1"})"},
-        {EventPut{"evt_2", "acme", "t", "", 5, "", {}, "", false},
+         R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{\"type\":\"room.on_air\",\"data\":{}}","created_at_ms":1731705121123,"idempotency":"acme\u001Forder-17","deliveries":[{"id":"dlv_1","endpoint":"wh_9ZxY"},{"id":"dlv_2","endpoint":"wh_other"}],"node":"edge-1","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","tracestate":"congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"})"},
+        {EventPut{"evt_2", "acme", "t", "", 5, "", {}, "", false, "", ""},
          R"({"op":"event.put","id":"evt_2","tenant":"acme","type":"t","payload":"","created_at_ms":5,"deliveries":[]})"},
-        {EventPut{"evt_3", "acme", "t", "", 5, "", {}, "edge-1", true},
+        {EventPut{"evt_3", "acme", "t", "", 5, "", {}, "edge-1", true, "", ""},
          R"({"op":"event.put","id":"evt_3","tenant":"acme","type":"t","payload":"","created_at_ms":5,"deliveries":[],"restore":true,"node":"edge-1"})"},
+        {EventPut{"evt_4", "acme", "t", "", 5, "", {}, "", true, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", ""},
+         R"({"op":"event.put","id":"evt_4","tenant":"acme","type":"t","payload":"","created_at_ms":5,"deliveries":[],"restore":true,"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})"},
         {EventDel{"evt_1", idempotency_slot("acme", "k")},
          R"({"op":"event.del","id":"evt_1","idempotency":"acme\u001Fk"})"},
         {EventDel{"evt_1", ""}, R"({"op":"event.del","id":"evt_1"})"},
@@ -536,6 +540,47 @@ TEST(Mutation, SnapshotEventsCarryRestore) {
               R"(event.put: "restore" must be true or false)");
 }
 
+// The publisher's trace context: written only when there is one, read back
+// as written, absent from an older module's records, and held to the form
+// the publish path keeps (it goes into every attempt's request headers).
+TEST(Mutation, EventTraceContext) {
+    const char* older =
+        R"({"op":"event.put","id":"evt_1","tenant":"acme","type":"room.on_air","payload":"{}","created_at_ms":1731705121000,"deliveries":[{"id":"dlv_1","endpoint":"wh_9ZxY"}],"node":"edge-1"})";
+    std::string err;
+    auto m = decode(older, &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_TRUE(std::get<EventPut>(*m).traceparent.empty());
+    EXPECT_TRUE(std::get<EventPut>(*m).tracestate.empty());
+    EXPECT_EQ(encode(*m), older);
+
+    EventPut ev = event_put();
+    expect_round_trip(ev);
+    ev.tracestate.clear();
+    expect_round_trip(ev);
+    EXPECT_EQ(encode(ev).find("tracestate"), std::string::npos);
+    ev.traceparent.clear();
+    EXPECT_EQ(encode(ev).find("trace"), std::string::npos);
+
+    const std::pair<const char*, const char*> bad[] = {
+        {"traceparent", "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01"},
+        {"traceparent", "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+        {"traceparent", " 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+        {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nX: 1"},
+        {"traceparent", "00-00000000000000000000000000000000-b7ad6b7169203331-01"},
+        {"tracestate", "congo=t61rcWkgMzE\r\nX-Injected: 1"},
+        {"tracestate", "a=1, b=2"},
+        {"tracestate", "a=1,a=2"},
+    };
+    for (const auto& [key, value] : bad) {
+        std::string text = with(event_put(), key, json_string(value));
+        err = decode_error(text);
+        EXPECT_EQ(err.rfind(std::string("event.put: \"") + key + "\" must be a W3C ", 0), 0u) << err;
+    }
+    EXPECT_EQ(decode_error(with(event_put(), "tracestate", json_string(("k=" + std::string(256, 'v') + ",l=" +
+                                                                         std::string(256, 'v')).c_str()))),
+              R"(event.put: "tracestate" must be a W3C tracestate of at most 512 bytes)");
+}
+
 TEST(Mutation, EventPutNeedsItsTimeInMilliseconds) {
     // No fallback to another field: a record says what it means or is refused.
     EXPECT_EQ(decode_error(R"({"op":"event.put","id":"e","tenant":"t","type":"x","payload":"","created_at":1731705121,"deliveries":[]})"),
@@ -583,7 +628,8 @@ TEST(MutationDecode, EveryWrittenMemberIsRequired) {
     // Each member the encoder always writes: taken out, or given a value of
     // another kind, the record is refused, naming the op and the member.
     const std::vector<std::string> optional = {"max_keys", "max_webhooks", "max_pending", "expect_revision",
-                                               "idempotency", "disable",         "node"};
+                                               "idempotency", "disable",         "node",        "traceparent",
+                                               "tracestate"};
     for (const Mutation& m : samples()) {
         Json o = json_parse(encode(m), nullptr);
         const char* key;
@@ -983,6 +1029,8 @@ TEST(AttemptText, EventRecordIsWhatTheTreeDumps) {
             for (size_t i = 0; i < n; i++) m.deliveries.push_back({"dlv_" + std::to_string(i) + s, "wh_" + s});
             m.restore = n == 1;
             m.node = n == 0 ? "" : s + "n";
+            m.traceparent = n == 0 ? "" : s + "p";
+            m.tracestate = n == 3 ? s + "s" : "";
             EXPECT_EQ(encode(m), encode_tree(m));
         }
     }

@@ -649,7 +649,8 @@
           : d.response_status + (d.response_time_ms === null ? '' : ' in ' + d.response_time_ms + ' ms')),
         h('dt', {}, 'Last error'), h('dd', {}, d.error || 'none'),
         h('dt', {}, 'Created'), h('dd', {}, when(d.created_at)),
-        h('dt', {}, 'Next attempt'), h('dd', {}, when(d.next_attempt_at))),
+        h('dt', {}, 'Next attempt'), h('dd', {}, when(d.next_attempt_at)),
+        ...(d.traceparent ? [h('dt', {}, 'Trace'), h('dd', { class: 'mono', id: 'delivery-trace' }, d.traceparent)] : [])),
       h('div', { class: 'actions' }, replay, refreshButton),
       h('h3', {}, 'Attempts'),
       attempts.length === 0 ? h('p', { class: 'muted' }, 'No attempt yet.')
