@@ -382,7 +382,12 @@ Outcome test_webhook(ApiRequest& q) {
     std::string data = "{\"webhook_id\":";
     json_quote(data, e->id);
     data += "}";
-    return published(q.zone, publish(*dc, PublishRequest{e->tenant, "webhook.test", data, "", e->id}));
+    PublishRequest req;
+    req.tenant = e->tenant;
+    req.type = "webhook.test";
+    req.data_json = data;
+    req.only_endpoint = e->id;
+    return published(q.zone, publish(*dc, req));
 }
 
 Outcome list_deliveries(ApiRequest& q) {
@@ -453,10 +458,14 @@ Outcome publish_events(ApiRequest& q) {
         if (auto first = published_before(q.zone, std::get<std::string>(tenant), key)) return published_answer(*first);
     }
     TraceContext trace = request_trace_context(q.r, true);
-    return published(q.zone,
-                     publish(*dc, PublishRequest{std::get<std::string>(tenant), json_sv(type), data_json, key, "",
-                                                 trace.traceparent, trace.tracestate}),
-                     std::get<std::string>(tenant), std::string(key));
+    PublishRequest req;
+    req.tenant = std::get<std::string>(tenant);
+    req.type = json_sv(type);
+    req.data_json = data_json;
+    req.idempotency_key = key;
+    req.traceparent = trace.traceparent;
+    req.tracestate = trace.tracestate;
+    return published(q.zone, publish(*dc, req), std::get<std::string>(tenant), std::string(key));
 }
 
 Outcome list_event_types(ApiRequest&) {

@@ -274,7 +274,13 @@ void emit_one(ngx_http_request_t* r, const Emit& e, std::optional<TraceContext>&
     }
     std::string data = emit_data(r, e);
     if (!trace) trace = request_trace_context(r, true);
-    auto result = publish(*dc, PublishRequest{tenant_sv, e.type, data, "", "", trace->traceparent, trace->tracestate});
+    PublishRequest req;
+    req.tenant = tenant_sv;
+    req.type = e.type;
+    req.data_json = data;
+    req.traceparent = trace->traceparent;
+    req.tracestate = trace->tracestate;
+    auto result = publish(*dc, req);
     if (auto* err = std::get_if<ApiError>(&result)) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "webhook_emit \"%s\": not published: %d %s: %s",
                       e.type.c_str(), err->status, err->code.c_str(), err->message.c_str());

@@ -15,6 +15,7 @@
 
 namespace webhook::ngx {
 
+// Filled by name (its members grow: positional braces would shift them).
 struct PublishRequest {
     std::string_view tenant, type;
     std::string_view data_json;         // JSON text
