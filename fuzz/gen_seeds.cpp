@@ -220,6 +220,9 @@ void mutation_seeds() {
     m("delivery_replay", store::DeliveryReplay{"dlv_1", 1731705121000});
     m("delivery_unreplay", store::DeliveryUnreplay{"dlv_1", store::DeliveryStatus::succeeded});
     m("delivery_restore", restore);
+    m("delivery_recover", store::DeliveryRecover{"wh_9ZxY", 1731705000000, 1731705121000, 1731705121500, "edge-1", 2,
+                                                 {"dlv_1", "dlv_2"}});
+    m("delivery_unrecover", store::DeliveryUnrecover{"wh_9ZxY", 2, {"dlv_1", "dlv_2"}});
     m("idempotency_restore", store::IdempotencyRestore{ev.idempotency, "evt_1", 2, 1731791521000});
     m("snapshot", store::SnapshotHeader{});
 }

@@ -296,6 +296,28 @@ void write(json_t* o, const DeliveryUnreplay& m) {
     json_set_str(o, "status", delivery_status_name(m.status));
 }
 
+void write_ids(json_t* o, const std::vector<std::string>& ids) {
+    Json list(checked(json_array()));
+    for (const std::string& id : ids) append(list.get(), string_value(id));
+    set(o, "deliveries", list.release());
+}
+
+void write(json_t* o, const DeliveryRecover& m) {
+    json_set_str(o, "endpoint", m.endpoint);
+    set_int(o, "since_ms", m.since_ms);
+    set_int(o, "until_ms", m.until_ms);
+    set_int(o, "at", m.at_ms);
+    if (!m.node.empty()) json_set_str(o, "node", m.node);
+    set_int(o, "tag", m.tag);
+    write_ids(o, m.deliveries);
+}
+
+void write(json_t* o, const DeliveryUnrecover& m) {
+    json_set_str(o, "endpoint", m.endpoint);
+    set_int(o, "tag", m.tag);
+    write_ids(o, m.deliveries);
+}
+
 void write(json_t* o, const DeliveryRestore& m) {
     json_set_str(o, "id", m.id);
     json_set_str(o, "event", m.event);
@@ -393,7 +415,7 @@ public:
     // does not fit is refused rather than cut.
     template <class T>
     bool narrow(const char* key, T& out) const {
-        int64_t v;
+        int64_t v = 0;   // set by i64() when it returns true (GCC cannot always tell)
         if (!i64(key, v)) return false;
         return fit(key, v, out);
     }
@@ -564,6 +586,31 @@ bool read(const Fields& f, DeliveryUnreplay& m) {
     if (!s) return f.fail("status", "must be \"pending\", \"succeeded\" or \"failed\"");
     m.status = *s;
     return true;
+}
+
+// A list of delivery ids, each non-empty.
+bool read_ids(const Fields& f, std::vector<std::string>& out) {
+    const json_t* list = f.get("deliveries");
+    if (!json_is_array(list)) return f.fail("deliveries", "must be an array of delivery ids");
+    out.clear();
+    out.reserve(json_array_size(list));
+    size_t i;
+    const json_t* item;
+    json_array_foreach(list, i, item) {
+        if (!json_is_string(item) || json_string_length(item) == 0)
+            return f.fail(("deliveries[" + std::to_string(i) + "]").c_str(), "must be a non-empty string");
+        out.emplace_back(json_sv(item));
+    }
+    return true;
+}
+
+bool read(const Fields& f, DeliveryRecover& m) {
+    return f.id("endpoint", m.endpoint) && f.i64("since_ms", m.since_ms) && f.i64("until_ms", m.until_ms) &&
+           f.i64("at", m.at_ms) && f.opt_str("node", m.node) && f.narrow("tag", m.tag) && read_ids(f, m.deliveries);
+}
+
+bool read(const Fields& f, DeliveryUnrecover& m) {
+    return f.id("endpoint", m.endpoint) && f.narrow("tag", m.tag) && read_ids(f, m.deliveries);
 }
 
 bool read(const Fields& f, DeliveryRestore& m) {

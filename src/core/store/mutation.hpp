@@ -165,6 +165,32 @@ struct DeliveryUnreplay {
     DeliveryStatus status = DeliveryStatus::failed;   // what it was before
 };
 
+// Puts failed deliveries of one endpoint back in the queue (POST
+// /webhooks/{id}/recover), as one change: the deliveries chosen when the
+// request was read are listed (oldest first), so that the journal at start
+// and every node of a fleet re-queue the same ones, whatever else their
+// zone holds; a listed delivery that is not failed where the record is
+// applied (replayed, succeeded or deleted since) is left as it is. The
+// window asked for is kept for the people reading the journal.
+struct DeliveryRecover {
+    static constexpr std::string_view op = "delivery.recover";
+    std::string endpoint;
+    int64_t since_ms = 0, until_ms = 0;   // the window: since <= created_at < until
+    int64_t at_ms = 0;
+    std::string node;                     // as DeliveryReplay::node
+    uint32_t tag = 0;                     // marks the deliveries it re-queued, for its undo
+    std::vector<std::string> deliveries;
+};
+
+// Takes back a recover whose record could not be made durable: the
+// deliveries it re-queued (its tag) and no attempt took yet are failed again.
+struct DeliveryUnrecover {
+    static constexpr std::string_view op = "delivery.unrecover";
+    std::string endpoint;
+    uint32_t tag = 0;
+    std::vector<std::string> deliveries;
+};
+
 // Snapshot only: a delivery with its progress.
 struct DeliveryRestore {
     static constexpr std::string_view op = "delivery.restore";
@@ -194,7 +220,7 @@ struct SnapshotHeader {
 
 using Mutation = std::variant<SnapshotHeader, KeyPut, KeyDel, LimitsPut, EndpointPut, EndpointDel, EndpointStatus,
                               EventPut, EventDel, AttemptDone, DeliveryReplay, DeliveryUnreplay, DeliveryRestore,
-                              IdempotencyRestore, DeliveryAdopt, ReplaySeen>;
+                              IdempotencyRestore, DeliveryAdopt, ReplaySeen, DeliveryRecover, DeliveryUnrecover>;
 
 std::string_view op_name(const Mutation& m);
 

@@ -41,8 +41,11 @@ std::string format_rfc3339(int64_t t) {
     return buf;
 }
 
-std::optional<int64_t> parse_rfc3339(std::string_view s) {
-    // YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
+namespace {
+
+// YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM) → Unix seconds, and the fraction's
+// milliseconds into *ms.
+std::optional<int64_t> parse(std::string_view s, int* ms) {
     if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
         return std::nullopt;
     std::string_view Y = s.substr(0, 4), M = s.substr(5, 2), D = s.substr(8, 2), h = s.substr(11, 2),
@@ -61,6 +64,7 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
         size_t start = pos;
         while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') pos++;
         if (pos == start) return std::nullopt;
+        for (size_t i = start; i < start + 3; i++) *ms = *ms * 10 + (i < pos ? s[i] - '0' : 0);
     }
     int64_t offset = 0;
     std::string_view zone = s.substr(pos);
@@ -75,6 +79,34 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
     }
     int64_t days = days_from_civil(year, mon, day);
     return days * 86400 + hour * 3600 + min * 60 + secs - offset;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_rfc3339(std::string_view s) {
+    int ms = 0;
+    return parse(s, &ms);
+}
+
+std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
+    int ms = 0;
+    std::optional<int64_t> t = parse(s, &ms);
+    if (!t) return std::nullopt;
+    return *t * 1000 + ms;
+}
+
+std::string format_rfc3339_ms(int64_t unix_ms) {
+    int64_t sec = unix_ms / 1000, ms = unix_ms % 1000;
+    if (ms < 0) {   // floor: -1 ms is 1969-12-31T23:59:59.999Z
+        sec--;
+        ms += 1000;
+    }
+    std::string out = format_rfc3339(sec);
+    if (ms == 0 || out.size() != 20) return out;
+    char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                    static_cast<char>('0' + ms % 10), '\0'};
+    out.insert(19, frac);
+    return out;
 }
 
 }  // namespace webhook

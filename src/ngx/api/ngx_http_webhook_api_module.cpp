@@ -68,6 +68,7 @@ const Route routes[] = {
     {"webhooks/{}/rotate-secret", NGX_HTTP_POST, Access::manage, kNoBody, rotate_webhook_secret},
     {"webhooks/{}/test", NGX_HTTP_POST, Access::manage, kNoBody, test_webhook},
     {"webhooks/{}/deliveries", NGX_HTTP_GET, Access::manage, kNoBody, list_deliveries},
+    {"webhooks/{}/recover", NGX_HTTP_POST, Access::manage, kMaxApiBody, recover_webhook},
     {"deliveries/{}", NGX_HTTP_GET, Access::manage, kNoBody, get_delivery},
     {"deliveries/{}/replay", NGX_HTTP_POST, Access::manage, kNoBody, replay_delivery},
     {"events", NGX_HTTP_POST, Access::publish, kEvents, publish_events},

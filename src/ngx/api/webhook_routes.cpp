@@ -429,6 +429,61 @@ Outcome replay_delivery(ApiRequest& q) {
     return out;
 }
 
+namespace {
+
+// Deliveries re-queued per POST /webhooks/{id}/recover: the walk of the
+// endpoint's log and the apply are under the zone lock (docs/api.md#recover).
+constexpr size_t kRecoverMax = 1000;
+
+// An RFC 3339 member of the body, to the millisecond; nullopt (and *err)
+// when it is there and not one.
+std::optional<int64_t> time_field(const json_t* body, const char* name, std::optional<ApiError>* err) {
+    const json_t* v = json_object_get(body, name);
+    if (v == nullptr) return std::nullopt;
+    std::optional<int64_t> t = json_is_string(v) ? parse_rfc3339_ms(json_sv(v)) : std::nullopt;
+    if (!t) *err = invalid_request(std::string(name) + " must be an RFC 3339 time such as 2030-01-01T00:00:00Z");
+    return t;
+}
+
+}  // namespace
+
+Outcome recover_webhook(ApiRequest& q) {
+    const json_t* body = q.body.get();
+    if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));
+    if (auto e = reject_unknown_fields(body, {"since", "until"})) return Outcome::error(*e);
+    auto e = visible_endpoint(q);
+    if (!e) return Outcome::error(kNoWebhook);
+    int64_t now = now_ms();
+    std::optional<ApiError> err;
+    std::optional<int64_t> since = time_field(body, "since", &err);
+    if (err) return Outcome::error(*err);
+    if (!since) return Outcome::error(invalid_request("since is required: an RFC 3339 time such as 2030-01-01T00:00:00Z"));
+    if (*since > now) return Outcome::error(invalid_request("since is in the future"));
+    std::optional<int64_t> until = time_field(body, "until", &err);
+    if (err) return Outcome::error(*err);
+    if (until && *until <= *since) return Outcome::error(invalid_request("until must be later than since"));
+    // A disabled endpoint's deliveries would wait, pending, taking the
+    // tenant's max_pending: it is enabled first.
+    if (!e->enabled)
+        return Outcome::error(unprocessable("endpoint_disabled", "the webhook is disabled: enable it (PATCH "
+                                                                 "{\"enabled\":true}) before recovering its deliveries"));
+    int64_t end = until.value_or(now);
+    std::optional<RecoverPlan> plan = recover_plan(q.zone, e->id, *since, end, kRecoverMax);
+    if (!plan) return Outcome::error(kNoWebhook);
+    if (plan->backlog_full) return Outcome::error(refusal(StateResult::backlog_full, q.zone, "webhook"));
+
+    json_t* doc = json_object();
+    json_object_set_new(doc, "deliveries", json_integer(plan->deliveries.size()));
+    json_object_set_new(doc, "remaining", json_integer(plan->remaining));
+    json_set_str(doc, "since", format_rfc3339_ms(*since));
+    json_set_str(doc, "until", format_rfc3339_ms(end));
+    Outcome out = Outcome::json(202, doc);
+    if (plan->deliveries.empty()) return out;   // nothing to change
+    out.change = recover_deliveries(q.zone, e->id, *since, end, std::move(plan->deliveries));
+    out.what = "webhook";
+    return out;
+}
+
 Outcome publish_events(ApiRequest& q) {
     const json_t* body = q.body.get();
     if (!json_is_object(body)) return Outcome::error(invalid_request("the body must be a JSON object"));

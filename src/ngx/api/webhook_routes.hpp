@@ -16,6 +16,7 @@ Outcome test_webhook(ApiRequest& q);
 Outcome list_deliveries(ApiRequest& q);
 Outcome get_delivery(ApiRequest& q);
 Outcome replay_delivery(ApiRequest& q);
+Outcome recover_webhook(ApiRequest& q);
 Outcome publish_events(ApiRequest& q);
 Outcome list_event_types(ApiRequest& q);
 

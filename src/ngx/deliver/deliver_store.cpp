@@ -100,6 +100,9 @@ struct DeliveryRec {
     uint8_t status;
     bool queued, leased;
     bool held;                           // queued late until the event is durable
+    // token: the lease of the attempt in flight; while none is (not leased),
+    // a recover's tag on the deliveries it re-queued (for its release and its
+    // undo; a claim replaces it). Tags are even, leases odd.
     uint32_t attempts, token;
     int32_t last_status, last_time_ms;
     int64_t created_at, next_attempt_at, lease_until;
@@ -614,6 +617,55 @@ StateResult apply_locked(Zone* zone, const store::DeliveryUnreplay& m, store::Mo
     return StateResult::ok;
 }
 
+// The listed deliveries of the endpoint that are failed go back to the
+// queue, oldest first (the list's order): one more attempt each, as a
+// replay. Whether a listed one is failed is all that is looked at, so the
+// journal at start and every node of a fleet re-queue the same ones.
+// Live, the tenant's max_pending holds (the recovered deliveries' bytes are
+// in the zone already), and they are held until the record is durable.
+StateResult apply_locked(Zone* zone, const store::DeliveryRecover& m, store::Mode mode) {
+    DeliverShared* sh = zone->sh->deliver;
+    EndpointRec* ep = endpoint_locked(sh, m.endpoint);
+    if (ep == nullptr) return StateResult::not_found;
+    bool live = mode == store::Mode::live;
+    std::vector<DeliveryRec*> todo;   // allocated before anything changes
+    todo.reserve(m.deliveries.size());
+    for (const std::string& id : m.deliveries) {
+        DeliveryRec* d = delivery_locked(sh, id);
+        if (d != nullptr && d->endpoint == ep && d->status == kFailed) todo.push_back(d);
+    }
+    if (live && !todo.empty()) {
+        TenantRec* t = todo.front()->event->owner;
+        if (t->pending + static_cast<int64_t>(todo.size()) > max_pending_of(zone, t)) return StateResult::backlog_full;
+    }
+    NodeId owner(m.node);
+    for (DeliveryRec* d : todo) {
+        set_status(sh, d, kPending);
+        d->owner = owner;
+        if (!d->leased) d->token = m.tag;
+        d->held = live;
+        enqueue(sh, d, live ? m.at_ms + kHoldMs : m.at_ms);
+    }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0, "webhook delivery.recover: %uz of %uz re-queued", todo.size(),
+                   m.deliveries.size());
+    return StateResult::ok;
+}
+
+// Takes back a recover that could not be journaled: the deliveries it
+// re-queued (its tag) that no attempt has taken since.
+StateResult apply_locked(Zone* zone, const store::DeliveryUnrecover& m, store::Mode) {
+    DeliverShared* sh = zone->sh->deliver;
+    if (m.tag == 0) return StateResult::ok;
+    for (const std::string& id : m.deliveries) {
+        DeliveryRec* d = delivery_locked(sh, id);
+        if (d == nullptr || d->leased || d->status != kPending || d->token != m.tag) continue;
+        unqueue(sh, d);
+        d->held = false;
+        set_status(sh, d, kFailed);
+    }
+    return StateResult::ok;
+}
+
 StateResult apply_locked(Zone* zone, const store::DeliveryRestore& m, store::Mode) {
     DeliverShared* sh = zone->sh->deliver;
     EventRec* ev = event_locked(sh, m.event);
@@ -910,6 +962,40 @@ std::optional<DeliveryInfo> delivery_by_id(Zone* zone, std::string_view id) {
     DeliveryRec* d = delivery_locked(zone->sh->deliver, id);
     if (d == nullptr) return std::nullopt;
     return delivery_info(d, true);
+}
+
+std::optional<RecoverPlan> recover_plan(Zone* zone, std::string_view endpoint_id, int64_t since_ms, int64_t until_ms,
+                                        size_t max) {
+    RecoverPlan plan;
+    Lock lock(zone->shpool);
+    EndpointRec* ep = endpoint_locked(zone->sh->deliver, endpoint_id);
+    if (ep == nullptr) return std::nullopt;
+    size_t limit = max;
+    if (TenantRec* t = tenant_locked(zone, sv(ep->tenant), false)) {
+        int64_t room = std::max<int64_t>(0, max_pending_of(zone, t) - t->pending);
+        if (static_cast<uint64_t>(room) < limit) limit = static_cast<size_t>(room);
+    }
+    plan.deliveries.reserve(std::min<size_t>(limit, ep->log_finished));
+    // The log is newest first: walked from its tail.
+    for (ngx_queue_t* q = ngx_queue_last(&ep->log); q != ngx_queue_sentinel(&ep->log); q = ngx_queue_prev(q)) {
+        auto* d = container_of<DeliveryRec>(q, offsetof(DeliveryRec, ep_link));
+        if (d->status != kFailed || d->created_at < since_ms || d->created_at >= until_ms) continue;
+        if (plan.deliveries.size() < limit) plan.deliveries.emplace_back(sv(d->node.str));
+        else plan.remaining++;
+    }
+    plan.backlog_full = plan.deliveries.empty() && plan.remaining > 0 && limit < max;
+    return plan;
+}
+
+void release_recovered(Zone* zone, const std::vector<std::string>& ids, uint32_t tag, int64_t now_ms) {
+    Lock lock(zone->shpool);
+    DeliverShared* sh = zone->sh->deliver;
+    for (const std::string& id : ids) {
+        DeliveryRec* d = delivery_locked(sh, id);
+        if (d == nullptr || !d->held || d->leased || d->token != tag) continue;
+        d->held = false;
+        if (d->status == kPending) enqueue(sh, d, now_ms);
+    }
 }
 
 std::optional<IdempotentAnswer> idempotent_answer(Zone* zone, std::string_view tenant, std::string_view key,

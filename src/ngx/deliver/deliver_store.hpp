@@ -1,7 +1,8 @@
 // Subscriptions, events and deliveries in the zone (docs/api.md, docs/delivery.md): the state
 // the dispatcher works from, changed only through the mutation log
 // (endpoint.put/del, event.put/del, attempt.done, delivery.replay/unreplay,
-// and the snapshot's restore records), read by the API as copies.
+// delivery.recover/unrecover, and the snapshot's restore records), read by
+// the API as copies.
 #pragma once
 
 #include <cstring>
@@ -33,6 +34,8 @@ StateResult apply_locked(Zone* zone, const store::EventDel& m, store::Mode mode)
 StateResult apply_locked(Zone* zone, const store::AttemptDone& m, store::Mode mode);
 StateResult apply_locked(Zone* zone, const store::DeliveryReplay& m, store::Mode mode);
 StateResult apply_locked(Zone* zone, const store::DeliveryUnreplay& m, store::Mode mode);
+StateResult apply_locked(Zone* zone, const store::DeliveryRecover& m, store::Mode mode);
+StateResult apply_locked(Zone* zone, const store::DeliveryUnrecover& m, store::Mode mode);
 StateResult apply_locked(Zone* zone, const store::DeliveryRestore& m, store::Mode mode);
 StateResult apply_locked(Zone* zone, const store::IdempotencyRestore& m, store::Mode mode);
 StateResult apply_locked(Zone* zone, const store::DeliveryAdopt& m, store::Mode mode);
@@ -91,6 +94,23 @@ struct DeliveryInfo {
 std::vector<DeliveryInfo> deliveries_of(Zone* zone, std::string_view endpoint_id, std::string_view status,
                                         size_t limit, std::string_view after, size_t* total, bool* cursor_found);
 std::optional<DeliveryInfo> delivery_by_id(Zone* zone, std::string_view id);
+
+// What POST /webhooks/{id}/recover re-queues: the endpoint's failed
+// deliveries created in [since_ms, until_ms), oldest first, at most `max`
+// and no more than its tenant's max_pending leaves room for. nullopt: no
+// such endpoint. One walk of the endpoint's log (at most log= finished
+// deliveries and its pending ones) under the zone lock.
+struct RecoverPlan {
+    std::vector<std::string> deliveries;
+    size_t remaining = 0;         // matching ones left for another call
+    bool backlog_full = false;    // max_pending left no room for any
+};
+std::optional<RecoverPlan> recover_plan(Zone* zone, std::string_view endpoint_id, int64_t since_ms, int64_t until_ms,
+                                        size_t max);
+
+// A recover's record is durable: the deliveries it re-queued (tagged `tag`)
+// may go now.
+void release_recovered(Zone* zone, const std::vector<std::string>& ids, uint32_t tag, int64_t now_ms);
 
 struct IdempotentAnswer {
     std::string event_id;

@@ -138,4 +138,29 @@ Submission replay_delivery(Zone* zone, const std::string& delivery_id, const std
     return change;
 }
 
+Submission recover_deliveries(Zone* zone, const std::string& endpoint_id, int64_t since_ms, int64_t until_ms,
+                              std::vector<std::string> deliveries) {
+    // Even and non-zero: never a lease's token (odd), never a delivery's
+    // that no attempt or recover has marked (0).
+    auto tag = static_cast<uint32_t>(ngx_random()) << 1;
+    if (tag == 0) tag = 2;
+    store::DeliveryRecover m;
+    m.endpoint = endpoint_id;
+    m.since_ms = since_ms;
+    m.until_ms = until_ms;
+    m.at_ms = now_ms();
+    m.node = fleet_node(zone);
+    m.tag = tag;
+    m.deliveries = std::move(deliveries);
+    Submission change;
+    change.undo = std::make_shared<const store::Mutation>(store::DeliveryUnrecover{endpoint_id, tag, m.deliveries});
+    // Held until durable, as a replayed delivery is.
+    change.on_durable = [zone, ids = m.deliveries, tag] {
+        release_recovered(zone, ids, tag, now_ms());
+        if (zone->delivery != nullptr) dispatcher_wake(*zone->delivery);
+    };
+    change.m = std::move(m);
+    return change;
+}
+
 }  // namespace webhook::ngx

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "core/util/api_error.hpp"
 #include "ngx/deliver/delivery_conf.hpp"
@@ -56,5 +57,11 @@ std::optional<Published> published_before(Zone* zone, std::string_view tenant, s
 // previous status is what the undo restores.
 Submission replay_delivery(Zone* zone, const std::string& delivery_id, const std::string& event_id,
                            const std::string& status);
+
+// Puts the listed failed deliveries of an endpoint back in the queue (POST
+// /webhooks/{id}/recover, recover_plan's choice) as one change; its undo
+// fails again those it re-queued, and they go once it is durable.
+Submission recover_deliveries(Zone* zone, const std::string& endpoint_id, int64_t since_ms, int64_t until_ms,
+                              std::vector<std::string> deliveries);
 
 }  // namespace webhook::ngx

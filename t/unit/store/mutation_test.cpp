@@ -59,6 +59,10 @@ auto fields(const DeliveryRestore& m) {
                     m.created_at_ms, m.next_attempt_at, m.last_error, m.history, m.node);
 }
 auto fields(const IdempotencyRestore& m) { return std::tie(m.key, m.event, m.deliveries, m.expires_ms); }
+auto fields(const DeliveryRecover& m) {
+    return std::tie(m.endpoint, m.since_ms, m.until_ms, m.at_ms, m.node, m.tag, m.deliveries);
+}
+auto fields(const DeliveryUnrecover& m) { return std::tie(m.endpoint, m.tag, m.deliveries); }
 
 std::string hash_of_test() {
     // SHA-256("test")
@@ -156,6 +160,18 @@ DeliveryRestore delivery_restore() {
     return m;
 }
 
+DeliveryRecover delivery_recover() {
+    DeliveryRecover m;
+    m.endpoint = "wh_9ZxY";
+    m.since_ms = 1731705000123;
+    m.until_ms = 1731705300000;
+    m.at_ms = 1731705300456;
+    m.node = "edge-2";
+    m.tag = 0x5a5a5a5a;
+    m.deliveries = {"dlv_1", "dlv_2", "dlv_3"};
+    return m;
+}
+
 std::vector<Mutation> samples() {
     return {
         SnapshotHeader{},
@@ -174,6 +190,8 @@ std::vector<Mutation> samples() {
         IdempotencyRestore{idempotency_slot("acme", "order-17"), "evt_1", 2, 1731791521000},
         DeliveryAdopt{"edge-1", "edge-2"},
         ReplaySeen{replay_key(), 1731705421},
+        delivery_recover(),
+        DeliveryUnrecover{"wh_9ZxY", 0x5a5a5a5a, {"dlv_1", "dlv_3"}},
     };
 }
 
@@ -222,7 +240,7 @@ TEST(Mutation, OpNames) {
     const char* want[] = {"snapshot",     "key.put",      "key.del",         "limits.put",        "endpoint.put",
                           "endpoint.del", "endpoint.status", "event.put",    "event.del",         "attempt.done",
                           "delivery.replay", "delivery.unreplay", "delivery.restore", "idempotency.restore",
-                          "delivery.adopt", "replay.seen"};
+                          "delivery.adopt", "replay.seen", "delivery.recover", "delivery.unrecover"};
     auto all = samples();
     ASSERT_EQ(all.size(), std::size(want));
     ASSERT_EQ(all.size(), std::variant_size_v<Mutation>);
@@ -279,6 +297,13 @@ TEST(Mutation, RoundTripDefaultsAndEmptyOptionals) {
     expect_round_trip(ev);
     expect_round_trip(DeliveryReplay{"dlv_1", 0, ""});
     expect_round_trip(EventDel{"evt_1", ""});
+    DeliveryRecover rec = delivery_recover();
+    rec.node.clear();
+    rec.tag = 0;
+    expect_round_trip(rec);
+    rec.deliveries.clear();
+    expect_round_trip(rec);
+    expect_round_trip(DeliveryUnrecover{"wh_1", 0, {}});
     AttemptDone ok = attempt_done();
     ok.outcome = AttemptOutcome::succeeded;
     ok.attempt.response_status = 0;
@@ -320,6 +345,11 @@ TEST(Mutation, RoundTripExtremeIntegers) {
     expect_round_trip(ReplaySeen{replay_key(), INT64_MIN});
     expect_round_trip(ReplaySeen{replay_key(), INT64_MAX});
     expect_round_trip(DeliveryReplay{"d", INT64_MAX, "n"});
+    DeliveryRecover rec = delivery_recover();
+    rec.since_ms = INT64_MIN;
+    rec.until_ms = INT64_MAX;
+    rec.tag = UINT32_MAX;
+    expect_round_trip(rec);
     EndpointPut ep = endpoint_put();
     ep.expect_revision = 0;
     expect_round_trip(ep);
@@ -421,6 +451,12 @@ TEST(Mutation, WireTextOfEveryOp) {
          R"({"op":"replay.seen","key":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f","expires":1731705421})"},
         {ReplaySeen{hash_of_test(), 0},
          R"({"op":"replay.seen","key":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","expires":0})"},
+        {delivery_recover(),
+         R"({"op":"delivery.recover","endpoint":"wh_9ZxY","since_ms":1731705000123,"until_ms":1731705300000,"at":1731705300456,"node":"edge-2","tag":1515870810,"deliveries":["dlv_1","dlv_2","dlv_3"]})"},
+        {DeliveryRecover{"wh_1", 0, 5, 6, "", 2, {}},
+         R"({"op":"delivery.recover","endpoint":"wh_1","since_ms":0,"until_ms":5,"at":6,"tag":2,"deliveries":[]})"},
+        {DeliveryUnrecover{"wh_1", 2, {"dlv_1"}},
+         R"({"op":"delivery.unrecover","endpoint":"wh_1","tag":2,"deliveries":["dlv_1"]})"},
     };
     for (const auto& [m, text] : cases) {
         EXPECT_EQ(encode(m), text);
@@ -491,6 +527,27 @@ TEST(Mutation, OlderRecordsWithoutNodeDecode) {
     ASSERT_TRUE(m) << err;
     EXPECT_TRUE(std::get<DeliveryReplay>(*m).node.empty());
     EXPECT_EQ(encode(*m), R"({"op":"delivery.replay","id":"dlv_1","at":1})");
+}
+
+// A recover record written without a node (state= and memory zones) reads
+// with it empty, and is written again byte for byte; members a later
+// writer may add are ignored.
+TEST(Mutation, RecoverRecordsWithoutOptionalMembersDecode) {
+    const char* text =
+        R"({"op":"delivery.recover","endpoint":"wh_1","since_ms":1,"until_ms":2,"at":3,"tag":4,"deliveries":["dlv_1"]})";
+    std::string err;
+    auto m = decode(text, &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_EQ(fields(std::get<DeliveryRecover>(*m)), fields(DeliveryRecover{"wh_1", 1, 2, 3, "", 4, {"dlv_1"}}));
+    EXPECT_EQ(encode(*m), text);
+    m = decode(R"({"op":"delivery.unrecover","endpoint":"wh_1","tag":4,"deliveries":[],"later":{"x":1}})", &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_EQ(fields(std::get<DeliveryUnrecover>(*m)), fields(DeliveryUnrecover{"wh_1", 4, {}}));
+    // Many deliveries in one record (a recover takes up to 1000 per call).
+    DeliveryRecover big = delivery_recover();
+    big.deliveries.clear();
+    for (int i = 0; i < 1000; i++) big.deliveries.push_back("dlv_" + std::to_string(100000 + i) + "abcdefghijklmn");
+    expect_round_trip(big);
 }
 
 TEST(Mutation, ReplaySeenKeyIsHex) {
@@ -752,6 +809,25 @@ TEST(MutationDecode, ExactMessages) {
         {with(ReplaySeen{replay_key(), 1}, "expires", json_string("1")), R"(replay.seen: "expires" must be an integer)"},
         {with(ReplaySeen{replay_key(), 1}, "expires", json_real(1.5)), R"(replay.seen: "expires" must be an integer)"},
         {R"({"op":"replay.seen"})", R"(replay.seen: "key" must be a string)"},
+        {with(delivery_recover(), "endpoint", json_string("")), R"(delivery.recover: "endpoint" must not be empty)"},
+        {with(delivery_recover(), "since_ms", nullptr), R"(delivery.recover: "since_ms" must be an integer)"},
+        {with(delivery_recover(), "until_ms", json_string("now")), R"(delivery.recover: "until_ms" must be an integer)"},
+        {with(delivery_recover(), "at", json_real(1.5)), R"(delivery.recover: "at" must be an integer)"},
+        {with(delivery_recover(), "node", json_null()), R"(delivery.recover: "node" must be a string)"},
+        {with(delivery_recover(), "tag", json_integer(-1)),
+         R"(delivery.recover: "tag" must be an integer from 0 to 4294967295)"},
+        {with(delivery_recover(), "deliveries", nullptr), R"(delivery.recover: "deliveries" must be an array of delivery ids)"},
+        {with(delivery_recover(), "deliveries", json_string("dlv_1")),
+         R"(delivery.recover: "deliveries" must be an array of delivery ids)"},
+        {with(delivery_recover(), "deliveries", json_pack("[ss]", "dlv_1", "")),
+         R"(delivery.recover: "deliveries[1]" must be a non-empty string)"},
+        {with(delivery_recover(), "deliveries", json_pack("[i]", 1)),
+         R"(delivery.recover: "deliveries[0]" must be a non-empty string)"},
+        {with(DeliveryUnrecover{"w", 2, {}}, "deliveries", json_object()),
+         R"(delivery.unrecover: "deliveries" must be an array of delivery ids)"},
+        {with(DeliveryUnrecover{"w", 2, {}}, "tag", json_string("2")), R"(delivery.unrecover: "tag" must be an integer)"},
+        {with(delivery_recover(), "tag", nullptr), R"(delivery.recover: "tag" must be an integer)"},
+        {R"({"op":"delivery.unrecover","deliveries":[]})", R"(delivery.unrecover: "endpoint" must be a string)"},
     };
     for (const auto& [text, want] : cases) EXPECT_EQ(decode_error(text), want) << text;
 }

@@ -88,5 +88,28 @@ TEST(Rfc3339, Rejects) {
              "2021-02-03T04:05:-6Z",
              "2021-0x-03T04:05:06Z",
          })
+    {
         EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+        EXPECT_FALSE(parse_rfc3339_ms(bad)) << bad;
+    }
+}
+
+TEST(Rfc3339, Milliseconds) {
+    EXPECT_EQ(parse_rfc3339_ms("2021-02-03T04:05:06Z"), std::optional<int64_t>(1612325106000));
+    EXPECT_EQ(parse_rfc3339_ms("2021-02-03T04:05:06.5Z"), std::optional<int64_t>(1612325106500));
+    EXPECT_EQ(parse_rfc3339_ms("2021-02-03T04:05:06.05Z"), std::optional<int64_t>(1612325106050));
+    EXPECT_EQ(parse_rfc3339_ms("2021-02-03T04:05:06.123Z"), std::optional<int64_t>(1612325106123));
+    // Past the third digit: dropped, never rounded up into the next second.
+    EXPECT_EQ(parse_rfc3339_ms("2021-02-03T04:05:06.999999999Z"), std::optional<int64_t>(1612325106999));
+    EXPECT_EQ(parse_rfc3339_ms("2021-02-03T06:05:06.25+02:00"), std::optional<int64_t>(1612325106250));
+    EXPECT_EQ(parse_rfc3339_ms("1969-12-31T23:59:59.999Z"), std::optional<int64_t>(-1));
+    EXPECT_EQ(parse_rfc3339_ms("1970-01-01T00:00:00.001Z"), std::optional<int64_t>(1));
+
+    EXPECT_EQ(format_rfc3339_ms(1612325106000), "2021-02-03T04:05:06Z");
+    EXPECT_EQ(format_rfc3339_ms(1612325106500), "2021-02-03T04:05:06.500Z");
+    EXPECT_EQ(format_rfc3339_ms(1612325106007), "2021-02-03T04:05:06.007Z");
+    EXPECT_EQ(format_rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
+    EXPECT_EQ(format_rfc3339_ms(0), "1970-01-01T00:00:00Z");
+    for (int64_t ms : {int64_t(0), int64_t(1), int64_t(999), int64_t(1612325106123), int64_t(-1500), int64_t(4102444800001)})
+        EXPECT_EQ(parse_rfc3339_ms(format_rfc3339_ms(ms)), std::optional<int64_t>(ms)) << ms;
 }
