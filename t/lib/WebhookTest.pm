@@ -1028,6 +1028,20 @@ sub request_for($self, $res) {
     return $self->request($seq);
 }
 
+# Asserts that the request behind $res reached this upstream with the body
+# $want byte for byte and $webhook_verify_status "ok" in X-Verify (which the
+# configuration sets: proxy_set_header X-Verify $webhook_verify_status).
+# Returns the record.
+sub received_verified($self, $res, $want, $name) {
+    my $got = $self->request_for($res);
+    Test::More::ok($got, "$name: reached the upstream") or return;
+    Test::More::is(length $got->{body}, length $want, "$name: upstream body length");
+    Test::More::is(Digest::SHA::sha256_hex($got->{body}), Digest::SHA::sha256_hex($want),
+                   "$name: upstream body is byte for byte the same");
+    Test::More::is($got->{headers}{'x-verify'}, 'ok', "$name: \$webhook_verify_status ok at the upstream");
+    return $got;
+}
+
 # Forget everything recorded so far.
 sub clear($self) { unlink glob "$self->{dir}/0*" }
 
