@@ -12,6 +12,7 @@
 #include "core/deliver/retry.hpp"
 #include "core/deliver/signing.hpp"
 #include "core/deliver/url_policy.hpp"
+#include "core/util/ed25519.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/hmac.hpp"
 #include "core/store/mutation.hpp"
@@ -62,6 +63,18 @@ void verify_seeds() {
         std::string sig = standard_signature({key}, "wh_evt_2d7f", 1731705200, R"({"type":"room.on_air","data":{}})");
         verify("standard_ours", "07000", "1731705200", sig, " 1731705200 ", "wh_evt_2d7f",
                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", R"({"type":"room.on_air","data":{}})");
+    }
+    {
+        // v1a (Ed25519): RFC 8032 §7.1 TEST 1's key signs; the secret is its whpk_.
+        Ed25519Key sk = *Ed25519Key::from_secret("whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=");
+        Ed25519Signature es;
+        const std::string body = R"({"type":"invoice.paid"})";
+        sk.sign("msg_ed." + std::string("1731705121.") + body, &es);
+        std::string v1a = "v1a," + base64_encode(std::string_view(reinterpret_cast<const char*>(es.data()), es.size()));
+        verify("standard_v1a", "07000", "1731705121", v1a, "1731705121", "msg_ed", sk.public_text(), body);
+        verify("standard_v1a_mixed", "07000", "1731705121",
+               "v1a,c2hvcnQ= " + v1a + " v1,Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=", "1731705121", "msg_ed",
+               "whsec_plJ3nmyCDGBKInavdOK15jsl", body);
     }
     // GitHub.
     verify("github_vector", "17000", "1731705121",

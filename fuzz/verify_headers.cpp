@@ -18,12 +18,15 @@
 // Checks:
 //  - parse_request never crashes and only answers what it may before the body
 //    (ok, missing_signature, malformed_signature, timestamp_out_of_tolerance);
-//    "ok" carries 1..kMaxSignatures candidates of the digest's size.
+//    "ok" carries 1..kMaxSignatures candidates of the digest's size, or (standard
+//    only) 1..kMaxSignatures v1a candidates of 64 bytes.
 //  - signature_matches finds every candidate and nothing of another size.
 //  - A sender that does it right is accepted: headers built from the secret as
 //    each sender builds them (and as our own outbound signer, standard_signature
 //    / body_signature, builds them) parse "ok" and the HMAC of
-//    signed_prefix + body matches.
+//    signed_prefix + body matches; for standard, a v1a entry made with an Ed25519
+//    key (seeded from the secret) next to it verifies over signed_prefix + body
+//    with the public key, alone too, and not over another body.
 //  - The signature and id lines read as W3C trace context headers
 //    (core/deliver/trace_context): what is kept is in the form it is kept in
 //    (reading it again gives it back), fits a header, and stays within the
@@ -36,6 +39,7 @@
 #include "core/deliver/signing.hpp"
 #include "core/deliver/trace_context.hpp"
 #include "core/deliver/url_policy.hpp"
+#include "core/util/ed25519.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/hmac.hpp"
 #include "core/util/text.hpp"
@@ -65,10 +69,13 @@ std::string mac_of(HashAlg alg, const std::string& key, const Parsed& p, std::st
 void check_parsed(const SchemeConfig& cfg, const Parsed& p, size_t digest_len) {
     switch (p.verdict) {
     case Verdict::ok:
-        FUZZ_CHECK(!p.signatures.empty() && p.signatures.size() <= kMaxSignatures, "ok with %zu candidates",
-                   p.signatures.size());
+        FUZZ_CHECK(!p.signatures.empty() || !p.ed25519.empty(), "ok without a candidate");
+        FUZZ_CHECK(p.signatures.size() <= kMaxSignatures && p.ed25519.size() <= kMaxSignatures,
+                   "ok with %zu + %zu candidates", p.signatures.size(), p.ed25519.size());
         for (const auto& s : p.signatures)
             FUZZ_CHECK(s.size == digest_len, "candidate of %zu bytes, digest is %zu", s.size, digest_len);
+        for (const auto& s : p.ed25519)
+            FUZZ_CHECK(s.size == kEd25519SignatureSize, "v1a candidate of %zu bytes", s.size);
         FUZZ_CHECK(scheme_has_timestamp(cfg.scheme) || p.signed_prefix.empty(),
                    "a body-only scheme signs a prefix");
         break;
@@ -79,6 +86,8 @@ void check_parsed(const SchemeConfig& cfg, const Parsed& p, size_t digest_len) {
     default:
         FUZZ_CHECK(false, "parse_request answered %s before the body", std::string(verdict_code(p.verdict)).c_str());
     }
+    FUZZ_CHECK(cfg.scheme == Scheme::standard || (p.ed25519.empty() && p.ignored.v1 == 0 && p.ignored.v1a == 0),
+               "%s read v1a entries", std::string(scheme_name(cfg.scheme)).c_str());
     // Candidates are found, and a digest of another length never matches.
     for (const auto& s : p.signatures) FUZZ_CHECK(signature_matches(p.signatures, s), "candidate not matched");
     FUZZ_CHECK(!signature_matches(p.signatures, std::string(digest_len + 1, '\0')), "a longer digest matched");
@@ -98,12 +107,22 @@ void check_sender(const SchemeConfig& cfg, std::string_view secret, std::string_
     auto body_mac = [&] { return hmac(alg, *key, body); };
     HeaderValues hv;
     std::string sig;
+    std::optional<Ed25519Key> ed;   // standard: a v1a signer seeded from the secret
+    std::string v1a;
     switch (cfg.scheme) {
     case Scheme::standard:
         // Our outbound signer, during a rotation: another key's signature first.
         sig = standard_signature({std::string("other key"), *key}, id, now, body);
         hv.timestamp = ts;
         hv.id = id;
+        ed = Ed25519Key::from_secret("whsk_" + base64_encode(sha256(*key)));
+        FUZZ_CHECK(ed.has_value(), "no Ed25519 key from a 32-byte seed");
+        {
+            Ed25519Signature es;
+            FUZZ_CHECK(ed->sign(id + "." + ts + "." + std::string(body), &es), "Ed25519 sign failed");
+            v1a = "v1a," + base64_encode(std::string_view(reinterpret_cast<const char*>(es.data()), es.size()));
+        }
+        sig = v1a + " " + sig;   // mixed: v1a first, then v1 entries
         break;
     case Scheme::github:
         sig = "sha256=" + hex_encode(body_mac());
@@ -138,6 +157,19 @@ void check_sender(const SchemeConfig& cfg, std::string_view secret, std::string_
                p.detail.c_str(), sig.c_str());
     FUZZ_CHECK(signature_matches(p.signatures, mac_of(alg, *key, p, body)),
                "a correct %s signature does not match: %s", std::string(scheme_name(cfg.scheme)).c_str(), sig.c_str());
+    if (!ed) return;
+    // v1a: the public key (as a receiver is given it) verifies the candidate
+    // over the signed content, kept whole, alone as well as mixed.
+    std::optional<Ed25519Key> pub = Ed25519Key::from_public(ed->public_text());
+    FUZZ_CHECK(pub.has_value(), "whpk_ of a generated key does not parse");
+    FUZZ_CHECK(p.ed25519.size() == 1, "%zu v1a candidates, 1 sent", p.ed25519.size());
+    const std::string message = std::string(p.signed_prefix.view()) + std::string(body);
+    FUZZ_CHECK(pub->verify(message, p.ed25519[0].bytes, p.ed25519[0].size), "a correct v1a signature does not verify");
+    FUZZ_CHECK(!pub->verify(message + "x", p.ed25519[0].bytes, p.ed25519[0].size), "v1a verifies another body");
+    hv.signature = v1a;
+    Parsed alone = parse_request(cfg, hv, now);
+    FUZZ_CHECK(alone.verdict == Verdict::ok && alone.signatures.empty() && alone.ed25519.size() == 1,
+               "v1a alone got %s: %s", std::string(verdict_code(alone.verdict)).c_str(), alone.detail.c_str());
 }
 
 void check_trace_context(std::string_view v) {
@@ -195,6 +227,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (key && s == cfg.scheme && p.verdict == Verdict::ok) signature_matches(p.signatures, mac_of(alg, *key, p, body));
     }
     (void) endpoint_key(secret);
+    // A secret= of any text: its kind, and a public key checks what v1a gave.
+    if (secret_kind(cfg.scheme, secret) == SecretKind::ed25519_public) {
+        std::optional<Ed25519Key> pub = Ed25519Key::from_public(secret);
+        if (pub && p.verdict == Verdict::ok) {
+            const std::string message = std::string(p.signed_prefix.view()) + std::string(body);
+            for (const Digest& d : p.ed25519) (void) pub->verify(message, d.bytes, d.size);
+        }
+    }
 
     check_sender(cfg, secret, hv.id.value_or(""), now, body);
     check_trace_context(fuzz::field(f, 2));

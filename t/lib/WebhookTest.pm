@@ -48,7 +48,7 @@ our @EXPORT_OK = qw(
     free_port nginx_binary module_path npm_dir
     http_request http_get http_post raw_request raw_http chunked_body expect_continue_request curl_request
     parse_response error_code json_decode json_encode random_bytes write_file read_file
-    sign_with_library sign_github sign_stripe sign_slack sign_shopify sign_standard sign_hmac hmac_raw
+    sign_with_library ed25519_keypair sign_github sign_stripe sign_slack sign_shopify sign_standard sign_hmac hmac_raw
     wait_for wait_for_port wait_until
     parse_metrics webhook_metrics stub_active worker_rss worker_fds
 );
@@ -215,7 +215,8 @@ sub sign_hmac($secret, $body, %o) {
 }
 
 # The senders' own npm libraries (t/npm/sign.mjs): standardwebhooks, svix,
-# stripe, octokit. Returns { header => value }.
+# stripe, octokit; ed25519-node, ed25519-noble, ed25519-tweetnacl (v1a, with a
+# whsk_ secret). Returns { header => value }.
 sub sign_with_library($lib, $secret, $body, %o) {
     my $dir = npm_dir();
     croak "t/npm/node_modules is missing: run `npm ci` in t/npm (make integration does)"
@@ -234,6 +235,17 @@ sub sign_with_library($lib, $secret, $body, %o) {
         $h{$1} = $2 if $line =~ /^([^:]+):\s?(.*)$/;
     }
     return \%h;
+}
+
+# A new Standard Webhooks Ed25519 key pair (t/npm/sign.mjs keypair: the public
+# key as Node's crypto, @noble/ed25519 and tweetnacl all derive it): (whsk_…, whpk_…).
+sub ed25519_keypair() {
+    my $out = _capture('node', npm_dir() . '/sign.mjs', 'keypair');
+    croak "sign.mjs keypair failed: $out->{output}" if $out->{exit} != 0;
+    my ($sk) = $out->{stdout} =~ /^secret: (whsk_\S+)$/m;
+    my ($pk) = $out->{stdout} =~ /^public: (whpk_\S+)$/m;
+    croak "sign.mjs keypair: $out->{output}" unless $sk && $pk;
+    return ($sk, $pk);
 }
 
 # Runs a command, returns { exit, stdout, output (stdout+stderr) }. A leading
@@ -1014,6 +1026,20 @@ sub request($self, $seq) {
 sub request_for($self, $res) {
     my $seq = $res->{headers}{'x-backend-seq'} or return undef;
     return $self->request($seq);
+}
+
+# Asserts that the request behind $res reached this upstream with the body
+# $want byte for byte and $webhook_verify_status "ok" in X-Verify (which the
+# configuration sets: proxy_set_header X-Verify $webhook_verify_status).
+# Returns the record.
+sub received_verified($self, $res, $want, $name) {
+    my $got = $self->request_for($res);
+    Test::More::ok($got, "$name: reached the upstream") or return;
+    Test::More::is(length $got->{body}, length $want, "$name: upstream body length");
+    Test::More::is(Digest::SHA::sha256_hex($got->{body}), Digest::SHA::sha256_hex($want),
+                   "$name: upstream body is byte for byte the same");
+    Test::More::is($got->{headers}{'x-verify'}, 'ok', "$name: \$webhook_verify_status ok at the upstream");
+    return $got;
 }
 
 # Forget everything recorded so far.

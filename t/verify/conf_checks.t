@@ -78,4 +78,50 @@ refused('replay= with a zone, then off', server("location /hook { webhook_verify
 refused('replay=on twice', server("location /hook { webhook_verify github secret=s replay=on replay=on; $PROXY }"),
         'webhook_verify github', 'webhook_verify: invalid replay= in "replay=on" (given twice)');
 
+# Standard Webhooks' asymmetric keys (v1a): a public key (whpk_) is a secret=
+# of `standard`; a secret key (whsk_) is the sender's and is refused, as is a
+# whpk_ that is not 32 bytes. Messages name the secret=, never the key.
+{
+    use MIME::Base64 qw(encode_base64);
+    # RFC 8032 §7.1 TEST 1's key pair
+    my $pk = 'whpk_' . encode_base64(pack('H*', 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'), '');
+    my $sk = 'whsk_' . encode_base64(pack('H*', '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'), '');
+    my $hmac = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    my $SK_MSG = 'webhook_verify standard: secret=whsk_... is an Ed25519 secret key%s: give the sender\'s public key '
+               . '(whpk_...) here; the secret key belongs to the sender only';
+    my $PK_MSG = 'webhook_verify standard: secret=whpk_...%s is not an Ed25519 public key: whpk_ must be followed by '
+               . 'the base64 of 32 bytes';
+    my (undef, $out) = refused('a whsk_ secret key', server("location /hook { webhook_verify standard secret=$sk; $PROXY }"),
+                               'webhook_verify standard', sprintf($SK_MSG, ''));
+    unlike($out, qr/\Q@{[substr($sk, 5, 12)]}\E/, 'a whsk_ secret key: not echoed by nginx -t');
+    refused('a whsk_ next to a whpk_',
+            server("location /hook { webhook_verify standard secret=$pk secret=$sk; $PROXY }"),
+            'webhook_verify standard', sprintf($SK_MSG, ' (secret= number 2)'));
+    refused('a whpk_ of 31 bytes', server("location /hook { webhook_verify standard secret=whpk_"
+                                          . encode_base64('x' x 31, '') . "; $PROXY }"),
+            'webhook_verify standard', sprintf($PK_MSG, ''));
+    refused('a whpk_ of 33 bytes, second of two',
+            server("location /hook { webhook_verify standard secret=$hmac secret=whpk_" . encode_base64('x' x 33, '')
+                   . " replay=wz; $PROXY }"),
+            'webhook_verify standard', sprintf($PK_MSG, ' (secret= number 2)'));
+    refused('a whpk_ that is not base64', server("location /hook { webhook_verify standard secret=whpk_not*base64; $PROXY }"),
+            'webhook_verify standard', sprintf($PK_MSG, ''));
+    refused('an empty whpk_', server("location /hook { webhook_verify standard secret=whpk_; $PROXY }"),
+            'webhook_verify standard', sprintf($PK_MSG, ''));
+    refused('a whpk_ for github', server("location /hook { webhook_verify github secret=$pk; $PROXY }"),
+            'webhook_verify github',
+            'webhook_verify github: secret=whpk_... is an Ed25519 key: Ed25519 (v1a) signatures are the "standard" scheme\'s');
+    refused('a whsk_ for hmac', server("location /hook { webhook_verify hmac secret=s secret=$sk; $PROXY }"),
+            'webhook_verify hmac',
+            'webhook_verify hmac: secret=whsk_... is an Ed25519 key (secret= number 2): Ed25519 (v1a) signatures are '
+            . 'the "standard" scheme\'s');
+
+    accepted('a whpk_', server("location /hook { webhook_verify standard secret=$pk; $PROXY }"));
+    accepted('a whpk_ without its base64 padding', server("location /hook { webhook_verify standard secret="
+                                                          . ($pk =~ s/=+$//r) . "; $PROXY }"));
+    accepted('whpk_, whsec_ and a variable, with replay=',
+             "map \$http_x_tenant \$tenant_key { default $pk; }\n"
+             . server("location /hook { webhook_verify standard secret=$pk secret=$hmac secret=\$tenant_key replay=wz; $PROXY }"));
+}
+
 done_testing;

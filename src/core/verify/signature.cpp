@@ -1,5 +1,6 @@
 #include "core/verify/signature.hpp"
 
+#include "core/util/ed25519.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/text.hpp"
 
@@ -118,6 +119,13 @@ std::optional<std::string> derive_key(Scheme scheme, std::string_view secret) {
     return std::string(secret);
 }
 
+SecretKind secret_kind(Scheme scheme, std::string_view secret) {
+    if (scheme != Scheme::standard) return SecretKind::hmac;
+    if (is_ed25519_public_text(secret)) return SecretKind::ed25519_public;
+    if (is_ed25519_secret_text(secret)) return SecretKind::ed25519_secret;
+    return SecretKind::hmac;
+}
+
 void SignedPrefix::append(std::string_view s) {
     size_t n = std::min(s.size(), kMaxSignedPrefix - size_);
     std::memcpy(bytes_ + size_, s.data(), n);
@@ -136,7 +144,9 @@ std::string mac_form(Encoding enc, size_t len) {
 std::string expected_form(const SchemeConfig& cfg, std::string_view S, size_t digest_len) {
     const std::string s(S);
     switch (cfg.scheme) {
-    case Scheme::standard: return s + " has no v1,<base64> signature of a 32-byte HMAC-SHA256";
+    case Scheme::standard:
+        return s + " has no v1,<base64> signature of a 32-byte HMAC-SHA256 nor v1a,<base64> of a 64-byte Ed25519 "
+                   "signature";
     case Scheme::stripe: return s + " has no v1= signature of 64 hex digits";
     case Scheme::slack: return s + " must be v0= and 64 hex digits";
     case Scheme::github: return s + " must be sha256= and 64 hex digits";
@@ -185,16 +195,20 @@ Parsed parse_headers(const SchemeConfig& cfg, const std::vector<HeaderFamily>& f
     bool ts_in_signature = false;   // stripe: t= in the signature header
     const size_t digest_len = hash_alg_size(cfg.scheme == Scheme::hmac ? cfg.alg : HashAlg::sha256);
 
-    // A candidate counts only when it decodes to exactly the digest's size.
-    auto add_candidate = [&](Encoding enc, std::string_view text) {
-        Digest* d = p.signatures.next();
-        if (d == nullptr) return;
+    // A candidate counts only when it decodes to exactly its size; false
+    // when it does not (past kMaxSignatures an entry is not decoded).
+    auto add_to = [](Candidates& to, Encoding enc, std::string_view text, size_t size) {
+        Digest* d = to.next();
+        if (d == nullptr) return true;
         auto len = enc == Encoding::hex ? hex_decode_into(text, d->bytes, sizeof(d->bytes))
                                         : base64_decode_into(text, d->bytes, sizeof(d->bytes));
-        if (len && *len == digest_len) {
-            d->size = *len;
-            p.signatures.add();
-        }
+        if (!len || *len != size) return false;
+        d->size = *len;
+        to.add();
+        return true;
+    };
+    auto add_candidate = [&](Encoding enc, std::string_view text) {
+        return add_to(p.signatures, enc, text, digest_len);
     };
 
     switch (cfg.scheme) {
@@ -205,8 +219,14 @@ Parsed parse_headers(const SchemeConfig& cfg, const std::vector<HeaderFamily>& f
             return refuse(Verdict::malformed_signature,
                           str(n.id) + " header must be 1 to " + std::to_string(kMaxIdHeader) + " bytes");
         ts_text = trim(*h.timestamp);
+        // v1,<HMAC> and v1a,<Ed25519 signature>, in any order and mixed;
+        // any other version is passed over (as Standard Webhooks' libraries do).
         for_each_field(sig, ' ', [&](std::string_view entry) {
-            if (starts_with(entry, "v1,")) add_candidate(Encoding::base64, entry.substr(3));
+            if (starts_with(entry, "v1,")) {
+                if (!add_candidate(Encoding::base64, entry.substr(3))) p.ignored.v1++;
+            } else if (starts_with(entry, "v1a,")) {
+                if (!add_to(p.ed25519, Encoding::base64, entry.substr(4), kEd25519SignatureSize)) p.ignored.v1a++;
+            }
         });
         p.replay_id = *h.id;
         break;
@@ -258,7 +278,16 @@ Parsed parse_headers(const SchemeConfig& cfg, const std::vector<HeaderFamily>& f
     }
     }
 
-    if (p.signatures.empty()) return refuse(Verdict::malformed_signature, expected_form(cfg, S, digest_len));
+    if (p.signatures.empty() && p.ed25519.empty()) {
+        // Name the entry that was wrong, when one was (standard only counts them).
+        if (p.ignored.v1a > 0 && p.ignored.v1 == 0)
+            return refuse(Verdict::malformed_signature,
+                          str(S) + " has a v1a entry that is not the base64 of a 64-byte Ed25519 signature");
+        if (p.ignored.v1 > 0 && p.ignored.v1a == 0)
+            return refuse(Verdict::malformed_signature,
+                          str(S) + " has a v1 entry that is not the base64 of a 32-byte HMAC-SHA256");
+        return refuse(Verdict::malformed_signature, expected_form(cfg, S, digest_len));
+    }
 
     // Timestamp schemes always check: an empty header is malformed, not "no timestamp".
     if (scheme_has_timestamp(cfg.scheme)) {
@@ -331,6 +360,40 @@ std::string verdict_detail(const SchemeConfig& cfg, const HeaderFamily& n, Verdi
     default: break;
     }
     return S + " does not match the body" + why;
+}
+
+std::string verdict_detail(const SchemeConfig& cfg, const HeaderFamily& n, Verdict v, EntryCounts ignored) {
+    std::string out = verdict_detail(cfg, n, v);
+    if (v != Verdict::bad_signature || cfg.scheme != Scheme::standard) return out;
+    auto passed_over = [&](uint16_t count, const char* what) {
+        out += count == 1 ? "; a " : "; " + std::to_string(count) + " ";
+        out += what;
+        out += count == 1 ? " entry is" : " entries are";
+        out += " not the base64 of a ";
+    };
+    if (ignored.v1 > 0) {
+        passed_over(ignored.v1, "v1");
+        out += "32-byte HMAC-SHA256";
+    }
+    if (ignored.v1a > 0) {
+        passed_over(ignored.v1a, "v1a");
+        out += "64-byte Ed25519 signature";
+    }
+    return out;
+}
+
+std::string unverifiable_detail(const HeaderFamily& n, bool has_v1, bool has_v1a) {
+    std::string S(n.signature);
+    if (has_v1a && !has_v1)
+        return S + " has v1a (Ed25519) signatures only, and this receiver checks v1 (HMAC-SHA256) signatures";
+    if (has_v1 && !has_v1a)
+        return S + " has v1 (HMAC-SHA256) signatures only, and this receiver checks v1a (Ed25519) signatures";
+    return S + " has no signature of a kind this receiver checks";
+}
+
+std::string ed25519_too_large_detail(size_t limit) {
+    return "the body is larger than the " + std::to_string(limit) +
+           " bytes this receiver checks a v1a (Ed25519) signature over";
 }
 
 bool signature_matches(const Digest* candidates, size_t n, std::string_view digest) {

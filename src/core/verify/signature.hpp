@@ -64,6 +64,13 @@ bool scheme_has_timestamp(Scheme scheme);
 // "whsec_<base64>"; every other scheme uses the bytes as they are.
 std::optional<std::string> derive_key(Scheme scheme, std::string_view secret);
 
+// What a secret= is, by its text. `standard` takes Standard Webhooks'
+// asymmetric keys too: "whpk_" (an Ed25519 public key, checking v1a
+// signatures) and "whsk_" (a secret key, which belongs to the sender only: a
+// configuration error). Every other scheme takes any text as HMAC key bytes.
+enum class SecretKind { hmac, ed25519_public, ed25519_secret };
+SecretKind secret_kind(Scheme scheme, std::string_view secret);
+
 // Header values found for one request (absent = nullopt), and the names
 // they were read under (empty: the scheme's first family).
 struct HeaderValues {
@@ -75,6 +82,7 @@ struct HeaderValues {
 
 // The MACs a sender put in the signature header, decoded; only those of the
 // digest's size are kept, at most kMaxSignatures. Fixed size: no allocation.
+// (A Digest holds 64 bytes: v1a's Ed25519 signatures are kept in one too.)
 class Candidates {
 public:
     size_t size() const { return count_; }
@@ -108,14 +116,24 @@ private:
 };
 inline bool operator==(const SignedPrefix& a, std::string_view b) { return a.view() == b; }
 
+// Entries of a Standard Webhooks signature header that were passed over
+// because they do not decode to their size (v1: 32 bytes, v1a: 64); with
+// other usable entries they are only named in the message of a refusal.
+struct EntryCounts {
+    uint16_t v1 = 0;
+    uint16_t v1a = 0;
+};
+
 // What is known before the body is read. On the accepting path nothing here
 // allocates: detail is set only when refusing.
 struct Parsed {
     Verdict verdict = Verdict::ok;   // not ok: refuse now, no body needed
     std::string detail;              // for the sender: what was wrong, naming the header (never its value)
     HeaderFamily names;              // the header names read
-    Candidates signatures;           // decoded candidate MACs
-    SignedPrefix signed_prefix;      // bytes hashed before the body
+    Candidates signatures;           // decoded candidate MACs (standard: the v1 entries)
+    Candidates ed25519;              // standard: the v1a entries, 64-byte Ed25519 signatures
+    EntryCounts ignored;             // standard: v1 / v1a entries not of their size (for the message)
+    SignedPrefix signed_prefix;      // bytes hashed before the body (and signed before it by v1a)
     std::string_view replay_id;      // standard: the signed webhook-id (in the header's value); else empty
 };
 
@@ -130,6 +148,21 @@ Parsed parse_request(const SchemeConfig& cfg, const HeaderValues& headers, int64
 // (bad_signature, replayed): which headers did not match, never a value.
 std::string verdict_detail(const SchemeConfig& cfg, const HeaderFamily& names, Verdict v);
 
+// The same for `standard`, naming the v1 / v1a entries that were passed over
+// (a v1a entry that is not the base64 of 64 bytes…).
+std::string verdict_detail(const SchemeConfig& cfg, const HeaderFamily& names, Verdict v, EntryCounts ignored);
+
+// `standard`, once the keys of this request are known (secrets may come from
+// variables): the message when its signatures are all of a kind no key here
+// checks — v1a only and no public key, v1 only and no HMAC secret. Names
+// the kinds, never a key.
+std::string unverifiable_detail(const HeaderFamily& names, bool has_v1, bool has_v1a);
+
+// `standard`: the message when a v1a signature cannot be checked because
+// the body is larger than the `limit` bytes held in memory to check it
+// (Ed25519 needs the whole message at once).
+std::string ed25519_too_large_detail(size_t limit);
+
 // True when digest equals any candidate; every candidate is compared in full.
 bool signature_matches(const Digest* candidates, size_t n, std::string_view digest);
 inline bool signature_matches(const Candidates& c, std::string_view digest) {
@@ -141,6 +174,10 @@ inline bool signature_matches(const Candidates& c, std::string_view digest) {
 // so ids of any length take a fixed 32 bytes in shared memory and one
 // sender's ids never collide with another's (a sender cannot pre-empt the ids
 // of a location whose secret it does not have).
+//
+// An Ed25519 public key (v1a) scopes ids the same way, by replay_key_id() of
+// its canonical text (Ed25519Key::public_text(), "whpk_<base64>"): a
+// `standard` secret= of that text is a public key, never HMAC key bytes.
 Digest replay_key_id(std::string_view key);
 Digest replay_key(Scheme scheme, const Digest& key_id, std::string_view id);
 

@@ -8,6 +8,13 @@
 // read that fails finalizes the request the usual way), and decides once the
 // body is complete.
 //
+// Standard Webhooks' v1a signatures (Ed25519, PureEdDSA) are checked over the
+// whole message at once (OpenSSL cannot verify one as it streams): only when
+// the request carries a v1a entry and the location a public key, the same
+// filter also keeps the signed content (prefix + body) in one buffer of the
+// request's pool, at most the location's client_max_body_size (1 MiB when
+// that is 0), growing as bytes arrive.
+//
 // A replay id is reserved while the request is in flight and remembered only
 // when the application answered 2xx (the log phase settles it), so a sender's
 // retry after a 5xx is accepted and a concurrent duplicate is not.
@@ -19,6 +26,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/util/ed25519.hpp"
 #include "core/verify/signature.hpp"
 #include "ngx/common/conf.hpp"
 #include "ngx/status/counters.hpp"
@@ -30,10 +38,18 @@ using namespace webhook::ngx;
 namespace {
 
 struct Secret {
-    ngx_http_complex_value_t* value;   // with variables: keyed per request
-    std::optional<Hmac> keyed;         // literal: keyed once, copied per request
-    Digest key_id;                     // literal: replay_key_id() of the key (scopes replay ids)
+    ngx_http_complex_value_t* value = nullptr;   // with variables: keyed per request
+    std::optional<Hmac> keyed;                   // literal HMAC secret: keyed once, copied per request
+    std::optional<Ed25519Key> public_key;        // literal whpk_ (standard): parsed once
+    Digest key_id;                               // literal: replay_key_id() of the key (scopes replay ids)
 };
+
+// The signed content kept for v1a: at most the location's
+// client_max_body_size of body, this much when that is 0 (unlimited; NGINX's
+// own default limit), and first this much room, grown as bytes arrive (a
+// sender that announces a large body and sends nothing holds no more).
+constexpr off_t kKeptBodyUnlimitedCap = 1024 * 1024;
+constexpr size_t kKeptInitial = 16 * 1024;
 
 // A reserved message id stays reserved this long at most if its request
 // never reaches the log phase (a worker that died).
@@ -72,6 +88,25 @@ struct RequestCtx {
     Digest* signatures = nullptr;
     size_t nsignatures = 0;
     std::string_view replay_id;   // in the header's value
+    EntryCounts ignored;          // v1 / v1a entries passed over (named in the sender's message)
+    // v1a (Ed25519), set only when the request has v1a entries and a public
+    // key applies: the signatures (in the pool), the keys (literal ones are
+    // the configuration's, those from variables owned here) and with
+    // replay= their ids.
+    Digest* ed_signatures = nullptr;
+    size_t ned_signatures = 0;
+    const Ed25519Key** pub_keys = nullptr;
+    Digest* pub_key_ids = nullptr;
+    size_t npub = 0;
+    std::vector<Ed25519Key> owned_keys;
+    // The signed content, kept while `keeping` (the body filter appends).
+    u_char* message = nullptr;
+    size_t message_len = 0;
+    size_t message_cap = 0;
+    size_t message_max = 0;       // the signed prefix + the body limit (or the announced length)
+    size_t body_limit = 0;        // the body limit, for the messages
+    bool keeping = false;
+    bool message_too_large = false;   // over body_limit: v1a was not checked
     std::string detail;      // the sender's message
     std::string note;        // for the log only: what the sender cannot act on (secrets, internal errors)
     Verdict verdict = Verdict::bad_signature;   // fail closed until finish() says ok
@@ -140,11 +175,81 @@ void hash_bytes(RequestCtx* ctx, const u_char* p, size_t n) {
     for (size_t i = 0; i < ctx->nmacs; i++) ctx->macs[i].update(p, n);
 }
 
-// A buffer in memory is hashed in place; one only in a file (a body another
-// module read before us) is read back in chunks.
-ngx_int_t hash_buf(RequestCtx* ctx, ngx_buf_t* b) {
+// --- the signed content, kept for v1a -------------------------------------------
+
+// Gives the kept content back to the pool at once (a large allocation is
+// freed; a small one stays until the request ends).
+void release_message(ngx_http_request_t* r, RequestCtx* ctx) {
+    if (ctx->message != nullptr) ngx_pfree(r->pool, ctx->message);
+    ctx->message = nullptr;
+    ctx->message_len = ctx->message_cap = 0;
+    ctx->keeping = false;
+}
+
+// Appends to the kept content, growing it (at least doubling, never past
+// message_max). Over message_max: stops keeping, v1a is not checked.
+void keep_bytes(ngx_http_request_t* r, RequestCtx* ctx, const u_char* p, size_t n) {
+    if (!ctx->keeping || n == 0) return;
+    if (n > ctx->message_max - ctx->message_len) {
+        ctx->message_too_large = true;
+        release_message(r, ctx);
+        return;
+    }
+    size_t need = ctx->message_len + n;
+    if (need > ctx->message_cap) {
+        size_t cap = std::max(need, std::min(ctx->message_max, 2 * ctx->message_cap));
+        auto* grown = static_cast<u_char*>(ngx_palloc(r->pool, cap));
+        if (grown == nullptr) throw std::bad_alloc();   // fails closed (hash_failed)
+        if (ctx->message_len > 0) ngx_memcpy(grown, ctx->message, ctx->message_len);
+        ngx_pfree(r->pool, ctx->message);
+        ctx->message = grown;
+        ctx->message_cap = cap;
+    }
+    ngx_memcpy(ctx->message + ctx->message_len, p, n);
+    ctx->message_len += n;
+}
+
+// Starts keeping the signed content with its prefix, when the body may fit:
+// false when the announced Content-Length is over the limit.
+bool start_keeping(ngx_http_request_t* r, RequestCtx* ctx, std::string_view prefix) {
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+    // NGINX refuses a body over client_max_body_size itself (413, before its
+    // bytes arrive for a Content-Length, as they arrive when chunked or over
+    // HTTP/2); 0 (unlimited) is capped here.
+    off_t limit = clcf->client_max_body_size > 0 ? clcf->client_max_body_size : kKeptBodyUnlimitedCap;
+    ctx->body_limit = static_cast<size_t>(limit);
+    off_t announced = r->headers_in.content_length_n;
+    if (announced > limit) {
+        ctx->message_too_large = true;
+        return false;
+    }
+    ctx->message_max = prefix.size() + static_cast<size_t>(announced >= 0 ? announced : limit);
+    size_t cap = std::min(ctx->message_max, prefix.size() + kKeptInitial);
+    ctx->message = static_cast<u_char*>(ngx_palloc(r->pool, cap));
+    if (ctx->message == nullptr) throw std::bad_alloc();
+    ctx->message_cap = cap;
+    ctx->keeping = true;
+    keep_bytes(r, ctx, reinterpret_cast<const u_char*>(prefix.data()), prefix.size());
+    return true;
+}
+
+// For the log: what the operator changes so that such a body is checked.
+std::string too_large_note(ngx_http_request_t* r, const RequestCtx* ctx) {
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+    std::string limit = std::to_string(ctx->body_limit);
+    if (clcf->client_max_body_size == 0)
+        return "v1a is checked over the body held in memory, at most " + limit +
+               " bytes when client_max_body_size is 0 (unlimited): set client_max_body_size in this location";
+    return "v1a is checked over the body held in memory, at most client_max_body_size (" + limit +
+           " bytes): raise client_max_body_size in this location";
+}
+
+// A buffer in memory is hashed (and kept) in place; one only in a file (a
+// body another module read before us) is read back in chunks.
+ngx_int_t feed_buf(ngx_http_request_t* r, RequestCtx* ctx, ngx_buf_t* b) {
     if (ngx_buf_in_memory(b)) {
         hash_bytes(ctx, b->pos, b->last - b->pos);
+        keep_bytes(r, ctx, b->pos, b->last - b->pos);
         return NGX_OK;
     }
     if (!b->in_file) return NGX_OK;
@@ -154,6 +259,7 @@ ngx_int_t hash_buf(RequestCtx* ctx, ngx_buf_t* b) {
         ssize_t n = ngx_read_file(b->file, chunk, want, off);
         if (n <= 0) return NGX_ERROR;
         hash_bytes(ctx, chunk, n);
+        keep_bytes(r, ctx, chunk, n);
         off += n;
     }
     return NGX_OK;
@@ -162,15 +268,16 @@ ngx_int_t hash_buf(RequestCtx* ctx, ngx_buf_t* b) {
 ngx_int_t request_body_filter(ngx_http_request_t* r, ngx_chain_t* in) {
     auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module));
     if (ctx != nullptr && ctx->hashing && !ctx->hash_failed) {
-        // A body that cannot be hashed is refused by the verdict (fail
-        // closed), and still passed on to the next filter.
+        // A body that cannot be hashed (or kept) is refused by the verdict
+        // (fail closed), and still passed on to the next filter.
         try {
             for (ngx_chain_t* cl = in; cl && !ctx->hash_failed; cl = cl->next) {
-                if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+                if (feed_buf(r, ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
             }
         } catch (...) {
             ctx->hash_failed = true;
         }
+        if (ctx->hash_failed) release_message(r, ctx);
     }
     return next_request_body_filter(r, in);
 }
@@ -185,7 +292,8 @@ std::optional<std::string_view> header_value(ngx_http_request_t* r, std::string_
 }
 
 // Reads the headers, and when they can be checked without the body, keys the
-// HMACs and feeds them the signed prefix. False: decided already.
+// HMACs and feeds them the signed prefix (and with a v1a signature and a
+// public key, starts keeping the signed content). False: decided already.
 bool start(ngx_http_request_t* r, RequestCtx* ctx) {
     const VerifyConf& conf = *ctx->conf;
     HeaderValues values;
@@ -205,15 +313,19 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
         ctx->detail = std::move(parsed.detail);
         return false;
     }
+    ctx->ignored = parsed.ignored;
     ctx->nsignatures = parsed.signatures.size();
     ctx->signatures = static_cast<Digest*>(ngx_palloc(r->pool, ctx->nsignatures * sizeof(Digest)));
     if (ctx->signatures == nullptr) throw std::bad_alloc();
     std::copy(parsed.signatures.begin(), parsed.signatures.end(), ctx->signatures);
     ctx->replay_id = parsed.replay_id;
+    const bool has_v1 = !parsed.signatures.empty();
+    const bool has_v1a = !parsed.ed25519.empty();
 
     // A secret= that evaluates to an empty or undecodable value is skipped
     // (fail closed). It is not logged on its own: the refusal's single info
     // line says so, and a request must not cost more than one log line.
+    // HMACs are keyed only for v1 signatures, public keys taken only for v1a.
     const size_t n = conf.secrets.size();
     ctx->macs = static_cast<Hmac*>(ngx_palloc(r->pool, n * sizeof(Hmac)));
     if (ctx->macs == nullptr) throw std::bad_alloc();
@@ -221,43 +333,141 @@ bool start(ngx_http_request_t* r, RequestCtx* ctx) {
         ctx->key_ids = static_cast<Digest*>(ngx_palloc(r->pool, n * sizeof(Digest)));
         if (ctx->key_ids == nullptr) throw std::bad_alloc();
     }
+    if (has_v1a) {
+        ctx->ned_signatures = parsed.ed25519.size();
+        ctx->ed_signatures = static_cast<Digest*>(ngx_palloc(r->pool, ctx->ned_signatures * sizeof(Digest)));
+        ctx->pub_keys = static_cast<const Ed25519Key**>(ngx_palloc(r->pool, n * sizeof(Ed25519Key*)));
+        if (ctx->ed_signatures == nullptr || ctx->pub_keys == nullptr) throw std::bad_alloc();
+        std::copy(parsed.ed25519.begin(), parsed.ed25519.end(), ctx->ed_signatures);
+        if (conf.replay_zone != nullptr) {
+            ctx->pub_key_ids = static_cast<Digest*>(ngx_palloc(r->pool, n * sizeof(Digest)));
+            if (ctx->pub_key_ids == nullptr) throw std::bad_alloc();
+        }
+    }
     ngx_uint_t skipped = 0;
+    size_t hmac_secrets = 0;     // usable HMAC secrets, keyed or not
+    size_t public_keys = 0;      // public keys, taken or not
+    bool secret_key = false;     // a variable gave a whsk_
+    auto add_hmac = [&](const Hmac& keyed, const Digest& key_id) {
+        new (&ctx->macs[ctx->nmacs]) Hmac(keyed);   // a plain copy
+        if (ctx->key_ids != nullptr) ctx->key_ids[ctx->nmacs] = key_id;
+        ctx->nmacs++;
+    };
+    auto add_public = [&](const Ed25519Key& key, const Digest& key_id) {
+        ctx->pub_keys[ctx->npub] = &key;
+        if (ctx->pub_key_ids != nullptr) ctx->pub_key_ids[ctx->npub] = key_id;
+        ctx->npub++;
+    };
     for (const Secret& s : conf.secrets) {
-        size_t i = ctx->nmacs;
-        if (s.keyed) {
-            new (&ctx->macs[i]) Hmac(*s.keyed);   // a plain copy: keyed at configuration time
-            if (ctx->key_ids != nullptr) ctx->key_ids[i] = s.key_id;
-            ctx->nmacs++;
+        if (s.keyed) {   // keyed at configuration time
+            hmac_secrets++;
+            if (has_v1) add_hmac(*s.keyed, s.key_id);
+            continue;
+        }
+        if (s.public_key) {
+            public_keys++;
+            if (has_v1a) add_public(*s.public_key, s.key_id);
             continue;
         }
         ngx_str_t value;
         if (ngx_http_complex_value(r, s.value, &value) != NGX_OK) throw std::bad_alloc();
-        std::optional<std::string> key = derive_key(conf.scheme.scheme, sv(value));
-        if (!key) {
-            skipped++;
-            continue;
+        switch (secret_kind(conf.scheme.scheme, sv(value))) {
+        case SecretKind::ed25519_secret:
+            secret_key = true;
+            break;
+        case SecretKind::ed25519_public: {
+            if (!has_v1a) {
+                public_keys++;
+                break;
+            }
+            std::optional<Ed25519Key> key = Ed25519Key::from_public(sv(value));
+            if (!key) {
+                skipped++;
+                break;
+            }
+            public_keys++;
+            if (ctx->owned_keys.capacity() == 0) ctx->owned_keys.reserve(n);   // add_public keeps pointers
+            ctx->owned_keys.push_back(std::move(*key));
+            const Ed25519Key& owned = ctx->owned_keys.back();
+            add_public(owned, ctx->pub_key_ids != nullptr ? replay_key_id(owned.public_text()) : Digest{});
+            break;
         }
-        new (&ctx->macs[i]) Hmac(conf.scheme.alg, *key);
-        if (ctx->key_ids != nullptr) ctx->key_ids[i] = replay_key_id(*key);
-        ngx_explicit_memzero(key->data(), key->size());
-        ctx->nmacs++;
+        case SecretKind::hmac: {
+            std::optional<std::string> key = derive_key(conf.scheme.scheme, sv(value));
+            if (!key) {
+                skipped++;
+                break;
+            }
+            hmac_secrets++;
+            if (has_v1) {
+                new (&ctx->macs[ctx->nmacs]) Hmac(conf.scheme.alg, *key);
+                if (ctx->key_ids != nullptr) ctx->key_ids[ctx->nmacs] = replay_key_id(*key);
+                ctx->nmacs++;
+            }
+            ngx_explicit_memzero(key->data(), key->size());
+            break;
+        }
+        }
     }
-    if (ctx->nmacs == 0) {
+    if (secret_key) {
+        // A configuration error only a request shows: said at error, every
+        // time, the key never written.
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "webhook_verify: a secret= evaluated to an Ed25519 secret key (whsk_...), which is not used: give "
+                      "the sender's public key (whpk_...) instead; the secret key belongs to the sender only");
+    }
+    if (hmac_secrets == 0 && public_keys == 0) {
         ctx->verdict = Verdict::bad_signature;
         ctx->detail = verdict_detail(conf.scheme, ctx->names, ctx->verdict);
-        ctx->note = "no usable secret: every secret= evaluated to an empty or undecodable value";
+        ctx->note = secret_key ? "no usable secret: every secret= evaluated to an empty or undecodable value, or to an "
+                                 "Ed25519 secret key"
+                               : "no usable secret: every secret= evaluated to an empty or undecodable value";
         return false;
     }
     if (skipped > 0) ctx->note = "a secret= evaluated to an empty or undecodable value";
+    if (ctx->nmacs == 0 && ctx->npub == 0) {
+        // Signatures of one kind only, and keys of the other (v1a to an
+        // HMAC secret, v1 to a public key): refused before the body.
+        ctx->verdict = Verdict::bad_signature;
+        ctx->detail = unverifiable_detail(ctx->names, has_v1, has_v1a);
+        if (ctx->note.empty()) ctx->note = "no secret= here checks signatures of this kind";
+        return false;
+    }
     std::string_view prefix = parsed.signed_prefix;
+    if (ctx->npub > 0 && !start_keeping(r, ctx, prefix)) {
+        // The announced body is over what is kept for v1a.
+        ctx->npub = 0;
+        if (ctx->nmacs == 0) {
+            ctx->verdict = Verdict::bad_signature;
+            ctx->detail = ed25519_too_large_detail(ctx->body_limit);
+            ctx->note = too_large_note(r, ctx);
+            return false;
+        }
+    }
     hash_bytes(ctx, reinterpret_cast<const u_char*>(prefix.data()), prefix.size());
     return true;
+}
+
+// Whether a v1a signature of the kept content is one of the public keys'
+// (every pair until one matches; no secret is involved, so an early end
+// tells nothing): the key's index.
+std::optional<size_t> ed25519_match(const RequestCtx* ctx) {
+    std::string_view message(reinterpret_cast<const char*>(ctx->message), ctx->message_len);
+    for (size_t k = 0; k < ctx->npub; k++) {
+        for (size_t i = 0; i < ctx->ned_signatures; i++) {
+            const Digest& sig = ctx->ed_signatures[i];
+            if (ctx->pub_keys[k]->verify(message, sig.bytes, sig.size)) return k;
+        }
+    }
+    return std::nullopt;
 }
 
 void finish(ngx_http_request_t* r, RequestCtx* ctx) {
     ctx->hashing = false;
     const VerifyConf& conf = *ctx->conf;
     if (ctx->hash_failed) {
+        release_message(r, ctx);
+        ctx->wipe_macs();
         ctx->verdict = Verdict::bad_signature;
         ctx->detail = verdict_detail(conf.scheme, ctx->names, ctx->verdict);
         ctx->note = "the body could not be hashed";
@@ -265,6 +475,7 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
     }
     // Every secret is tried (no early exit); the first that matches names the
     // sender for the replay cache.
+    const bool hmac_checked = ctx->nmacs > 0;
     bool match = false;
     size_t which = 0;
     Digest digest;
@@ -277,16 +488,35 @@ void finish(ngx_http_request_t* r, RequestCtx* ctx) {
         }
     }
     ctx->wipe_macs();
+    // v1a, when no v1 matched: over the content kept whole.
+    const Digest* key_ids = ctx->key_ids;
+    if (!match && ctx->keeping && ctx->npub > 0) {
+        if (std::optional<size_t> k = ed25519_match(ctx)) {
+            match = true;
+            which = *k;
+            key_ids = ctx->pub_key_ids;
+        }
+    }
+    release_message(r, ctx);
     if (!match) {
         ctx->verdict = Verdict::bad_signature;
-        ctx->detail = verdict_detail(conf.scheme, ctx->names, ctx->verdict);
+        if (ctx->message_too_large) {
+            // v1a was not checked: the sender is told why (after what v1, if
+            // any was checked, did not match), the log names what to change.
+            ctx->detail = hmac_checked ? verdict_detail(conf.scheme, ctx->names, ctx->verdict, ctx->ignored) + "; " +
+                                             ed25519_too_large_detail(ctx->body_limit)
+                                       : ed25519_too_large_detail(ctx->body_limit);
+            ctx->note = too_large_note(r, ctx);
+        } else {
+            ctx->detail = verdict_detail(conf.scheme, ctx->names, ctx->verdict, ctx->ignored);
+        }
         return;
     }
     if (conf.replay_zone != nullptr) {
         time_t now = ngx_time();
         // The id is what the sender signed: webhook-id, else the MAC itself.
         std::string_view id = ctx->replay_id.empty() ? digest.view() : ctx->replay_id;
-        Digest key = replay_key(conf.scheme.scheme, ctx->key_ids[which], id);
+        Digest key = replay_key(conf.scheme.scheme, key_ids[which], id);
         uint64_t token = 0;
         time_t pending = now + std::min<time_t>(kReplayPendingSecs, conf.replay_window);
         if (replay_reserve(conf.replay_zone, key, now, pending, &token) == ReplayResult::replayed) {
@@ -355,8 +585,12 @@ ngx_int_t verify_kept_body(ngx_http_request_t* r, RequestCtx* ctx) {
         ctx->note = "the body was not kept by an earlier reader";
         return respond(r, ctx);
     }
-    for (ngx_chain_t* cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (hash_buf(ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+    try {
+        for (ngx_chain_t* cl = r->request_body->bufs; cl && !ctx->hash_failed; cl = cl->next) {
+            if (feed_buf(r, ctx, cl->buf) != NGX_OK) ctx->hash_failed = true;
+        }
+    } catch (const std::bad_alloc&) {
+        ctx->hash_failed = true;
     }
     ctx->body_done = true;
     finish(r, ctx);
@@ -389,6 +623,7 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
         // message is not verified; NGINX answers with its error page.
         ctx->reading = false;
         ctx->hashing = false;
+        release_message(r, ctx);
         ctx->decided = true;
         ctx->verdict = Verdict::bad_signature;
         ctx->note = "the body could not be read";
@@ -591,12 +826,45 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
     }
     if (secret_texts.empty()) return conf_error(cf, "webhook_verify %V: at least one secret= is required", &value[1]);
 
-    for (ngx_str_t& text : secret_texts) {
-        Secret s{nullptr, std::nullopt, {}};
+    vc->secrets.reserve(secret_texts.size());
+    for (size_t i = 0; i < secret_texts.size(); i++) {
+        ngx_str_t& text = secret_texts[i];
+        Secret s;
         s.value = compile_complex(cf, text);
         if (s.value == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-        if (s.value->lengths == nullptr) {
-            std::optional<std::string> key = derive_key(*scheme, sv(text));
+        if (s.value->lengths != nullptr) {   // with variables: per request
+            vc->secrets.push_back(std::move(s));
+            continue;
+        }
+        // Which secret= a message is about, when there are several (a key's
+        // text is never written).
+        char which[32] = "";
+        if (secret_texts.size() > 1) ngx_snprintf(reinterpret_cast<u_char*>(which), sizeof(which) - 1, " (secret= number %uz)%Z", i + 1);
+        std::string_view t = sv(text);
+        if (*scheme != Scheme::standard && (is_ed25519_public_text(t) || is_ed25519_secret_text(t)))
+            return conf_error(cf,
+                              "webhook_verify %V: secret=%s... is an Ed25519 key%s: Ed25519 (v1a) signatures are the "
+                              "\"standard\" scheme's",
+                              &value[1], is_ed25519_public_text(t) ? "whpk_" : "whsk_", which);
+        switch (secret_kind(*scheme, t)) {
+        case SecretKind::ed25519_secret:
+            return conf_error(cf,
+                              "webhook_verify standard: secret=whsk_... is an Ed25519 secret key%s: give the sender's "
+                              "public key (whpk_...) here; the secret key belongs to the sender only",
+                              which);
+        case SecretKind::ed25519_public: {
+            std::optional<Ed25519Key> key = Ed25519Key::from_public(t);
+            if (!key)
+                return conf_error(cf,
+                                  "webhook_verify standard: secret=whpk_...%s is not an Ed25519 public key: whpk_ must "
+                                  "be followed by the base64 of 32 bytes",
+                                  which);
+            s.key_id = replay_key_id(key->public_text());
+            s.public_key.emplace(std::move(*key));
+            break;
+        }
+        case SecretKind::hmac: {
+            std::optional<std::string> key = derive_key(*scheme, t);
             if (!key) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "webhook_verify: a secret= is empty or not valid whsec_<base64>");
@@ -605,6 +873,8 @@ char* parse_verify(ngx_conf_t* cf, LocConf* lcf) {
             s.keyed.emplace(vc->scheme.alg, *key);
             s.key_id = replay_key_id(*key);
             ngx_explicit_memzero(key->data(), key->size());
+            break;
+        }
         }
         vc->secrets.push_back(std::move(s));
     }

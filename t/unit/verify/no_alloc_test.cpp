@@ -88,6 +88,32 @@ TEST(NoAllocation, AcceptingPathOfEveryScheme) {
     }
 }
 
+// A Standard Webhooks header with v1a (Ed25519) entries, alone or mixed with
+// v1, parses without allocating too (the glue copies the candidates into the
+// request's pool; only the signature check itself, OpenSSL's, allocates, and
+// only for such a request).
+TEST(NoAllocation, ParsingV1aEntries) {
+    const std::string ts = "1731705121";
+    const std::string sig64 = "v1a," + base64_encode(std::string(64, '\x5a'));
+    const std::string v1 = "v1," + base64_encode(std::string(32, '\x33'));
+    SchemeConfig cfg;
+    cfg.scheme = Scheme::standard;
+    const std::vector<HeaderFamily> families = header_families(cfg);
+    for (const std::string& header : {sig64, v1 + " " + sig64 + " v1a,short " + sig64}) {
+        HeaderValues h;
+        h.signature = header;
+        h.timestamp = ts;
+        h.id = std::string_view("msg_1");
+        allocations = 0;
+        counting = true;
+        Parsed p = parse_request(cfg, families, h, 1731705121);
+        bool ok = p.verdict == Verdict::ok && !p.ed25519.empty();
+        counting = false;
+        EXPECT_TRUE(ok) << p.detail;
+        EXPECT_EQ(allocations.load(), 0u) << header;
+    }
+}
+
 // The counter itself works (the test above cannot pass by not counting).
 TEST(NoAllocation, CounterCounts) {
     allocations = 0;

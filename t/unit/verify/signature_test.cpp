@@ -602,7 +602,8 @@ TEST(Messages, NameTheMissingOrInvalidHeader) {
     EXPECT_EQ(refusal(std_cfg, headers(kStdSig, kStdTs, ""), now),
               "malformed_signature: webhook-id header must be 1 to 256 bytes");
     EXPECT_EQ(refusal(std_cfg, headers("v2,abc", kStdTs, kStdId), now),
-              "malformed_signature: webhook-signature has no v1,<base64> signature of a 32-byte HMAC-SHA256");
+              "malformed_signature: webhook-signature has no v1,<base64> signature of a 32-byte HMAC-SHA256 nor "
+              "v1a,<base64> of a 64-byte Ed25519 signature");
     EXPECT_EQ(refusal(std_cfg, headers(kStdSig, "soon", kStdId), now),
               "malformed_signature: webhook-timestamp header must be Unix seconds");
     EXPECT_EQ(refusal(std_cfg, headers(kStdSig, kStdTs, kStdId), now + 301),
