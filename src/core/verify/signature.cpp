@@ -224,7 +224,7 @@ Parsed parse_headers(const SchemeConfig& cfg, const std::vector<HeaderFamily>& f
         for_each_field(sig, ' ', [&](std::string_view entry) {
             if (starts_with(entry, "v1,")) {
                 if (!add_candidate(Encoding::base64, entry.substr(3))) p.ignored.v1++;
-            } else if (starts_with(entry, "v1a,")) {
+            } else if (starts_with(entry, "v1a,") && p.ed25519.size() < kMaxEd25519Signatures) {
                 if (!add_to(p.ed25519, Encoding::base64, entry.substr(4), kEd25519SignatureSize)) p.ignored.v1a++;
             }
         });

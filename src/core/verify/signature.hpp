@@ -35,6 +35,10 @@ std::string_view verdict_message(Verdict v);
 constexpr size_t kMaxSignatureHeader = 4096;
 constexpr size_t kMaxIdHeader = 256;
 constexpr size_t kMaxSignatures = 16;
+// v1a entries checked, at most: each costs a hash of the whole body per
+// public key (PureEdDSA), so a sender of 16 would buy 16 times the work of
+// one; a sender rotating keys sends two or three. Later ones are passed over.
+constexpr size_t kMaxEd25519Signatures = 4;
 
 // The resolved configuration of one webhook_verify directive.
 struct SchemeConfig {

@@ -179,7 +179,7 @@ TEST(V1a, OnlyMalformedEntriesAreNamed) {
               "timestamp_out_of_tolerance: webhook-timestamp header is more than 300 seconds from the server's clock");
 }
 
-TEST(V1a, AtMostKMaxSignaturesCandidates) {
+TEST(V1a, AtMostKMaxEd25519SignaturesCandidates) {
     Ed25519Key key = Ed25519Key::generate();
     const std::string one = v1a(key);
     std::string header;
@@ -188,7 +188,7 @@ TEST(V1a, AtMostKMaxSignaturesCandidates) {
     ASSERT_LE(header.size(), kMaxSignatureHeader);
     Parsed p = parse_request(standard(), headers(header), kNow);
     ASSERT_EQ(p.verdict, Verdict::ok);
-    EXPECT_EQ(p.ed25519.size(), kMaxSignatures);
+    EXPECT_EQ(p.ed25519.size(), kMaxEd25519Signatures);   // each costs a hash of the body per key
     EXPECT_EQ(p.signatures.size(), 1u);   // v1 has its own kMaxSignatures
     EXPECT_EQ(p.ignored.v1a, 0u);         // past the bound: not decoded, not counted as malformed
 }
