@@ -842,22 +842,27 @@ void deliver_capture_locked(Zone* zone, std::vector<store::Mutation>& out) {
         m.restore = true;
         out.emplace_back(std::move(m));
     });
-    for_each_node(&sh->deliveries, [&](ngx_rbtree_node_t* n) {
-        auto* d = container_of<DeliveryRec>(n, offsetof(DeliveryRec, node));
-        store::DeliveryRestore m;
-        m.id = std::string(sv(d->node.str));
-        m.event = std::string(sv(d->event->node.str));
-        m.endpoint = std::string(sv(d->endpoint->node.str));
-        m.status = static_cast<store::DeliveryStatus>(d->status);
-        m.attempts = d->attempts;
-        m.last_status = d->last_status;
-        m.last_time_ms = d->last_time_ms;
-        m.created_at_ms = d->created_at;
-        m.next_attempt_at = d->next_attempt_at;
-        m.last_error = std::string(sv(d->last_error));
-        m.history = std::string(sv(d->history));
-        m.node = d->owner.str();
-        out.emplace_back(std::move(m));
+    // Endpoint by endpoint, each log oldest first: a restored delivery is
+    // then the newest of its log, put at its head at once (in id order each
+    // one walked the log: a restart took minutes for a log of 100 000).
+    for_each_in_queue<EndpointRec>(&sh->endpoint_list, offsetof(EndpointRec, all), [&](EndpointRec* ep) {
+        for (ngx_queue_t* q = ngx_queue_last(&ep->log); q != ngx_queue_sentinel(&ep->log); q = ngx_queue_prev(q)) {
+            auto* d = container_of<DeliveryRec>(q, offsetof(DeliveryRec, ep_link));
+            store::DeliveryRestore m;
+            m.id = std::string(sv(d->node.str));
+            m.event = std::string(sv(d->event->node.str));
+            m.endpoint = std::string(sv(d->endpoint->node.str));
+            m.status = static_cast<store::DeliveryStatus>(d->status);
+            m.attempts = d->attempts;
+            m.last_status = d->last_status;
+            m.last_time_ms = d->last_time_ms;
+            m.created_at_ms = d->created_at;
+            m.next_attempt_at = d->next_attempt_at;
+            m.last_error = std::string(sv(d->last_error));
+            m.history = std::string(sv(d->history));
+            m.node = d->owner.str();
+            out.emplace_back(std::move(m));
+        }
     });
     for_each_node(&sh->endpoints, [&](ngx_rbtree_node_t* n) {
         auto* ep = container_of<EndpointRec>(n, offsetof(EndpointRec, node));
