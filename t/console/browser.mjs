@@ -631,7 +631,28 @@ await flow('recover failed deliveries', async () => {
   await shot('recovered');
 });
 
+// max_pending leaves room for one: the first recover takes the oldest, the page says one remains.
+await flow('recover in parts (max_pending)', async () => {
+  const id = (await api('POST', 'webhooks', { url: RECV + '/down2', events: ['ticket.sold'], tenant: 'slowco', name: 'Slow co' })).json.id;
+  for (let i = 0; i < 2; i++) eq((await api('POST', `webhooks/${id}/test`)).status, 202, 'API: a test event for /down2');
+  await until(async () => (await deliveries(id, '?status=failed')).length === 2, 'two failed deliveries');
+  eq((await api('PUT', 'limits/slowco', { max_pending: 1 })).status, 200, 'API: max_pending 1 for slowco');
+  await go('#/endpoints/' + id);
+  for (const [n, remain] of [[1, true], [2, false]]) {
+    await tap('#recover-deliveries');
+    await page.waitForSelector('dialog[open] #recover-form');
+    await page.$eval('#notice', (e) => { e.textContent = ''; });   // the previous round's
+    await clickText('#recover-form button', 'Recover');
+    await noticeSays('1 failed delivery re-queued');
+    const said = await text('#notice');
+    eq(said.includes('1 more remains: recover again.'), remain, `recover ${n}: ` + (remain ? 'one more remains' : 'nothing remains'));
+    if (remain) await shot('recover-remaining');
+    await until(async () => (await deliveries(id, '?status=succeeded')).length === n, `${n} recovered`);
+  }
+});
+
 await flow('recover on a disabled endpoint', async () => {
+  await go('#/endpoints/' + downId);
   await clickText('#toggle-endpoint', 'Disable');
   await noticeSays('Endpoint disabled.');
   await tap('#recover-deliveries');

@@ -45,6 +45,7 @@ my $down = { status => 500, body => '{"error":"receiver down for maintenance <im
 $recv->script('/flaky', [$down, $down, { status => 200 }]);
 # The endpoint that recovers: two test events fail both their attempts, then it is back.
 $recv->script('/down', [$down, $down, $down, $down, { status => 200 }]);
+$recv->script('/down2', [$down, $down, $down, $down, { status => 200 }]);
 
 my $ng = delivery_nginx(admin => $ADMIN, retries => '0s,1s',
     types => ['webhook_event_type room.on_air "Room goes on air";',

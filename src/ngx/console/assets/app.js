@@ -623,7 +623,8 @@
       pendingNotice = { error: false,
         text: (n === 1 ? '1 failed delivery' : n + ' failed deliveries') + ' re-queued'
             + ' (since ' + when(res.since) + ', until ' + when(res.until) + ').'
-            + (res.remaining > 0 ? ' ' + res.remaining + ' more remain: recover again.' : '') };
+            + (res.remaining > 0 ? ' ' + res.remaining + (res.remaining === 1 ? ' more remains' : ' more remain')
+                                 + ': recover again.' : '') };
       await refresh();
     }));
     const test = h('button', { type: 'button', id: 'send-test' }, 'Send test event');
