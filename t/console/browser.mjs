@@ -130,9 +130,12 @@ async function fill(sel, value) {
 async function noticeSays(t) { await waitText('#notice:not([hidden])', t); }
 const dialogOpen = () => page.evaluate(() => !!document.querySelector('dialog[open]'));
 // Navigates inside the page; the same address again renders the page afresh.
+// Returns once the new page has its heading (the old one's buttons are gone).
 async function go(hash) {
+  await page.evaluate(() => { const h = document.querySelector('main h2'); if (h) h.dataset.old = ''; });
   if (await page.evaluate(() => location.hash) === hash) await page.reload({ waitUntil: 'networkidle0' });
   else await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.waitForSelector('main h2:not([data-old])');
 }
 
 // Runs one flow; an exception fails it (with the page's state) and the run goes on.
@@ -458,6 +461,7 @@ async function signingFacts() {
 async function testSucceeds(id, n) {
   await tap('#send-test');
   await noticeSays('Test event sent');
+  await ready();   // the page rendered again: its buttons are new
   await until(async () => (await deliveries(id, '?status=succeeded&limit=100')).length === n, `${n} succeeded deliveries`);
 }
 
