@@ -130,9 +130,12 @@ async function fill(sel, value) {
 async function noticeSays(t) { await waitText('#notice:not([hidden])', t); }
 const dialogOpen = () => page.evaluate(() => !!document.querySelector('dialog[open]'));
 // Navigates inside the page; the same address again renders the page afresh.
+// Returns once the new page has its heading (the old one's buttons are gone).
 async function go(hash) {
+  await page.evaluate(() => { const h = document.querySelector('main h2'); if (h) h.dataset.old = ''; });
   if (await page.evaluate(() => location.hash) === hash) await page.reload({ waitUntil: 'networkidle0' });
   else await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.waitForSelector('main h2:not([data-old])');
 }
 
 // Runs one flow; an exception fails it (with the page's state) and the run goes on.
@@ -440,6 +443,234 @@ await flow('rotate secret', async () => {
   await tap('#send-test');
   await noticeSays('Test event sent');
   await until(async () => (await deliveries(okId, '?status=succeeded&limit=100')).length === 14, 'the test after the rotation');
+});
+
+// --- Ed25519 signing ----------------------------------------------------------------------
+
+let edId;
+// The endpoint's page, its signing kind and public keys as shown.
+async function signingFacts() {
+  return page.evaluate(() => {
+    const t = (id) => (document.getElementById(id) ? document.getElementById(id).textContent : null);
+    const s = document.getElementById('endpoint-signing');
+    return { signing: s && s.dataset.signing, text: t('endpoint-signing'), public_key: t('public-key'),
+             previous: t('previous-public-key'), rotation: t('previous-key') };
+  });
+}
+// Sends the endpoint a test event through its page; waits for it to succeed.
+async function testSucceeds(id, n) {
+  await tap('#send-test');
+  await noticeSays('Test event sent');
+  await ready();   // the page rendered again: its buttons are new
+  await until(async () => (await deliveries(id, '?status=succeeded&limit=100')).length === n, `${n} succeeded deliveries`);
+}
+
+await flow('create endpoint (Ed25519)', async () => {
+  await go('#/endpoints/new');
+  await page.waitForSelector('#endpoint-form');
+  eq(await page.$$eval('#signing-picker input[name="signing"]', (l) => l.map((i) => [i.type, i.value, i.checked])),
+     [['radio', 'hmac', true], ['radio', 'ed25519', false]], 'the signing choice: HMAC (the default) or Ed25519');
+  check((await text('#signing-picker')).includes('public key'), 'the signing choice explains each kind');
+  await fill('#endpoint-form input[name="url"]', RECV + '/ed');
+  await fill('#endpoint-form input[name="name"]', 'Signed by key');
+  await tap('#event-picker input[value="room.off_air"]');
+  // By keyboard: the focused radio group moves with the arrow keys.
+  await page.focus('#signing-picker input[value="hmac"]');
+  await page.keyboard.press('ArrowDown');
+  eq(await page.$eval('#signing-picker input:checked', (i) => i.value), 'ed25519', 'the arrow key picks Ed25519');
+  await shot('endpoint-new-ed25519');
+  await clickText('#endpoint-form button', 'Create endpoint');
+  await page.waitForSelector('dialog[open] #secret-value');
+  const pk = await page.$eval('#secret-value', (e) => e.value);
+  results.ed_public_key = pk;
+  check(/^whpk_[A-Za-z0-9+/]{43}=$/.test(pk), 'the dialog shows the public key (whpk_…)', pk);
+  eq(await text('#secret-title'), 'Endpoint created', 'the dialog\'s title');
+  eq(await text('dialog[open] label'), 'Public key (give it to the receiver)', 'the dialog names the public key');
+  const said = await text('dialog[open]');
+  check(said.includes('any time') && !said.includes('only this once'), 'a public key is said to be shown any time, not once', said);
+  eq(await page.evaluate(() => document.activeElement.id), 'copy-secret', 'the Copy button has the focus');
+  await page.keyboard.press('Enter');
+  await waitText('dialog[open] [role="status"]', 'Copied');
+  eq(await page.evaluate(() => navigator.clipboard.readText()), pk, 'Copy puts the public key on the clipboard');
+  await shot('endpoint-public-key');
+  await tap('#secret-done');
+  await page.waitForSelector('#endpoint-facts');
+  edId = await page.$eval('#endpoint-facts dd.mono', (e) => e.textContent);
+  const got = (await api('GET', 'webhooks/' + edId)).json;
+  eq([got.signing, got.public_key, got.url], ['ed25519', pk, RECV + '/ed'], 'API: an Ed25519 endpoint with the key shown');
+  check(!('secret' in got), 'API: no secret in the endpoint');
+  const f = await signingFacts();
+  eq([f.signing, f.text, f.public_key, f.previous], ['ed25519', 'Ed25519 key pair', pk, null],
+     'detail: signing ed25519 and its public key');
+  eq(await text('#rotate-secret'), 'Rotate key', 'an Ed25519 endpoint rotates a key');
+  await tap('#copy-public-key');
+  await waitText('#endpoint-facts [role="status"]', 'Copied');
+  eq(await page.evaluate(() => navigator.clipboard.readText()), pk, 'detail: Copy puts the public key on the clipboard');
+  await shot('endpoint-ed25519');
+  // browser.t checks this delivery against the key shown.
+  await testSucceeds(edId, 1);
+});
+
+await flow('the list shows each endpoint\'s signing', async () => {
+  await go('#/endpoints');
+  await page.waitForSelector('a.endpoint-link');
+  const shown = await page.$$eval('#main tbody tr', (l) => l.map((tr) =>
+    [decodeURIComponent(tr.querySelector('a.endpoint-link').hash.split('/')[2]), tr.querySelector('td[data-label="Signing"]').textContent]));
+  const listed = (await api('GET', 'webhooks')).json.webhooks.map((w) => [w.id, w.signing === 'ed25519' ? 'Ed25519' : 'HMAC']);
+  eq(shown, listed, 'list: the signing kind of every endpoint, as the API lists them');
+  check(shown.some(([id, k]) => id === edId && k === 'Ed25519') && shown.some(([id, k]) => id === okId && k === 'HMAC'),
+        'list: both kinds', JSON.stringify(shown));
+  await shot('endpoints-signing');
+});
+
+await flow('rotate key (Ed25519)', async () => {
+  await go('#/endpoints/' + edId);
+  await tap('#rotate-secret');
+  await page.waitForSelector('dialog[open].confirm');
+  check((await text('dialog[open]')).includes('new key pair'), 'the confirmation explains a key rotation');
+  eq(await page.evaluate(() => document.activeElement.textContent), 'Cancel', 'the confirmation focuses Cancel');
+  await clickText('dialog[open] button', 'Rotate');
+  await page.waitForSelector('dialog[open] #secret-value');
+  const pk = await page.$eval('#secret-value', (e) => e.value);
+  results.ed_rotated_key = pk;
+  check(/^whpk_/.test(pk) && pk !== results.ed_public_key, 'the new public key is shown', pk);
+  eq(await text('#secret-title'), 'New public key', 'the dialog\'s title');
+  check((await text('dialog[open]')).includes(results.ed_public_key), 'the dialog names the previous key');
+  await shot('rotate-key');
+  await page.keyboard.press('Escape');
+  await noticeSays('Key rotated.');
+  await ready();
+  eq(await page.evaluate(() => document.activeElement.id), 'rotate-secret', 'the focus is back on the button');
+  const got = (await api('GET', 'webhooks/' + edId)).json;
+  eq([got.public_key, got.previous_public_key], [pk, results.ed_public_key], 'API: the new key and the previous one');
+  const f = await signingFacts();
+  eq([f.public_key, f.previous], [pk, results.ed_public_key], 'detail: the new public key and the previous one');
+  check(f.rotation.includes('until ' + got.previous_secret_expires_at.replace('T', ' ').replace('Z', ' UTC')),
+        'detail: until when the previous key signs', f.rotation);
+  await shot('endpoint-ed25519-rotating');
+  await testSucceeds(edId, 2);
+});
+
+await flow('switch signing (Ed25519 to HMAC)', async () => {
+  await clickText('#switch-signing', 'Switch to HMAC');
+  await page.waitForSelector('dialog[open].confirm');
+  check((await text('dialog[open]')).includes('24 hours'), 'the confirmation says both sign for 24 hours');
+  eq(await page.evaluate(() => document.activeElement.textContent), 'Cancel', 'the confirmation focuses Cancel');
+  await shot('switch-signing-confirm');
+  await clickText('dialog[open] button', 'Switch');
+  await page.waitForSelector('dialog[open] #secret-value');
+  const secret = await page.$eval('#secret-value', (e) => e.value);
+  results.ed_switched_secret = secret;
+  check(/^whsec_/.test(secret), 'the new HMAC secret is shown', secret);
+  check((await text('dialog[open]')).includes('only this once'), 'the secret is said to be shown once');
+  await tap('#secret-done');
+  await noticeSays('HMAC shared secret');
+  await ready();
+  check(!(await page.evaluate((s) => document.documentElement.outerHTML.includes(s), secret)), 'the secret is gone from the page');
+  const got = (await api('GET', 'webhooks/' + edId)).json;
+  eq([got.signing, got.public_key, got.previous_public_key], ['hmac', undefined, results.ed_rotated_key],
+     'API: HMAC now, the last key signing beside it');
+  const f = await signingFacts();
+  eq([f.signing, f.public_key, f.previous], ['hmac', null, results.ed_rotated_key], 'detail: HMAC, and the previous public key');
+  eq(await text('#rotate-secret'), 'Rotate secret', 'an HMAC endpoint rotates a secret');
+  await shot('endpoint-switched-hmac');
+  await testSucceeds(edId, 3);
+});
+
+// --- recover ----------------------------------------------------------------------------
+
+let downId;
+await flow('recover failed deliveries', async () => {
+  // /down fails its first 4 requests (browser.t): two test events, two attempts each.
+  downId = (await api('POST', 'webhooks', { url: RECV + '/down', events: ['ticket.sold'], name: 'Down for a while' })).json.id;
+  for (let i = 0; i < 2; i++) eq((await api('POST', `webhooks/${downId}/test`)).status, 202, 'API: a test event for /down');
+  const failed = await until(async () => {
+    const l = await deliveries(downId, '?status=failed');
+    return l.length === 2 && l;
+  }, 'two failed deliveries');
+  await page.emulateTimezone('America/New_York');
+  await go('#/endpoints/' + downId);
+  await tap('#recover-deliveries');
+  await page.waitForSelector('dialog[open] #recover-form');
+  eq(await page.evaluate(() => document.activeElement.textContent), 'Cancel', 'the recover dialog focuses Cancel');
+  const since0 = await page.$eval('#recover-form input[name="since"]', (e) => [e.type, new Date(e.value).getTime()]);
+  eq(since0[0], 'datetime-local', 'since: a local date and time');
+  check(Math.abs(since0[1] - (Date.now() - 24 * 3600e3)) < 120e3, 'since: 24 h ago by default', JSON.stringify(since0));
+  check(!(await page.$('#recover-disabled')), 'no "disabled" hint for an enabled endpoint');
+  await shot('recover-dialog');
+  // A window that ends before it starts: the API's message, in the dialog.
+  const oldest = Date.parse(failed[failed.length - 1].created_at);
+  const sinceLocal = await page.evaluate((t) => {
+    const d = new Date(t - 120e3);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }, oldest);
+  const sinceUtc = new Date(Math.floor((oldest - 120e3) / 60e3) * 60e3).toISOString().replace('.000Z', 'Z');
+  await page.$eval('#recover-form input[name="since"]', (e, v) => { e.value = v; }, sinceLocal);
+  await page.$eval('#recover-form input[name="until"]', (e) => { e.value = '2001-01-01T00:00'; });
+  await clickText('#recover-form button', 'Recover');
+  await page.waitForSelector('#recover-form .form-error:not([hidden])');
+  const bad = await api('POST', `webhooks/${downId}/recover`, { since: sinceUtc, until: '2001-01-01T05:00:00Z' });
+  eq(bad.status, 400, 'API: until before since is refused');
+  eq(await text('#recover-form .form-error'), bad.json.error.message, 'the dialog shows the API\'s message');
+  check(await dialogOpen(), 'the dialog stays open to fix it');
+  await page.$eval('#recover-form input[name="until"]', (e) => { e.value = ''; });
+  await clickText('#recover-form button', 'Recover');
+  await noticeSays('2 failed deliveries re-queued');
+  check((await text('#notice')).includes('since ' + sinceUtc.replace('T', ' ').replace('Z', ' UTC')),
+        'the local time of the form went out as UTC (New York)', await text('#notice'));
+  check(!(await text('#notice')).includes('remain'), 'nothing remains');
+  await page.emulateTimezone('UTC');
+  await ready();
+  eq(await page.evaluate(() => document.activeElement.id), 'recover-deliveries', 'the focus is back on Recover');
+  const statuses = await page.$$eval('#deliveries tbody tr td[data-label="Status"]', (l) => l.map((c) => c.textContent));
+  check(statuses.length === 2 && statuses.every((x) => x === 'pending' || x === 'succeeded'),
+        'the list shows the recovered deliveries pending (or already succeeded)', JSON.stringify(statuses));
+  await until(async () => (await deliveries(downId, '?status=succeeded')).length === 2, 'the recovered deliveries succeed');
+  await tap('#refresh-deliveries');
+  await page.waitForFunction(() => [...document.querySelectorAll('#deliveries tbody td[data-label="Status"]')]
+    .filter((c) => c.textContent === 'succeeded').length === 2);
+  eq(await page.$$eval('#deliveries tbody td[data-label="Attempts"]', (l) => l.map((c) => c.textContent)), ['3', '3'],
+     'each recovered delivery: a third attempt');
+  await shot('recovered');
+});
+
+// max_pending leaves room for one: the first recover takes the oldest, the page says one remains.
+await flow('recover in parts (max_pending)', async () => {
+  const id = (await api('POST', 'webhooks', { url: RECV + '/down2', events: ['ticket.sold'], tenant: 'slowco', name: 'Slow co' })).json.id;
+  for (let i = 0; i < 2; i++) eq((await api('POST', `webhooks/${id}/test`)).status, 202, 'API: a test event for /down2');
+  await until(async () => (await deliveries(id, '?status=failed')).length === 2, 'two failed deliveries');
+  eq((await api('PUT', 'limits/slowco', { max_pending: 1 })).status, 200, 'API: max_pending 1 for slowco');
+  await go('#/endpoints/' + id);
+  for (const [n, remain] of [[1, true], [2, false]]) {
+    await tap('#recover-deliveries');
+    await page.waitForSelector('dialog[open] #recover-form');
+    await page.$eval('#notice', (e) => { e.textContent = ''; });   // the previous round's
+    await clickText('#recover-form button', 'Recover');
+    await noticeSays('1 failed delivery re-queued');
+    const said = await text('#notice');
+    eq(said.includes('1 more remains: recover again.'), remain, `recover ${n}: ` + (remain ? 'one more remains' : 'nothing remains'));
+    if (remain) await shot('recover-remaining');
+    await until(async () => (await deliveries(id, '?status=succeeded')).length === n, `${n} recovered`);
+  }
+});
+
+await flow('recover on a disabled endpoint', async () => {
+  await go('#/endpoints/' + downId);
+  await clickText('#toggle-endpoint', 'Disable');
+  await noticeSays('Endpoint disabled.');
+  await tap('#recover-deliveries');
+  await page.waitForSelector('dialog[open] #recover-form');
+  check(await page.$('#recover-disabled'), 'the dialog says to enable the endpoint first');
+  await clickText('#recover-form button', 'Recover');
+  await page.waitForSelector('#recover-form .form-error:not([hidden])');
+  const since = await page.$eval('#recover-form input[name="since"]', (e) => new Date(e.value).toISOString().replace('.000Z', 'Z'));
+  const refused = await api('POST', `webhooks/${downId}/recover`, { since });
+  eq([refused.status, refused.json.error.code], [422, 'endpoint_disabled'], 'API: a disabled endpoint is refused');
+  eq(await text('#recover-form .form-error'), refused.json.error.message, 'the dialog shows the API\'s 422 message');
+  await shot('recover-disabled');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('dialog'));
 });
 
 await flow('delete endpoint', async () => {

@@ -1,10 +1,10 @@
 # webhook_console in a real browser (docs/console.md): headless Chromium
 # (Debian's `chromium`) driven by puppeteer-core (t/npm) through
 # t/console/browser.mjs, against a real nginx with the module and a scripted
-# receiver (one path that answers 200, one that fails twice then recovers).
+# receiver (one path that answers 200, two that fail for a while then recover).
 # Every flow of the console is run and checked through the API as well; the
-# receiver's requests are checked here afterwards against the secrets the
-# page showed. Screenshots of every screen, desktop and 375 px wide, go to
+# receiver's requests are checked here afterwards against the secrets and
+# public keys the page showed. Screenshots of every screen, desktop and 375 px wide, go to
 # $WEBHOOK_ARTIFACTS/console/ (default t/artifacts/console/, not in git).
 #
 # Without chromium or puppeteer-core the test skips, unless
@@ -43,6 +43,9 @@ my $ADMIN = 'admin-key-console-browser-9b3e';
 my $recv = DeliveryTest::ScriptedReceiver->start;
 my $down = { status => 500, body => '{"error":"receiver down for maintenance <img src=x onerror=alert(1)>"}' };
 $recv->script('/flaky', [$down, $down, { status => 200 }]);
+# The endpoint that recovers: two test events fail both their attempts, then it is back.
+$recv->script('/down', [$down, $down, $down, $down, { status => 200 }]);
+$recv->script('/down2', [$down, $down, $down, $down, { status => 200 }]);
 
 my $ng = delivery_nginx(admin => $ADMIN, retries => '0s,1s',
     types => ['webhook_event_type room.on_air "Room goes on air";',
@@ -92,9 +95,25 @@ is_deeply([map { [$_->{json}{type}, $_->{answered}] } grep { defined } @flaky],
           [['webhook.test', 500], ['webhook.test', 500], ['webhook.test', 200]],
           'the failing receiver: two failed attempts of the test event, then the replay');
 
+# The Ed25519 endpoint: the key shown at creation, then after the rotation both keys,
+# then after the switch to HMAC the secret shown once beside the last key.
+my @ed = $recv->requests('/ed');
+is(scalar @ed, 3, 'the Ed25519 endpoint got its three test events');
+my $all = { node => 1, noble => 1, tweetnacl => 1 };
+is_deeply([ed25519_verify($r->{ed_public_key} // '', $ed[0])], [$all],
+          'the public key shown at creation verifies the delivery (Node crypto, noble, tweetnacl)') if @ed;
+is_deeply([ed25519_verify($r->{ed_rotated_key} // '', $ed[1]), ed25519_verify($r->{ed_public_key} // '', $ed[1])],
+          [$all, $all], 'after the rotation: the new key shown, and the previous one beside it') if @ed > 1;
+if (@ed > 2) {
+    ok(standard_verify($r->{ed_switched_secret} // '', $ed[2]), 'after the switch to HMAC: the secret shown once signs');
+    is_deeply([ed25519_verify($r->{ed_rotated_key} // '', $ed[2])], [$all], 'and the last public key signs beside it');
+}
+is_deeply([map { $_->{answered} } $recv->requests('/down')], [500, 500, 500, 500, 200, 200],
+          'the recovering receiver: two deliveries failed twice each, then both recovered');
+
 my @shots = glob "$artifacts/*.png";
 cmp_ok(scalar @shots, '>=', 30, 'screenshots kept: ' . scalar(@shots) . " in $artifacts");
-for my $key ($ADMIN, grep { defined } @{$r}{qw(created_secret rotated_secret tenant_key)}) {
+for my $key ($ADMIN, grep { defined } @{$r}{qw(created_secret rotated_secret tenant_key ed_switched_secret)}) {
     $ng->log_lacks($key, 'no key or secret in the logs');
 }
 $ng->log_is_clean;

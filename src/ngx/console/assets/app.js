@@ -190,12 +190,20 @@
     say(err.message, true);
   }
 
-  // Runs an action from a button, which stays disabled meanwhile.
+  // Runs an action from a button, which stays disabled meanwhile. A dialog
+  // closed meanwhile cannot give the focus back to a disabled button: it
+  // goes back to the button then (or to the one of the same id that a
+  // refresh put in its place).
   function action(button, fn) {
     return async (ev) => {
       if (ev) ev.preventDefault();
       button.disabled = true;
-      try { await fn(); } catch (err) { failed(err); } finally { button.disabled = false; }
+      try { await fn(); } catch (err) { failed(err); } finally {
+        button.disabled = false;
+        const lost = !document.activeElement || document.activeElement === document.body;
+        const target = button.isConnected ? button : (button.id && document.getElementById(button.id));
+        if (lost && target && !document.querySelector('dialog[open]')) target.focus();
+      }
     };
   }
 
@@ -222,9 +230,26 @@
     });
   }
 
+  // Copies `value` to the clipboard; `status` says how it went. Without the
+  // clipboard API, `select` (if given) selects the text for Ctrl+C.
+  async function copyText(value, status, select) {
+    try {
+      await navigator.clipboard.writeText(value);
+      status.textContent = 'Copied to the clipboard.';
+    } catch (e) {
+      let copied = false;
+      if (select) {
+        select();
+        try { copied = document.execCommand('copy'); } catch (e2) { copied = false; }
+      }
+      status.textContent = copied ? 'Copied to the clipboard.' : 'Select the text and copy it (Ctrl+C).';
+    }
+  }
+
   // A secret or key shown once, with a copy button; resolves when closed
-  // (Done or Escape), after which it is gone from the page.
-  function showSecret({ title, label, value, note }) {
+  // (Done or Escape), after which it is gone from the page. A public key
+  // (once: false) is no secret: the dialog says the endpoint shows it any time.
+  function showSecret({ title, label, value, note, once = true }) {
     return new Promise((resolve) => {
       const input = h('input', { type: 'text', readonly: true, id: 'secret-value', spellcheck: 'false',
                                  autocomplete: 'off', value });
@@ -233,27 +258,37 @@
       const done = h('button', { type: 'button', id: 'secret-done' }, 'Done');
       const dialog = h('dialog', { 'aria-labelledby': 'secret-title', class: 'secret' },
         h('h2', { id: 'secret-title' }, title),
-        h('p', {}, h('strong', {}, 'Copy it now: it is shown only this once.'), ' ', note || ''),
+        h('p', {}, once ? h('strong', {}, 'Copy it now: it is shown only this once.')
+                        : 'A public key is no secret: the endpoint\'s page shows it any time.', ' ', note || ''),
         h('label', { for: 'secret-value' }, label),
         h('div', { class: 'secret-row' }, input, copy), status,
         h('div', { class: 'actions' }, done));
-      copy.addEventListener('click', async () => {
-        try {
-          await navigator.clipboard.writeText(value);
-          status.textContent = 'Copied to the clipboard.';
-        } catch (e) {
-          input.focus();
-          input.select();
-          let copied = false;
-          try { copied = document.execCommand('copy'); } catch (e2) { copied = false; }
-          status.textContent = copied ? 'Copied to the clipboard.' : 'Select the text and copy it (Ctrl+C).';
-        }
-      });
+      copy.addEventListener('click', () => copyText(value, status, () => { input.focus(); input.select(); }));
       done.addEventListener('click', () => dialog.close());
       openDialog(dialog, () => { input.value = ''; resolve(); });
       copy.focus();
     });
   }
+
+  // What an answer with a new signing secret or key shows (create, rotate,
+  // switching kinds): an HMAC secret once, or the Ed25519 public key.
+  function showSigning(res, title, note) {
+    if (res.signing === 'ed25519' || (!res.secret && res.public_key)) {
+      return showSecret({ title, label: 'Public key (give it to the receiver)', value: res.public_key, once: false,
+                          note: note || 'The receiver verifies each delivery\'s v1a signature with it.' });
+    }
+    return showSecret({ title, label: 'Signing secret', value: res.secret,
+                        note: note || 'The receiver verifies each delivery\'s signature with it.' });
+  }
+
+  const SIGNING = {
+    hmac: ['HMAC', 'HMAC shared secret',
+           'One secret, shown once, that the module and the receiver share; the receiver checks each v1 signature with it.'],
+    ed25519: ['Ed25519', 'Ed25519 key pair',
+              'The module keeps the private key; the receiver holds only the public key (v1a signatures), '
+              + 'so whoever reads the receiver\'s configuration cannot forge a webhook.'],
+  };
+  function signingOf(ep) { return ep.signing === 'ed25519' ? 'ed25519' : 'hmac'; }
 
   // --- the router -----------------------------------------------------------------
 
@@ -393,6 +428,7 @@
       h('span', { class: 'mono' }, w.url),
       (w.events || []).join(', '),
       w.tenant,
+      h('span', { class: 'badge signing', title: SIGNING[signingOf(w)][1] }, SIGNING[signingOf(w)][0]),
       badge(w.enabled ? 'enabled' : 'disabled'),
       w.last_error ? h('span', { class: 'error-text' }, w.last_error, h('span', { class: 'hint' }, when(w.last_error_at))) : '—',
     ]);
@@ -402,7 +438,7 @@
       list.length === 0
         ? h('p', { class: 'muted' }, 'No endpoints yet.')
         : [h('p', { class: 'muted' }, data.total === 1 ? '1 endpoint' : data.total + ' endpoints'),
-           table(['Name', 'URL', 'Events', 'Tenant', 'Status', 'Last error'], rows)]);
+           table(['Name', 'URL', 'Events', 'Tenant', 'Signing', 'Status', 'Last error'], rows)]);
   }
 
   // The event filter picker: the catalog's types (GET /event-types) as
@@ -453,6 +489,10 @@
     const timeout = h('input', { type: 'number', name: 'timeout', min: 1, max: 30, step: 1, value: ep ? ep.timeout : '' });
     const tenant = h('input', { type: 'text', name: 'tenant', autocomplete: 'off' });
     const enabledBox = check('Enabled', { name: 'enabled', checked: true }, 'Deliveries start at once.');
+    // How deliveries are signed (a new endpoint; an existing one switches on its page).
+    const signing = h('fieldset', { id: 'signing-picker' }, h('legend', {}, 'Signing'),
+      ['hmac', 'ed25519'].map((k) => check(SIGNING[k][1],
+        { type: 'radio', name: 'signing', value: k, checked: k === 'hmac' }, SIGNING[k][2])));
     const error = formError();
     const submit = h('button', { type: 'submit', class: 'primary' }, ep ? 'Save changes' : 'Create endpoint');
     const back = ep ? '#/endpoints/' + enc(ep.id) : '#/endpoints';
@@ -462,6 +502,7 @@
       field('Description', description),
       picker,
       field('Timeout (seconds)', timeout, '1 to 30; blank: the default.'),
+      ep ? null : signing,
       ep ? null : field('Tenant', tenant, 'Blank: your key\'s tenant (the admin key: "default").'),
       ep ? null : enabledBox,
       error,
@@ -479,6 +520,8 @@
         if (description.value) body.description = description.value;
         if (tenant.value.trim()) body.tenant = tenant.value.trim();
         body.enabled = enabledBox.querySelector('input').checked;
+        const kind = signing.querySelector('input:checked');
+        if (kind && kind.value !== 'hmac') body.signing = kind.value;
       }
       submit.disabled = true;
       try {
@@ -488,8 +531,7 @@
           location.hash = '#/endpoints/' + enc(ep.id);
         } else {
           const created = await api('POST', 'webhooks', body);
-          await showSecret({ title: 'Endpoint created', label: 'Signing secret', value: created.secret,
-                             note: 'The receiver verifies each delivery\'s signature with it.' });
+          await showSigning(created, 'Endpoint created');
           flash('Endpoint created.');
           location.hash = '#/endpoints/' + enc(created.id);
         }
@@ -507,12 +549,24 @@
     const ep = await api('GET', 'webhooks/' + enc(id));
     if (stale()) return null;
     const path = 'webhooks/' + enc(ep.id);
+    const kind = signingOf(ep);
+    const copyStatus = h('span', { class: 'hint', role: 'status' });
+    const copyKey = h('button', { type: 'button', id: 'copy-public-key', 'aria-label': 'Copy the public key' }, 'Copy');
+    copyKey.addEventListener('click', () => copyText(ep.public_key, copyStatus));
     const facts = h('dl', { class: 'facts', id: 'endpoint-facts' },
       h('dt', {}, 'ID'), h('dd', { class: 'mono' }, ep.id),
       h('dt', {}, 'Tenant'), h('dd', {}, ep.tenant),
       h('dt', {}, 'URL'), h('dd', { class: 'mono' }, ep.url),
       h('dt', {}, 'Events'), h('dd', {}, (ep.events || []).join(', ')),
       h('dt', {}, 'Timeout'), h('dd', {}, ep.timeout + ' s'),
+      h('dt', {}, 'Signing'), h('dd', { id: 'endpoint-signing', 'data-signing': kind }, SIGNING[kind][1]),
+      ep.public_key ? [h('dt', {}, 'Public key'), h('dd', { class: 'key-row' },
+        h('span', { class: 'mono', id: 'public-key' }, ep.public_key), copyKey, copyStatus)] : null,
+      ep.previous_secret_expires_at ? [h('dt', {}, ep.previous_public_key ? 'Previous public key' : 'Previous secret'),
+        h('dd', { id: 'previous-key' },
+          ep.previous_public_key ? [h('span', { class: 'mono', id: 'previous-public-key' }, ep.previous_public_key), ' '] : null,
+          'signs beside the new ' + (kind === 'ed25519' ? 'key' : 'secret') + ' until ' + when(ep.previous_secret_expires_at))]
+        : null,
       h('dt', {}, 'Status'), h('dd', {}, badge(ep.enabled ? 'enabled' : 'disabled'),
         ep.disabled_reason ? ' ' + ep.disabled_reason : ''),
       h('dt', {}, 'Last error'), h('dd', { id: 'last-error' }, ep.last_error
@@ -528,16 +582,50 @@
       pendingNotice = { text: ep.enabled ? 'Endpoint disabled.' : 'Endpoint enabled.', error: false };
       await refresh();
     }));
-    const rotate = h('button', { type: 'button', id: 'rotate-secret' }, 'Rotate secret');
+    const rotate = h('button', { type: 'button', id: 'rotate-secret' }, kind === 'ed25519' ? 'Rotate key' : 'Rotate secret');
     rotate.addEventListener('click', action(rotate, async () => {
-      const ok = await confirmDialog({ title: 'Rotate the signing secret?', confirm: 'Rotate',
-        text: 'A new secret signs every delivery from now on; the current one keeps signing beside it for 24 hours, '
-            + 'so the receiver can switch over.' });
+      const ok = await confirmDialog(kind === 'ed25519'
+        ? { title: 'Rotate the signing key?', confirm: 'Rotate',
+            text: 'A new key pair signs every delivery from now on; the current key keeps signing beside it for 24 hours '
+                + '(two v1a signatures), so the receiver can switch to the new public key.' }
+        : { title: 'Rotate the signing secret?', confirm: 'Rotate',
+            text: 'A new secret signs every delivery from now on; the current one keeps signing beside it for 24 hours, '
+                + 'so the receiver can switch over.' });
       if (!ok) return;
       const res = await api('POST', path + '/rotate-secret');
-      await showSecret({ title: 'New signing secret', label: 'Signing secret', value: res.secret,
-                         note: 'The previous secret keeps signing until ' + when(res.previous_secret_expires_at) + '.' });
-      say('Secret rotated.');
+      await showSigning(res, kind === 'ed25519' ? 'New public key' : 'New signing secret',
+        (kind === 'ed25519' ? 'The previous key' + (res.previous_public_key ? ' (' + res.previous_public_key + ')' : '')
+                            : 'The previous secret') + ' keeps signing until ' + when(res.previous_secret_expires_at) + '.');
+      pendingNotice = { text: kind === 'ed25519' ? 'Key rotated.' : 'Secret rotated.', error: false };
+      await refresh();
+    }));
+    // Another kind of signing is a rotation into it: both sign for 24 h.
+    const other = kind === 'ed25519' ? 'hmac' : 'ed25519';
+    const switchKind = h('button', { type: 'button', id: 'switch-signing' }, 'Switch to ' + SIGNING[other][0]);
+    switchKind.addEventListener('click', action(switchKind, async () => {
+      const ok = await confirmDialog({ title: 'Sign with an ' + SIGNING[other][1] + '?', confirm: 'Switch',
+        text: (other === 'ed25519' ? 'A new Ed25519 key pair' : 'A new HMAC secret') + ' signs every delivery from now on; '
+            + 'the current ' + (kind === 'ed25519' ? 'key' : 'secret') + ' keeps signing beside it for 24 hours, '
+            + 'so the receiver can move over at its pace.' });
+      if (!ok) return;
+      const res = await api('PATCH', path, { signing: other });
+      await showSigning(res, other === 'ed25519' ? 'New public key' : 'New signing secret',
+        'The previous ' + (kind === 'ed25519' ? 'key' : 'secret') + ' keeps signing until '
+        + when(res.previous_secret_expires_at) + '.');
+      pendingNotice = { text: 'Deliveries are now signed with an ' + SIGNING[other][1] + '.', error: false };
+      await refresh();
+    }));
+    const recover = h('button', { type: 'button', id: 'recover-deliveries' }, 'Recover');
+    recover.addEventListener('click', action(recover, async () => {
+      const res = await recoverDialog(ep, path);
+      if (!res) return;
+      const n = res.deliveries;
+      pendingNotice = { error: false,
+        text: (n === 1 ? '1 failed delivery' : n + ' failed deliveries') + ' re-queued'
+            + ' (since ' + when(res.since) + ', until ' + when(res.until) + ').'
+            + (res.remaining > 0 ? ' ' + res.remaining + (res.remaining === 1 ? ' more remains' : ' more remain')
+                                 + ': recover again.' : '') };
+      await refresh();
     }));
     const test = h('button', { type: 'button', id: 'send-test' }, 'Send test event');
     test.addEventListener('click', action(test, async () => {
@@ -561,8 +649,69 @@
       h('p', {}, h('a', { href: '#/endpoints' }, '← All endpoints')),
       facts,
       h('div', { class: 'actions' }, h('a', { href: '#/endpoints/' + enc(ep.id) + '/edit', class: 'button', id: 'edit-endpoint' }, 'Edit'),
-        toggle, rotate, test, del),
+        toggle, rotate, switchKind, test, recover, del),
       log);
+  }
+
+  // "YYYY-MM-DDTHH:MM" of a datetime-local input, in the browser's time zone.
+  function localInput(date) {
+    const p = (n) => String(n).padStart(2, '0');
+    return date.getFullYear() + '-' + p(date.getMonth() + 1) + '-' + p(date.getDate())
+      + 'T' + p(date.getHours()) + ':' + p(date.getMinutes());
+  }
+  // A datetime-local value (local time) as RFC 3339 UTC; null when invalid.
+  function utc(value) {
+    const t = new Date(value);
+    return Number.isNaN(t.getTime()) ? null : t.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  // POST …/recover from a dialog: resolves with the API's answer, or null when
+  // cancelled. The API's refusals (a disabled endpoint, a bad time, a full
+  // backlog) are shown in the dialog, which stays open.
+  function recoverDialog(ep, path) {
+    return new Promise((resolve) => {
+      let answer = null;
+      const since = h('input', { type: 'datetime-local', name: 'since', required: true,
+                                 value: localInput(new Date(Date.now() - 24 * 3600 * 1000)) });
+      const until = h('input', { type: 'datetime-local', name: 'until' });
+      const error = formError();
+      const cancel = h('button', { type: 'button', autofocus: true }, 'Cancel');
+      const submit = h('button', { type: 'submit', class: 'primary' }, 'Recover');
+      const form = h('form', { class: 'stack', id: 'recover-form', novalidate: true },
+        field('Since', since, 'In your local time.'),
+        field('Until', until, 'Blank: now. In your local time.'),
+        error, h('div', { class: 'actions' }, cancel, submit));
+      const dialog = h('dialog', { 'aria-labelledby': 'recover-title', class: 'recover' },
+        h('h2', { id: 'recover-title' }, 'Recover failed deliveries'),
+        h('p', {}, 'Every failed delivery of this endpoint whose event was published in this window gets one more '
+                 + 'attempt (at most 1000 at a time).'),
+        ep.enabled ? null : h('p', { class: 'hint', id: 'recover-disabled' },
+          'This endpoint is disabled: enable it first, or its deliveries would only wait.'),
+        form);
+      cancel.addEventListener('click', () => dialog.close());
+      form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        error.hidden = true;
+        const body = { since: since.value ? utc(since.value) : null };
+        if (!body.since) { showFormError(error, { message: 'Since is not a valid time.' }); since.focus(); return; }
+        if (until.value) {
+          body.until = utc(until.value);
+          if (!body.until) { showFormError(error, { message: 'Until is not a valid time.' }); until.focus(); return; }
+        }
+        submit.disabled = true;
+        try {
+          answer = await api('POST', path + '/recover', body);
+          dialog.close();
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 401) { dialog.close(); failed(err); }
+          else showFormError(error, err);
+        } finally {
+          submit.disabled = false;
+        }
+      });
+      openDialog(dialog, () => resolve(answer));
+      cancel.focus();
+    });
   }
 
   // Newest first, DELIVERIES_PAGE at a time: "Older" follows the after=
@@ -726,9 +875,8 @@
                      scopes: [...scopes.querySelectorAll('input:checked')].map((i) => i.value) };
       if (label.value.trim()) body.label = label.value.trim();
       if (expires.value) {
-        const t = new Date(expires.value);
-        if (Number.isNaN(t.getTime())) { showFormError(error, { message: 'Expires is not a valid time.' }); return; }
-        body.expires_at = t.toISOString().replace(/\.\d{3}Z$/, 'Z');
+        body.expires_at = utc(expires.value);
+        if (!body.expires_at) { showFormError(error, { message: 'Expires is not a valid time.' }); return; }
       }
       submit.disabled = true;
       try {
