@@ -46,7 +46,10 @@ ok($failing, 'the bridge got webhook.endpoint.failing');
 is(scalar(ops('/bridge', 'webhook.endpoint.failing')), 1, 'failing is sent once (the first failure since a success), not per attempt');
 my $fd = $failing->{json}{data};
 is($fd->{endpoint_id}, $down->{id}, 'failing: endpoint_id');
-is($fd->{url}, $recv->url('/down'), 'failing: url');
+is($fd->{host}, '127.0.0.1:' . $recv->port, 'failing: host (of the URL)');
+ok(exists $fd->{name} && !defined $fd->{name}, 'failing: name (null: none given)');
+ok(!exists $fd->{url} && index($failing->{body}, '/down') < 0,
+   'failing: never the URL\'s path (it may hold a receiver\'s token)');
 is($fd->{delivery_id}, $d->{id}, 'failing: delivery_id');
 is($fd->{event_id}, $ev->{id}, 'failing: event_id');
 is($fd->{event}, 'room.on_air', 'failing: event (the type)');
@@ -68,12 +71,15 @@ is(scalar(ops('/exact', 'webhook.endpoint.failing')), 0, '… and not failing');
 
 # --- the endpoint disabled at once by 410 Gone -----------------------------------------------------
 
-my $gone = create_webhook($ng, $ADMIN, url => $recv->url('/gone'), events => ['room.on_air'], tenant => 't1');
+my $gone = create_webhook($ng, $ADMIN, url => $recv->url('/gone?token=s3cr3t-in-the-query'), events => ['room.on_air'],
+                          tenant => 't1', name => 'Gone hook');
 $ev = publish($ng, $ADMIN, type => 'room.on_air', tenant => 't1', data => { room => 'r2' });
 ok(wait_for(sub { grep { $_->{json}{data}{endpoint_id} eq $gone->{id} } ops('/bridge', 'webhook.endpoint.disabled') }, 15),
    'the bridge got webhook.endpoint.disabled for the 410 endpoint');
 my ($dis) = grep { $_->{json}{data}{endpoint_id} eq $gone->{id} } ops('/bridge', 'webhook.endpoint.disabled');
 is($dis->{json}{data}{reason}, 'the endpoint answered 410 Gone', 'disabled: the reason');
+is($dis->{json}{data}{name}, 'Gone hook', 'disabled: the endpoint\'s name');
+ok(index($dis->{body}, 's3cr3t') < 0, 'disabled: no part of the URL\'s query');
 is(api($ng, 'GET', "/webhooks/$gone->{id}", undef, key => $ADMIN)->{json}{enabled}, JSON::PP::false(), 'the endpoint is disabled');
 
 # --- enabled and disabled through the API ---------------------------------------------------------

@@ -138,8 +138,8 @@ void rotate_into(EndpointInfo* e, Signing kind, json_t* answer) {
 
 // Once an endpoint's enabled changed through the API: the operational event.
 std::function<void()> announce_enabled(DeliveryConf& conf, const EndpointInfo& e) {
-    return [&conf, id = e.id, tenant = e.tenant, url = e.url, enabled = e.enabled] {
-        EndpointFacts facts{id, tenant, url};
+    return [&conf, id = e.id, tenant = e.tenant, name = e.name, url = e.url, enabled = e.enabled] {
+        EndpointFacts facts{id, tenant, name, url};
         if (enabled) publish_endpoint_enabled(conf, facts);
         else publish_endpoint_disabled(conf, facts, "disabled through the API");
     };

@@ -121,7 +121,7 @@ void wake(Dispatcher* d) {
 // since a success, a delivery failed for good, an endpoint disabled now.
 void announce_failure(DeliveryConf& conf, const Attempt& a, const store::AttemptDone& m, const EndpointInfo& before) {
     const Claim& cl = a.claim;
-    EndpointFacts e{before.id, before.tenant, before.url};
+    EndpointFacts e{before.id, before.tenant, before.name, before.url};
     FailedAttempt f{cl.delivery_id, cl.event_id, cl.type, a.error, m.number, static_cast<int>(a.status)};
     if (before.failing_since == 0) publish_endpoint_failing(conf, e, f);
     if (m.outcome == store::AttemptOutcome::failed) publish_delivery_failed(conf, e, f);

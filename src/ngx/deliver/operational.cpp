@@ -1,6 +1,7 @@
 #include "ngx/deliver/operational.hpp"
 
 #include "core/deliver/events.hpp"
+#include "core/deliver/url_policy.hpp"
 #include "core/util/json.hpp"
 #include "ngx/deliver/publish.hpp"
 
@@ -11,7 +12,11 @@ namespace {
 Json endpoint_data(const EndpointFacts& e) {
     Json data(json_object());
     json_set_str(data.get(), "endpoint_id", e.id);
-    json_set_str(data.get(), "url", e.url);
+    if (e.name.empty()) json_object_set_new(data.get(), "name", json_null());
+    else json_set_str(data.get(), "name", e.name);
+    auto url = parse_webhook_url(e.url, true);
+    if (auto* u = std::get_if<Url>(&url)) json_set_str(data.get(), "host", u->host_header());
+    else json_object_set_new(data.get(), "host", json_null());
     return data;
 }
 

@@ -13,13 +13,17 @@
 
 namespace webhook::ngx {
 
+// What an event says of its endpoint: its id, name and host — never the
+// whole URL, whose path or query may hold a token of the receiver's (a chat
+// service's incoming-webhook URL) that a bridge of another vendor must not
+// see.
 struct EndpointFacts {
-    std::string_view id, tenant, url;
+    std::string_view id, tenant, name, url;
 };
 
-// webhook.endpoint.disabled {endpoint_id, url, reason}
+// webhook.endpoint.disabled {endpoint_id, name, host, reason}
 void publish_endpoint_disabled(DeliveryConf& conf, const EndpointFacts& e, std::string_view reason) noexcept;
-// webhook.endpoint.enabled {endpoint_id, url}
+// webhook.endpoint.enabled {endpoint_id, name, host}
 void publish_endpoint_enabled(DeliveryConf& conf, const EndpointFacts& e) noexcept;
 
 // What an attempt that failed says about its delivery.
@@ -28,11 +32,11 @@ struct FailedAttempt {
     uint32_t attempts;
     int response_status;   // 0: none
 };
-// webhook.endpoint.failing {endpoint_id, url, delivery_id, event_id, event,
+// webhook.endpoint.failing {endpoint_id, name, host, delivery_id, event_id, event,
 // error, response_status}: the first failure since the endpoint's last
 // success.
 void publish_endpoint_failing(DeliveryConf& conf, const EndpointFacts& e, const FailedAttempt& a) noexcept;
-// webhook.delivery.failed {endpoint_id, url, delivery_id, event_id, event,
+// webhook.delivery.failed {endpoint_id, name, host, delivery_id, event_id, event,
 // attempts, error, response_status}. Not for a delivery of an operational
 // event itself: a failing bridge would otherwise report itself through the
 // next, without end.
